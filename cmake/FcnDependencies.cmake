@@ -1,0 +1,15 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# Every dependency is a Debian package (scripts/install-deps.sh).
+find_package(Protobuf REQUIRED)
+find_package(gflags REQUIRED)
+find_package(glog REQUIRED)
+find_package(Threads REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)
+pkg_check_modules(LMDB REQUIRED IMPORTED_TARGET lmdb)
+
+# Python: Debian's interpreter, which has numpy/protobuf/lmdb (the python3 first on PATH may not).
+if(NOT Python3_EXECUTABLE AND EXISTS /usr/bin/python3)
+  set(Python3_EXECUTABLE /usr/bin/python3 CACHE FILEPATH "Python interpreter with Debian's python3-* packages")
+endif()
+find_package(Python3 COMPONENTS Interpreter)

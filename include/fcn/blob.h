@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Blob: an N-d float array with a data half and a diff (gradient) half of the same shape.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fcn/common.h"
+#include "fcn/memory.h"
+
+namespace fcn {
+
+class BlobProto;
+
+class Blob {
+ public:
+  Blob() = default;
+  explicit Blob(const std::vector<std::int64_t>& shape) { Reshape(shape); }
+
+  /// Changes the shape; memory is reallocated only when the element count grows beyond the
+  /// capacity (so reshaping to a smaller image keeps the buffer). Throws ConfigError for a
+  /// negative dimension.
+  void Reshape(const std::vector<std::int64_t>& shape);
+  void ReshapeLike(const Blob& other) { Reshape(other.shape()); }
+
+  const std::vector<std::int64_t>& shape() const { return shape_; }
+  /// Size of one axis; negative indices count from the end.
+  std::int64_t shape(int axis) const { return shape_[static_cast<std::size_t>(CanonicalAxisIndex(axis))]; }
+  int num_axes() const { return static_cast<int>(shape_.size()); }
+  std::int64_t count() const { return count_; }
+  /// Product of the dimensions in [start, end).
+  std::int64_t count(int start, int end) const;
+  std::int64_t count(int start) const { return count(start, num_axes()); }
+  /// Maps axis in [-num_axes, num_axes) to [0, num_axes); throws ConfigError otherwise.
+  int CanonicalAxisIndex(int axis) const;
+  std::string shape_string() const { return ShapeString(shape_); }
+
+  // Legacy 4-D accessors (missing axes count as 1).
+  std::int64_t LegacyShape(int index) const;
+
+  const float* cpu_data() const;
+  const float* cpu_diff() const;
+  float* mutable_cpu_data();
+  float* mutable_cpu_diff();
+  const float* gpu_data() const;
+  const float* gpu_diff() const;
+  float* mutable_gpu_data();
+  float* mutable_gpu_diff();
+
+  /// Makes this blob use other's data (or diff) buffer. Shapes must have equal counts.
+  void ShareData(const Blob& other);
+  void ShareDiff(const Blob& other);
+  bool SharesDataWith(const Blob& other) const { return data_ == other.data_; }
+
+  /// Reads the values (and the shape, when reshape is true) of a BlobProto, honouring the
+  /// legacy num/channels/height/width and double_data fields. Throws ConfigError when the
+  /// value count disagrees with the shape, or when reshape is false and shapes differ.
+  void FromProto(const BlobProto& proto, bool reshape = true);
+  /// Writes shape + float data (+ diff when write_diff).
+  void ToProto(BlobProto* proto, bool write_diff = false) const;
+  /// Caffe's ShapeEquals: legacy 4-D protos compare right-aligned with leading 1s.
+  bool ShapeEquals(const BlobProto& proto) const;
+
+  void CopyFrom(const Blob& source, bool copy_diff = false, bool reshape = false);
+  void scale_data(float factor);
+  void scale_diff(float factor);
+  double asum_data() const;
+  double sumsq_diff() const;
+  /// Zeroes the diff (data untouched).
+  void ZeroDiff();
+
+  /// Bytes of one buffer (data or diff) at the current capacity.
+  std::size_t capacity_bytes() const { return capacity_ * sizeof(float); }
+
+ private:
+  std::shared_ptr<SyncedMemory> data_;
+  std::shared_ptr<SyncedMemory> diff_;
+  std::vector<std::int64_t> shape_;
+  std::int64_t count_ = 0;
+  std::int64_t capacity_ = 0;
+};
+
+/// Shape of a BlobProto (legacy 4-D fields or `shape`).
+std::vector<std::int64_t> ProtoShape(const BlobProto& proto);
+
+}  // namespace fcn

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Reading and writing Caffe's files: prototxt (text NetParameter / SolverParameter) with
+// source locations, binary .caffemodel / .binaryproto / .solverstate, and the V1 upgrade.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "fcn/common.h"
+#include "fcn/proto/fcn.pb.h"
+
+namespace fcn {
+
+/// A net definition together with where each layer was written.
+struct NetSource {
+  std::string path;                             ///< the file ("" when built from a string)
+  std::vector<SourceLocation> layer_locations;  ///< one per NetParameter.layer(i)
+
+  SourceLocation LayerLocation(int index) const;
+};
+
+/// Parses a text NetParameter. Throws ConfigError with file:line:col (and the enclosing
+/// layer's name and type) on a syntax error, an unknown field or a bad enum value. A V1 net
+/// (`layers { type: CONVOLUTION }`) is upgraded in memory; the deprecated `input`/
+/// `input_dim`/`input_shape` fields become an Input layer named "input".
+NetParameter ReadNetParamFromTextFile(const std::string& path, NetSource* source = nullptr);
+NetParameter ReadNetParamFromTextString(const std::string& text, const std::string& name,
+                                        NetSource* source = nullptr);
+
+/// Parses a text SolverParameter (file:line errors as above).
+SolverParameter ReadSolverParamFromTextFile(const std::string& path);
+
+/// Reads a binary NetParameter (.caffemodel) of any size (up to 2 GB), upgrading V1.
+/// Throws ConfigError naming the path when the file is missing, truncated or not a net.
+NetParameter ReadNetParamFromBinaryFile(const std::string& path);
+/// Reads a binary BlobProto (.binaryproto mean file).
+BlobProto ReadBlobProtoFromBinaryFile(const std::string& path);
+/// Reads a binary SolverState.
+SolverState ReadSolverStateFromBinaryFile(const std::string& path);
+
+/// Writes a message in binary (or text) form to a temporary file beside `path`, then renames
+/// it over `path`, so an existing file is never left half-written. Throws RuntimeError.
+void WriteProtoToBinaryFile(const google::protobuf::Message& message, const std::string& path);
+void WriteProtoToTextFile(const google::protobuf::Message& message, const std::string& path);
+
+/// Upgrades V1 (`layers`) and legacy net inputs in place. Returns true if anything changed.
+/// Throws ConfigError (naming `what`, e.g. the path) for files that mix `layer` and `layers`
+/// or use the V0 form.
+bool UpgradeNetAsNeeded(const std::string& what, NetParameter* param);
+/// Converts the deprecated input/input_dim/input_shape fields into an Input layer.
+bool UpgradeNetInput(NetParameter* param);
+
+/// Reads a whole file; throws ConfigError naming the path when it cannot be read.
+std::string ReadFileToString(const std::string& path);
+
+}  // namespace fcn

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Layer: the unit of computation. A layer reads its bottom blobs and writes its top blobs
+// (Forward), and turns top diffs into bottom diffs and parameter diffs (Backward).
+//
+// Life cycle, as in Caffe: the Net checks the layer parameter against the layer's schema,
+// creates the layer through the registry, then calls SetUp(bottom, top) once
+// (LayerSetUp, Reshape, loss weights). Forward() calls Reshape() before every pass, so one
+// net takes whole images of any size.
+//
+// Writing a layer:
+//   class ReLULayer final : public Layer {
+//    public:
+//     static const LayerSchema& Schema();            // "ReLU", 1 bottom, 1 top, in place ok
+//     explicit ReLULayer(const LayerParameter& p);   // reads and validates relu_param
+//     void Reshape(const BlobVec& bottom, const BlobVec& top) override;
+//    protected:
+//     void ForwardImpl(const ExecContext&, const BlobVec& bottom, const BlobVec& top) override;
+//     void BackwardImpl(const ExecContext&, const BlobVec& top,
+//                       const std::vector<bool>& propagate_down, const BlobVec& bottom) override;
+//   };
+// and one line in src/layers/builtin_layers.cpp. User errors throw ConfigError with the
+// message only; the Net adds file, line and layer name.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fcn/blob.h"
+#include "fcn/exec_context.h"
+#include "fcn/proto/fcn.pb.h"
+
+namespace fcn {
+
+using BlobVec = std::vector<Blob*>;
+
+/// What the Net checks before it creates a layer.
+struct LayerSchema {
+  std::string type;
+  int min_bottoms = 0;
+  int max_bottoms = 0;  ///< -1: no limit
+  int min_tops = 0;
+  int max_tops = 0;     ///< -1: no limit
+  /// Top j may be bottom j (computed in place).
+  bool in_place = false;
+  /// Missing tops (up to min_tops) are created anonymously, as Caffe's AutoTopBlobs.
+  bool auto_top = false;
+  /// A loss layer: loss_weight defaults to 1 on top 0; no backward to the label bottom.
+  bool loss = false;
+  /// LayerParameter sub-messages (field names such as "convolution_param") this type reads.
+  std::vector<std::string> params;
+};
+
+class Layer {
+ public:
+  explicit Layer(const LayerParameter& param);
+  virtual ~Layer() = default;
+  Layer(const Layer&) = delete;
+  Layer& operator=(const Layer&) = delete;
+
+  const LayerSchema& schema() const { return *schema_; }
+  const LayerParameter& layer_param() const { return layer_param_; }
+  const std::string& name() const { return layer_param_.name(); }
+  const std::string& type() const { return layer_param_.type(); }
+  Phase phase() const { return phase_; }
+
+  /// Runs LayerSetUp and Reshape and sets the loss weights (blob counts were checked against
+  /// the schema by LayerRegistry::Create).
+  void SetUp(const BlobVec& bottom, const BlobVec& top);
+  /// Reshape, then the computation; returns the weighted loss of this layer's tops.
+  float Forward(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top);
+  /// Writes bottom diffs where propagate_down[i]; accumulates parameter diffs where
+  /// param_propagate_down(j).
+  void Backward(const ExecContext& ctx, const BlobVec& top,
+                const std::vector<bool>& propagate_down, const BlobVec& bottom);
+
+  /// One-time set-up from the parameter and the first bottoms (e.g. allocate weights).
+  virtual void LayerSetUp(const BlobVec& bottom, const BlobVec& top);
+  /// Computes the top shapes (and internal buffers) from the bottom shapes.
+  virtual void Reshape(const BlobVec& bottom, const BlobVec& top) = 0;
+
+  /// Whether force_backward may request a gradient for this bottom.
+  virtual bool AllowForceBackward(int bottom_index) const;
+
+  /// The learnable (or fixed) parameter blobs, in Caffe's order (weights, then bias).
+  std::vector<std::shared_ptr<Blob>>& blobs() { return blobs_; }
+  const std::vector<std::shared_ptr<Blob>>& blobs() const { return blobs_; }
+
+  float loss(int top_index) const;
+  void set_loss(int top_index, float weight);
+  bool param_propagate_down(int index) const;
+  void set_param_propagate_down(int index, bool value);
+
+  /// Bytes of internal buffers beyond tops and parameters (reported by fcntool check).
+  virtual std::size_t internal_bytes() const { return 0; }
+
+ protected:
+  virtual void ForwardImpl(const ExecContext& ctx, const BlobVec& bottom,
+                           const BlobVec& top) = 0;
+  /// Default: no gradient (layers with no bottoms, or data layers).
+  virtual void BackwardImpl(const ExecContext& ctx, const BlobVec& top,
+                            const std::vector<bool>& propagate_down, const BlobVec& bottom);
+
+  LayerParameter layer_param_;
+  Phase phase_;
+  std::vector<std::shared_ptr<Blob>> blobs_;
+  std::vector<bool> param_propagate_down_;
+  std::vector<float> loss_;
+
+ private:
+  friend class LayerRegistry;
+  void SetLossWeights(const BlobVec& top);
+  const LayerSchema* schema_ = nullptr;
+};
+
+}  // namespace fcn

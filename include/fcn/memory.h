@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// SyncedMemory: one buffer that can live on the host and (in a CUDA build) on a device, copied
+// lazily to whichever side asks for it, as Caffe's SyncedMemory does.
+#pragma once
+
+#include <cstddef>
+
+namespace fcn {
+
+class SyncedMemory {
+ public:
+  enum class Head { kUninitialized, kHost, kDevice, kSynced };
+
+  explicit SyncedMemory(std::size_t bytes = 0);
+  ~SyncedMemory();
+  SyncedMemory(const SyncedMemory&) = delete;
+  SyncedMemory& operator=(const SyncedMemory&) = delete;
+
+  /// Host pointer, zero-filled on first use; copies device->host when the device is newer.
+  const void* host_data();
+  void* mutable_host_data();
+  /// Device pointer (CUDA builds only); copies host->device when the host is newer.
+  const void* device_data();
+  void* mutable_device_data();
+
+  std::size_t size() const { return bytes_; }
+  Head head() const { return head_; }
+
+ private:
+  void ToHost();
+  void ToDevice();
+
+  std::size_t bytes_ = 0;
+  void* host_ = nullptr;
+  void* device_ = nullptr;
+  Head head_ = Head::kUninitialized;
+};
+
+}  // namespace fcn

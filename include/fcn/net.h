@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Net: a DAG of layers built from a NetParameter, as Caffe's Net: phase/level/stage
+// filtering, automatic Split insertion, in-place layers, loss weights, the backward-need
+// analysis (propagate_down, force_backward) and parameter sharing by name.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fcn/blob.h"
+#include "fcn/exec_context.h"
+#include "fcn/io.h"
+#include "fcn/layer.h"
+
+namespace fcn {
+
+/// The net state a caller asks for (overrides the file's own `state` where set).
+struct NetStateOptions {
+  Phase phase = TEST;
+  int level = 0;
+  std::vector<std::string> stages;
+};
+
+class Net {
+ public:
+  /// Builds from a parameter as is (its `state` decides the phase). `source` supplies file
+  /// locations for error messages (may be null).
+  explicit Net(const NetParameter& param, const NetSource* source = nullptr);
+  /// Reads a prototxt and builds it in the given state.
+  static std::unique_ptr<Net> FromFile(const std::string& path, const NetStateOptions& state);
+  /// Applies phase, level and stages to a parameter's state.
+  static void SetState(const NetStateOptions& state, NetParameter* param);
+
+  ~Net();
+  Net(const Net&) = delete;
+  Net& operator=(const Net&) = delete;
+
+  /// Runs every layer's Forward; returns the total weighted loss.
+  float Forward();
+  float ForwardFromTo(int start, int end);
+  /// Runs Backward of the layers that need it, last to first.
+  void Backward();
+  void BackwardFromTo(int start, int end);
+  float ForwardBackward() {
+    const float loss = Forward();
+    Backward();
+    return loss;
+  }
+  /// Recomputes every shape from the inputs (after an input blob was reshaped).
+  void Reshape();
+  /// Zeroes the diffs of all learnable parameters.
+  void ClearParamDiffs();
+
+  const std::string& name() const { return name_; }
+  Phase phase() const { return phase_; }
+
+  const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
+  const std::vector<std::string>& layer_names() const { return layer_names_; }
+  const std::vector<std::shared_ptr<Blob>>& blobs() const { return blobs_; }
+  const std::vector<std::string>& blob_names() const { return blob_names_; }
+  bool has_blob(const std::string& name) const { return blob_index_.count(name) > 0; }
+  /// nullptr when absent.
+  Blob* blob_by_name(const std::string& name) const;
+  Layer* layer_by_name(const std::string& name) const;
+  int layer_index(const std::string& name) const;
+
+  const std::vector<Blob*>& input_blobs() const { return input_blobs_; }
+  const std::vector<Blob*>& output_blobs() const { return output_blobs_; }
+  const std::vector<int>& input_blob_indices() const { return input_blob_indices_; }
+  const std::vector<int>& output_blob_indices() const { return output_blob_indices_; }
+
+  const std::vector<std::vector<Blob*>>& bottom_vecs() const { return bottom_vecs_; }
+  const std::vector<std::vector<Blob*>>& top_vecs() const { return top_vecs_; }
+  const std::vector<std::vector<int>>& bottom_ids() const { return bottom_id_vecs_; }
+  const std::vector<std::vector<int>>& top_ids() const { return top_id_vecs_; }
+  const std::vector<bool>& layer_need_backward() const { return layer_need_backward_; }
+  const std::vector<std::vector<bool>>& bottom_need_backward() const { return bottom_need_backward_; }
+  const std::vector<float>& blob_loss_weights() const { return blob_loss_weights_; }
+
+  /// Every parameter blob (owners and sharers) in layer order.
+  const std::vector<std::shared_ptr<Blob>>& params() const { return params_; }
+  /// The owners only: what the solver updates and snapshots, in order.
+  const std::vector<Blob*>& learnable_params() const { return learnable_params_; }
+  const std::vector<float>& params_lr() const { return params_lr_; }
+  const std::vector<float>& params_weight_decay() const { return params_weight_decay_; }
+  /// Index into params() of each parameter's owner (-1 when it owns itself).
+  const std::vector<int>& param_owners() const { return param_owners_; }
+  /// "layer name" and parameter index of each entry in params().
+  const std::vector<std::pair<int, int>>& param_layer_indices() const { return param_layer_indices_; }
+
+  /// Copies parameters from a weights NetParameter by layer name. Unknown source layers are
+  /// skipped (and returned in `ignored`); a blob count or shape mismatch throws ConfigError
+  /// naming `what` (the file), the layer and both shapes.
+  void CopyTrainedLayersFrom(const NetParameter& weights, const std::string& what = "weights",
+                             std::vector<std::string>* ignored = nullptr);
+  /// Reads a .caffemodel (current or V1) and copies it in.
+  void CopyTrainedLayersFromFile(const std::string& path,
+                                 std::vector<std::string>* ignored = nullptr);
+  /// Makes layers with the same name share parameter data with `other` (test nets).
+  void ShareTrainedLayersWith(const Net& other);
+  /// Writes the net (every layer, its full parameter and blobs) as Caffe's ToProto does.
+  void ToProto(NetParameter* param, bool write_diff = false) const;
+
+  /// The parameter the net was built from (after filtering, upgrades and Split insertion).
+  const NetParameter& param() const { return param_; }
+  const ExecContext& context() const { return ctx_; }
+  const NetSource& source() const { return source_; }
+  /// Location of layer i in its file (unknown for inserted Splits' own text).
+  SourceLocation layer_location(int i) const;
+
+ private:
+  void Init(const NetParameter& in_param);
+  void AppendTop(const LayerParameter& param, int layer_id, int top_id,
+                 std::map<std::string, int>* available, std::map<std::string, int>* blob_name_to_idx);
+  int AppendBottom(const LayerParameter& param, int layer_id, int bottom_id,
+                   std::map<std::string, int>* available, std::map<std::string, int>* blob_name_to_idx);
+  void AppendParam(const LayerParameter& param, int layer_id, int param_id);
+  [[noreturn]] void ThrowAt(int layer_id, const std::string& message) const;
+  [[noreturn]] void Rethrow(int layer_id, const ConfigError& e) const;
+
+  std::string name_;
+  Phase phase_ = TEST;
+  NetParameter param_;
+  NetSource source_;
+  std::vector<SourceLocation> layer_locations_;
+  ExecContext ctx_;
+
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<std::string> layer_names_;
+  std::map<std::string, int> layer_index_;
+  std::vector<bool> layer_need_backward_;
+
+  std::vector<std::shared_ptr<Blob>> blobs_;
+  std::vector<std::string> blob_names_;
+  std::map<std::string, int> blob_index_;
+  std::vector<bool> blob_need_backward_;
+  std::vector<float> blob_loss_weights_;
+
+  std::vector<std::vector<Blob*>> bottom_vecs_;
+  std::vector<std::vector<int>> bottom_id_vecs_;
+  std::vector<std::vector<bool>> bottom_need_backward_;
+  std::vector<std::vector<Blob*>> top_vecs_;
+  std::vector<std::vector<int>> top_id_vecs_;
+
+  std::vector<int> input_blob_indices_;
+  std::vector<Blob*> input_blobs_;
+  std::vector<int> output_blob_indices_;
+  std::vector<Blob*> output_blobs_;
+
+  std::vector<std::shared_ptr<Blob>> params_;
+  std::vector<Blob*> learnable_params_;
+  std::vector<int> learnable_param_ids_;
+  std::vector<float> params_lr_;
+  std::vector<bool> has_params_lr_;
+  std::vector<float> params_weight_decay_;
+  std::vector<bool> has_params_decay_;
+  std::vector<int> param_owners_;
+  std::vector<std::string> param_display_names_;
+  std::vector<std::pair<int, int>> param_layer_indices_;
+  std::map<std::string, int> param_names_index_;
+  std::map<std::pair<int, int>, int> layer_param_index_;
+};
+
+/// Caffe's StateMeetsRule / FilterNet / InsertSplits, exposed for tests.
+bool StateMeetsRule(const NetState& state, const NetStateRule& rule, const std::string& layer);
+/// Keeps the layers whose include/exclude rules admit `param.state()`. `kept` receives the
+/// original index of each kept layer. Throws ConfigError for a layer with both rule kinds.
+NetParameter FilterNet(const NetParameter& param, std::vector<int>* kept = nullptr);
+/// Inserts Split layers. `origin` receives, per output layer, the index of the input layer it
+/// came from (the producer's index for an inserted Split).
+NetParameter InsertSplits(const NetParameter& param, std::vector<int>* origin = nullptr);
+std::string SplitLayerName(const std::string& blob, const std::string& layer, int top_index);
+std::string SplitBlobName(const std::string& blob, const std::string& layer, int top_index,
+                          int split_index);
+
+}  // namespace fcn

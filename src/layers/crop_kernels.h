@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Crop functors: an index map from a top element to the bottom element it copies.
+#pragma once
+
+#include <cstdint>
+
+#include "backend/host_device.h"
+
+namespace fcn::kernels {
+
+// The most axes a cropped blob may have (Caffe's kMaxBlobAxes).
+constexpr int kCropMaxAxes = 32;
+
+// Maps a top index to the index of the bottom element at coordinates (top coordinates +
+// offset) on every axis. Axes that are not cropped have offset 0.
+struct CropIndexMap {
+  int num_axes;
+  std::int64_t top_shape[kCropMaxAxes];
+  std::int64_t bottom_stride[kCropMaxAxes];
+  std::int64_t offset[kCropMaxAxes];
+
+  FCN_HOST_DEVICE std::int64_t Source(std::int64_t top_index) const {
+    std::int64_t source = 0;
+    for (int a = num_axes - 1; a >= 0; --a) {
+      source += (top_index % top_shape[a] + offset[a]) * bottom_stride[a];
+      top_index /= top_shape[a];
+    }
+    return source;
+  }
+};
+
+// top[i] = bottom[map.Source(i)].
+struct CropForward {
+  CropIndexMap map;
+  const float* bottom;
+  float* top;
+
+  FCN_HOST_DEVICE void operator()(std::int64_t i) const { top[i] = bottom[map.Source(i)]; }
+};
+
+// bottom_diff[map.Source(i)] = top_diff[i]. Distinct i have distinct sources, so the writes
+// never collide; the rest of bottom_diff is zeroed beforehand.
+struct CropBackward {
+  CropIndexMap map;
+  const float* top_diff;
+  float* bottom_diff;
+
+  FCN_HOST_DEVICE void operator()(std::int64_t i) const {
+    bottom_diff[map.Source(i)] = top_diff[i];
+  }
+};
+
+}  // namespace fcn::kernels

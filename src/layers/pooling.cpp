@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Pooling layer: parameter validation, Caffe's output-size rule, and the functor launches.
+#include "layers/pooling.h"
+
+#include "backend/for_each_index.h"
+
+namespace fcn {
+
+namespace {
+
+// Size of one output axis: Caffe's rounding, then the rule that the last window must start
+// inside the image or the leading pad (applied whenever any pad is non-zero, as in Caffe).
+std::int64_t PooledSize(std::int64_t size, int kernel, int stride, int pad, bool any_pad,
+                        PoolingParameter::RoundMode round_mode, const char* axis_name) {
+  const std::int64_t span = size + 2 * pad - kernel;
+  if (span < 0) {
+    throw ConfigError(StrCat("pooling kernel ", kernel, " is larger than the padded input ",
+                             size + 2 * pad, " (", axis_name, " ", size, " + 2 * pad ", pad, ")"));
+  }
+  std::int64_t pooled =
+      round_mode == PoolingParameter::CEIL ? (span + stride - 1) / stride + 1 : span / stride + 1;
+  if (any_pad && (pooled - 1) * stride >= size + pad) --pooled;
+  return pooled;
+}
+
+}  // namespace
+
+const LayerSchema& PoolingLayer::Schema() {
+  // type, bottoms min..max, tops min..max (-1: any), in_place, auto_top, loss, params
+  static const LayerSchema schema{"Pooling", 1, 1, 1, 2, false, false, false, {"pooling_param"}};
+  return schema;
+}
+
+PoolingLayer::PoolingLayer(const LayerParameter& param) : Layer(param) {
+  const PoolingParameter& p = param.pooling_param();
+  pool_ = p.pool();
+  round_mode_ = p.round_mode();
+  global_pooling_ = p.global_pooling();
+
+  if (global_pooling_) {
+    if (p.has_kernel_size() || p.has_kernel_h() || p.has_kernel_w()) {
+      throw ConfigError(
+          "global_pooling takes the kernel from the input: kernel_size, kernel_h and kernel_w "
+          "must not be set");
+    }
+  } else {
+    const bool has_hw = p.has_kernel_h() || p.has_kernel_w();
+    if (p.has_kernel_size() && has_hw) {
+      throw ConfigError("give kernel_size or kernel_h and kernel_w, not both");
+    }
+    if (!p.has_kernel_size() && !has_hw) {
+      throw ConfigError("pooling needs kernel_size, or kernel_h and kernel_w, or global_pooling");
+    }
+    if (has_hw && !(p.has_kernel_h() && p.has_kernel_w())) {
+      throw ConfigError("kernel_h and kernel_w must be given together");
+    }
+    kernel_h_ = static_cast<int>(p.has_kernel_size() ? p.kernel_size() : p.kernel_h());
+    kernel_w_ = static_cast<int>(p.has_kernel_size() ? p.kernel_size() : p.kernel_w());
+    if (kernel_h_ <= 0 || kernel_w_ <= 0) {
+      throw ConfigError(StrCat("pooling kernel must be positive, got ", kernel_h_, "x", kernel_w_));
+    }
+  }
+
+  if (p.has_pad() && (p.has_pad_h() || p.has_pad_w())) {
+    throw ConfigError("give pad or pad_h and pad_w, not both");
+  }
+  if (p.has_pad_h() != p.has_pad_w()) {
+    throw ConfigError("pad_h and pad_w must be given together");
+  }
+  pad_h_ = static_cast<int>(p.has_pad_h() ? p.pad_h() : p.pad());
+  pad_w_ = static_cast<int>(p.has_pad_w() ? p.pad_w() : p.pad());
+
+  if (p.has_stride() && (p.has_stride_h() || p.has_stride_w())) {
+    throw ConfigError("give stride or stride_h and stride_w, not both");
+  }
+  if (p.has_stride_h() != p.has_stride_w()) {
+    throw ConfigError("stride_h and stride_w must be given together");
+  }
+  stride_h_ = static_cast<int>(p.has_stride_h() ? p.stride_h() : p.stride());
+  stride_w_ = static_cast<int>(p.has_stride_w() ? p.stride_w() : p.stride());
+  if (stride_h_ <= 0 || stride_w_ <= 0) {
+    throw ConfigError(StrCat("pooling stride must be positive, got ", stride_h_, "x", stride_w_));
+  }
+
+  if (global_pooling_ && (pad_h_ != 0 || pad_w_ != 0 || stride_h_ != 1 || stride_w_ != 1)) {
+    throw ConfigError(StrCat("global_pooling requires pad 0 and stride 1, got pad ", pad_h_, "x",
+                             pad_w_, " and stride ", stride_h_, "x", stride_w_));
+  }
+  const bool padded = pad_h_ != 0 || pad_w_ != 0;
+  if (padded && pool_ != PoolingParameter::MAX && pool_ != PoolingParameter::AVE) {
+    throw ConfigError(StrCat("padding is implemented only for MAX and AVE pooling, not ",
+                             PoolingParameter::PoolMethod_Name(pool_)));
+  }
+  if (pool_ == PoolingParameter::STOCHASTIC) {
+    throw ConfigError("STOCHASTIC pooling is not supported (use MAX or AVE)");
+  }
+  if (!global_pooling_ && (pad_h_ >= kernel_h_ || pad_w_ >= kernel_w_)) {
+    throw ConfigError(StrCat("pooling pad must be smaller than the kernel: pad ", pad_h_, "x",
+                             pad_w_, ", kernel ", kernel_h_, "x", kernel_w_));
+  }
+}
+
+void PoolingLayer::LayerSetUp(const BlobVec&, const BlobVec& top) {
+  if (top.size() > 1 && pool_ != PoolingParameter::MAX) {
+    throw ConfigError(StrCat("the second top (the argmax mask) exists only for MAX pooling, not ",
+                             PoolingParameter::PoolMethod_Name(pool_)));
+  }
+}
+
+void PoolingLayer::Reshape(const BlobVec& bottom, const BlobVec& top) {
+  const Blob& in = *bottom[0];
+  if (in.num_axes() != 4) {
+    throw ConfigError(StrCat("Pooling input must have 4 axes (N x C x H x W), got ", in.num_axes(),
+                             " (shape ", in.shape_string(), ")"));
+  }
+  num_planes_ = in.shape(0) * in.shape(1);
+  height_ = in.shape(2);
+  width_ = in.shape(3);
+  if (global_pooling_) {
+    kernel_h_ = static_cast<int>(height_);
+    kernel_w_ = static_cast<int>(width_);
+  }
+  const bool any_pad = pad_h_ != 0 || pad_w_ != 0;
+  pooled_height_ =
+      PooledSize(height_, kernel_h_, stride_h_, pad_h_, any_pad, round_mode_, "height");
+  pooled_width_ = PooledSize(width_, kernel_w_, stride_w_, pad_w_, any_pad, round_mode_, "width");
+
+  const std::vector<std::int64_t> shape{in.shape(0), in.shape(1), pooled_height_, pooled_width_};
+  top[0]->Reshape(shape);
+  if (top.size() > 1) {
+    top[1]->Reshape(shape);
+  } else if (pool_ == PoolingParameter::MAX) {
+    const auto bytes = static_cast<std::size_t>(top[0]->count()) * sizeof(int);
+    if (!argmax_ || argmax_->size() < bytes) argmax_ = std::make_unique<SyncedMemory>(bytes);
+  }
+}
+
+kernels::PoolGeometry PoolingLayer::Geometry() const {
+  return kernels::PoolGeometry{height_,   width_,    pooled_height_, pooled_width_, kernel_h_,
+                               kernel_w_, stride_h_, stride_w_,      pad_h_,        pad_w_};
+}
+
+void PoolingLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) {
+  const float* in = bottom[0]->cpu_data();
+  float* out = top[0]->mutable_cpu_data();
+  const std::int64_t n = top[0]->count();
+  if (pool_ == PoolingParameter::AVE) {
+    ForEachIndex(ctx, n, kernels::AvePoolForward{in, out, Geometry()});
+  } else if (top.size() > 1) {
+    ForEachIndex(ctx, n,
+                 kernels::MaxPoolForward<float>{in, out, top[1]->mutable_cpu_data(), Geometry()});
+  } else {
+    auto* argmax = static_cast<int*>(argmax_->mutable_host_data());
+    ForEachIndex(ctx, n, kernels::MaxPoolForward<int>{in, out, argmax, Geometry()});
+  }
+}
+
+void PoolingLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
+                                const std::vector<bool>& propagate_down, const BlobVec& bottom) {
+  if (!propagate_down[0]) return;
+  const float* top_diff = top[0]->cpu_diff();
+  float* bottom_diff = bottom[0]->mutable_cpu_diff();
+  const std::int64_t n = bottom[0]->count();
+  if (pool_ == PoolingParameter::AVE) {
+    ForEachIndex(ctx, n, kernels::AvePoolBackward{top_diff, bottom_diff, Geometry()});
+  } else if (top.size() > 1) {
+    ForEachIndex(
+        ctx, n,
+        kernels::MaxPoolBackward<float>{top_diff, top[1]->cpu_data(), bottom_diff, Geometry()});
+  } else {
+    const auto* argmax = static_cast<const int*>(argmax_->host_data());
+    ForEachIndex(ctx, n, kernels::MaxPoolBackward<int>{top_diff, argmax, bottom_diff, Geometry()});
+  }
+}
+
+}  // namespace fcn

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Pooling: MAX or AVE over spatial windows, with Caffe's output-size rounding.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "fcn/layer.h"
+#include "fcn/memory.h"
+#include "fcn/proto/fcn.pb.h"
+#include "layers/pooling_kernels.h"
+
+namespace fcn {
+
+// Windows of kernel_h x kernel_w every stride_h / stride_w pixels over an image padded by
+// pad_h / pad_w on each side (global_pooling: one window over the whole H x W, pad 0,
+// stride 1). Output size per axis (round_mode CEIL by default, FLOOR on request):
+//   H_out = ceil((H + 2 * pad_h - kernel_h) / stride_h) + 1
+// and, when any pad is non-zero, H_out is decremented if the last window would start in the
+// trailing pad ((H_out - 1) * stride_h >= H + pad_h); likewise W_out. VGG's 2x2/2 pooling
+// thus maps 349 to 175.
+// MAX: y = the window's maximum over the image (padding never wins); the first maximum in
+//   row-major order is kept (a later value replaces it only when strictly greater), and its
+//   plane index y * W + x is recorded. Gradient: each top diff is added to the bottom element
+//   at its recorded index.
+// AVE: y = (sum of the window clipped to the image) / pool_size, where pool_size is the window
+//   area within [-pad, H + pad) x [-pad, W + pad), i.e. counted before clipping, so padded
+//   cells count but cells created by ceil rounding do not. Gradient: top diff / pool_size to
+//   every in-image cell of the window.
+//   bottom[0]: N x C x H x W (4 axes required)
+//   top[0]:    N x C x H_out x W_out
+//   top[1]:    N x C x H_out x W_out, MAX only: the recorded indices as floats ("mask")
+// STOCHASTIC pooling is not supported. Not in place.
+class PoolingLayer final : public Layer {
+ public:
+  static const LayerSchema& Schema();
+  explicit PoolingLayer(const LayerParameter& param);
+
+  void LayerSetUp(const BlobVec& bottom, const BlobVec& top) override;
+  void Reshape(const BlobVec& bottom, const BlobVec& top) override;
+  /// The argmax buffer of MAX pooling without a mask top.
+  std::size_t internal_bytes() const override { return argmax_ ? argmax_->size() : 0; }
+
+ protected:
+  void ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) override;
+  void BackwardImpl(const ExecContext& ctx, const BlobVec& top,
+                    const std::vector<bool>& propagate_down, const BlobVec& bottom) override;
+
+ private:
+  kernels::PoolGeometry Geometry() const;
+
+  PoolingParameter::PoolMethod pool_ = PoolingParameter::MAX;
+  PoolingParameter::RoundMode round_mode_ = PoolingParameter::CEIL;
+  bool global_pooling_ = false;
+  int kernel_h_ = 0;  // set from the input in Reshape under global_pooling
+  int kernel_w_ = 0;
+  int stride_h_ = 1;
+  int stride_w_ = 1;
+  int pad_h_ = 0;
+  int pad_w_ = 0;
+
+  std::int64_t num_planes_ = 0;  // N * C
+  std::int64_t height_ = 0;
+  std::int64_t width_ = 0;
+  std::int64_t pooled_height_ = 0;
+  std::int64_t pooled_width_ = 0;
+  // MAX without a mask top: the argmax of every top element, as int.
+  std::unique_ptr<SyncedMemory> argmax_;
+};
+
+}  // namespace fcn

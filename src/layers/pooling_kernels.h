@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// MAX and AVE pooling functors: forward per top element, backward per bottom element.
+#pragma once
+
+#include <cfloat>
+#include <cstdint>
+
+#include "backend/host_device.h"
+
+namespace fcn::kernels {
+
+// The geometry of one pooling pass over N*C planes of height x width.
+struct PoolGeometry {
+  std::int64_t height;
+  std::int64_t width;
+  std::int64_t pooled_height;
+  std::int64_t pooled_width;
+  std::int64_t kernel_h;
+  std::int64_t kernel_w;
+  std::int64_t stride_h;
+  std::int64_t stride_w;
+  std::int64_t pad_h;
+  std::int64_t pad_w;
+};
+
+FCN_HOST_DEVICE inline std::int64_t MinIndex(std::int64_t a, std::int64_t b) {
+  return a < b ? a : b;
+}
+FCN_HOST_DEVICE inline std::int64_t MaxIndex(std::int64_t a, std::int64_t b) {
+  return a > b ? a : b;
+}
+
+// The top rows (or columns) whose windows contain bottom row y:
+// [PooledStart(y), PooledEnd(y)) with y + pad in [p * stride, p * stride + kernel).
+FCN_HOST_DEVICE inline std::int64_t PooledStart(std::int64_t y, std::int64_t pad,
+                                                std::int64_t kernel, std::int64_t stride) {
+  return y + pad < kernel ? 0 : (y + pad - kernel) / stride + 1;
+}
+FCN_HOST_DEVICE inline std::int64_t PooledEnd(std::int64_t y, std::int64_t pad, std::int64_t stride,
+                                              std::int64_t pooled) {
+  return MinIndex((y + pad) / stride + 1, pooled);
+}
+
+// top[i] = max of the window of top element i, clipped to the image; argmax[i] = the plane
+// index (y * width + x) of the first maximum in row-major scan order (a later value wins only
+// when strictly greater), or -1 for an empty window. IndexT is int for the internal buffer and
+// float for the optional "mask" top.
+template <typename IndexT>
+struct MaxPoolForward {
+  const float* bottom;
+  float* top;
+  IndexT* argmax;
+  PoolGeometry g;
+
+  FCN_HOST_DEVICE void operator()(std::int64_t i) const {
+    const std::int64_t px = i % g.pooled_width;
+    const std::int64_t py = (i / g.pooled_width) % g.pooled_height;
+    const std::int64_t plane = i / (g.pooled_width * g.pooled_height);
+    const std::int64_t y_start = py * g.stride_h - g.pad_h;
+    const std::int64_t x_start = px * g.stride_w - g.pad_w;
+    const std::int64_t y_end = MinIndex(y_start + g.kernel_h, g.height);
+    const std::int64_t x_end = MinIndex(x_start + g.kernel_w, g.width);
+    const float* in = bottom + plane * g.height * g.width;
+    float best = -FLT_MAX;
+    std::int64_t best_index = -1;
+    for (std::int64_t y = MaxIndex(y_start, 0); y < y_end; ++y) {
+      for (std::int64_t x = MaxIndex(x_start, 0); x < x_end; ++x) {
+        const std::int64_t k = y * g.width + x;
+        if (in[k] > best) {
+          best = in[k];
+          best_index = k;
+        }
+      }
+    }
+    top[i] = best;
+    argmax[i] = static_cast<IndexT>(best_index);
+  }
+};
+
+// bottom_diff[i] = sum of the top diffs whose argmax is bottom element i (0 if none).
+template <typename IndexT>
+struct MaxPoolBackward {
+  const float* top_diff;
+  const IndexT* argmax;
+  float* bottom_diff;
+  PoolGeometry g;
+
+  FCN_HOST_DEVICE void operator()(std::int64_t i) const {
+    const std::int64_t x = i % g.width;
+    const std::int64_t y = (i / g.width) % g.height;
+    const std::int64_t plane = i / (g.width * g.height);
+    const std::int64_t k = y * g.width + x;
+    const std::int64_t offset = plane * g.pooled_height * g.pooled_width;
+    const std::int64_t py_end = PooledEnd(y, g.pad_h, g.stride_h, g.pooled_height);
+    const std::int64_t px_end = PooledEnd(x, g.pad_w, g.stride_w, g.pooled_width);
+    float sum = 0.0f;
+    for (std::int64_t py = PooledStart(y, g.pad_h, g.kernel_h, g.stride_h); py < py_end; ++py) {
+      for (std::int64_t px = PooledStart(x, g.pad_w, g.kernel_w, g.stride_w); px < px_end; ++px) {
+        const std::int64_t t = offset + py * g.pooled_width + px;
+        if (static_cast<std::int64_t>(argmax[t]) == k) sum += top_diff[t];
+      }
+    }
+    bottom_diff[i] = sum;
+  }
+};
+
+// Divisor of the average window starting at (y_start, x_start): its extent within the padded
+// input [-pad, size + pad), counted before clipping to the image.
+FCN_HOST_DEVICE inline std::int64_t AvePoolSize(const PoolGeometry& g, std::int64_t y_start,
+                                                std::int64_t x_start) {
+  const std::int64_t y_end = MinIndex(y_start + g.kernel_h, g.height + g.pad_h);
+  const std::int64_t x_end = MinIndex(x_start + g.kernel_w, g.width + g.pad_w);
+  return (y_end - y_start) * (x_end - x_start);
+}
+
+// top[i] = (sum of the window clipped to the image) / AvePoolSize.
+struct AvePoolForward {
+  const float* bottom;
+  float* top;
+  PoolGeometry g;
+
+  FCN_HOST_DEVICE void operator()(std::int64_t i) const {
+    const std::int64_t px = i % g.pooled_width;
+    const std::int64_t py = (i / g.pooled_width) % g.pooled_height;
+    const std::int64_t plane = i / (g.pooled_width * g.pooled_height);
+    const std::int64_t y_start = py * g.stride_h - g.pad_h;
+    const std::int64_t x_start = px * g.stride_w - g.pad_w;
+    const std::int64_t pool_size = AvePoolSize(g, y_start, x_start);
+    const std::int64_t y_end = MinIndex(y_start + g.kernel_h, g.height);
+    const std::int64_t x_end = MinIndex(x_start + g.kernel_w, g.width);
+    const float* in = bottom + plane * g.height * g.width;
+    float sum = 0.0f;
+    for (std::int64_t y = MaxIndex(y_start, 0); y < y_end; ++y) {
+      for (std::int64_t x = MaxIndex(x_start, 0); x < x_end; ++x) sum += in[y * g.width + x];
+    }
+    top[i] = sum / static_cast<float>(pool_size);
+  }
+};
+
+// bottom_diff[i] = sum over the windows containing bottom element i of top_diff / pool_size.
+struct AvePoolBackward {
+  const float* top_diff;
+  float* bottom_diff;
+  PoolGeometry g;
+
+  FCN_HOST_DEVICE void operator()(std::int64_t i) const {
+    const std::int64_t x = i % g.width;
+    const std::int64_t y = (i / g.width) % g.height;
+    const std::int64_t plane = i / (g.width * g.height);
+    const float* diff = top_diff + plane * g.pooled_height * g.pooled_width;
+    const std::int64_t py_end = PooledEnd(y, g.pad_h, g.stride_h, g.pooled_height);
+    const std::int64_t px_end = PooledEnd(x, g.pad_w, g.stride_w, g.pooled_width);
+    float sum = 0.0f;
+    for (std::int64_t py = PooledStart(y, g.pad_h, g.kernel_h, g.stride_h); py < py_end; ++py) {
+      for (std::int64_t px = PooledStart(x, g.pad_w, g.kernel_w, g.stride_w); px < px_end; ++px) {
+        const std::int64_t pool_size =
+            AvePoolSize(g, py * g.stride_h - g.pad_h, px * g.stride_w - g.pad_w);
+        sum += diff[py * g.pooled_width + px] / static_cast<float>(pool_size);
+      }
+    }
+    bottom_diff[i] = sum;
+  }
+};
+
+}  // namespace fcn::kernels

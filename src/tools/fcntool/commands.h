@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// fcntool's command table and the flags shared by its commands (Caffe's flag names).
+#pragma once
+
+#include <gflags/gflags.h>
+
+#include <string>
+#include <vector>
+
+#include "fcn/net.h"
+
+DECLARE_string(model);
+DECLARE_string(weights);
+DECLARE_string(input_shape);
+DECLARE_string(phase);
+DECLARE_int32(level);
+DECLARE_string(stage);
+DECLARE_string(gpu);
+
+namespace fcn::tool {
+
+struct Command {
+  const char* name;
+  const char* summary;  ///< one line for the command list
+  const char* usage;    ///< the synopsis and description for `fcntool help <name>`
+  std::vector<std::string> flags;  ///< flags the command reads
+  int (*run)();
+};
+
+/// Every command, in the order `fcntool help` lists them.
+const std::vector<Command>& Commands();
+const Command* FindCommand(const std::string& name);
+
+/// Parses "1,3,500,500"; throws ConfigError naming the flag on bad text.
+std::vector<std::int64_t> ParseShapeFlag(const std::string& flag, const std::string& text);
+/// TRAIN / TEST from --phase (default given); throws ConfigError otherwise.
+Phase ParsePhaseFlag(Phase default_phase);
+/// The net state from --phase, --level and --stage.
+NetStateOptions StateFromFlags(Phase default_phase);
+/// Splits "a,b,c" (empty items dropped).
+std::vector<std::string> SplitList(const std::string& text);
+/// Throws ConfigError when a required flag is empty.
+void RequireFlag(const char* name, const std::string& value);
+
+int RunCheck();
+
+}  // namespace fcn::tool

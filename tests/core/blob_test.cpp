@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Blob: shapes and counts, axis canonicalisation, capacity reuse, data sharing, and the
+// BlobProto round trip including Caffe's legacy 4-D fields and double_data.
+#include "fcn/blob.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "fcn/proto/fcn.pb.h"
+#include "support/test_util.h"
+
+namespace fcn::test {
+namespace {
+
+using ::testing::HasSubstr;
+
+using Shape = std::vector<std::int64_t>;
+
+BlobProto LegacyProto(int num, int channels, int height, int width) {
+  BlobProto proto;
+  proto.set_num(num);
+  proto.set_channels(channels);
+  proto.set_height(height);
+  proto.set_width(width);
+  return proto;
+}
+
+BlobProto ShapedProto(const Shape& shape) {
+  BlobProto proto;
+  for (std::int64_t d : shape) proto.mutable_shape()->add_dim(d);
+  return proto;
+}
+
+void AddValues(BlobProto* proto, int n, float first) {
+  for (int i = 0; i < n; ++i) proto->add_data(first + static_cast<float>(i));
+}
+
+// Shapes and counts.
+
+TEST(BlobTest, ReshapeSetsShapeAndCounts) {
+  struct Case {
+    Shape shape;
+    std::int64_t count;
+  };
+  const std::vector<Case> cases = {
+      {{2, 3, 4, 5}, 120}, {{7}, 7}, {{}, 1}, {{3, 0, 2}, 0}, {{1, 1, 1, 1, 1, 6}, 6}};
+  for (const Case& c : cases) {
+    Blob blob(c.shape);
+    EXPECT_EQ(blob.shape(), c.shape);
+    EXPECT_EQ(blob.num_axes(), static_cast<int>(c.shape.size()));
+    EXPECT_EQ(blob.count(), c.count) << ShapeString(c.shape);
+  }
+}
+
+TEST(BlobTest, CountsAxisRanges) {
+  Blob blob({2, 3, 4, 5});
+  EXPECT_EQ(blob.count(0, 4), 120);
+  EXPECT_EQ(blob.count(1, 3), 12);
+  EXPECT_EQ(blob.count(2), 20);
+  EXPECT_EQ(blob.count(4), 1);
+  EXPECT_EQ(blob.count(2, 2), 1);
+}
+
+TEST(BlobTest, RejectsNegativeDimension) {
+  Blob blob;
+  EXPECT_THAT(ConfigErrorOf([&] {
+                blob.Reshape({2, -1, 3});
+              }),
+              HasSubstr("negative dimension -1 at axis 1"));
+}
+
+TEST(BlobTest, CanonicalAxisIndexCountsNegativeAxesFromTheEnd) {
+  Blob blob({2, 3, 4, 5});
+  EXPECT_EQ(blob.CanonicalAxisIndex(0), 0);
+  EXPECT_EQ(blob.CanonicalAxisIndex(3), 3);
+  EXPECT_EQ(blob.CanonicalAxisIndex(-1), 3);
+  EXPECT_EQ(blob.CanonicalAxisIndex(-4), 0);
+  EXPECT_EQ(blob.shape(-1), 5);
+  EXPECT_EQ(blob.shape(-3), 3);
+}
+
+TEST(BlobTest, CanonicalAxisIndexRejectsOutOfRange) {
+  Blob blob({2, 3, 4, 5});
+  EXPECT_THAT(ConfigErrorOf([&] { blob.CanonicalAxisIndex(4); }),
+              HasSubstr("axis 4 out of range for a 4-D blob of shape 2x3x4x5"));
+  EXPECT_THAT(ConfigErrorOf([&] { blob.CanonicalAxisIndex(-5); }),
+              HasSubstr("axis -5 out of range"));
+}
+
+TEST(BlobTest, LegacyShapeFillsMissingAxesWithOne) {
+  Blob blob({4096, 25088});
+  EXPECT_EQ(blob.LegacyShape(0), 4096);
+  EXPECT_EQ(blob.LegacyShape(1), 25088);
+  EXPECT_EQ(blob.LegacyShape(2), 1);
+  EXPECT_EQ(blob.LegacyShape(-1), 25088);
+  EXPECT_EQ(blob.LegacyShape(-3), 1);
+  EXPECT_EQ(blob.LegacyShape(-4), 1);
+}
+
+// Memory.
+
+TEST(BlobTest, ShrinkingKeepsTheBuffer) {
+  Blob blob({10, 10});
+  float* data = blob.mutable_cpu_data();
+  data[3] = 42.0f;
+  blob.Reshape({2, 5});
+  EXPECT_EQ(blob.mutable_cpu_data(), data);
+  EXPECT_EQ(blob.cpu_data()[3], 42.0f);
+  EXPECT_EQ(blob.capacity_bytes(), 100 * sizeof(float));
+  // Growing back within the capacity keeps it too; beyond it reallocates.
+  blob.Reshape({10, 10});
+  EXPECT_EQ(blob.mutable_cpu_data(), data);
+  blob.Reshape({10, 11});
+  EXPECT_EQ(blob.capacity_bytes(), 110 * sizeof(float));
+}
+
+TEST(BlobTest, NewBlobIsZero) {
+  Blob blob({3, 4});
+  EXPECT_EQ(Data(blob), std::vector<float>(12, 0.0f));
+  EXPECT_EQ(Diff(blob), std::vector<float>(12, 0.0f));
+}
+
+TEST(BlobTest, ShareDataSharesValuesButNotDiffs) {
+  auto a = GaussianBlob({2, 3}, /*seed=*/1);
+  Blob b({3, 2});
+  b.ShareData(*a);
+  EXPECT_TRUE(b.SharesDataWith(*a));
+  EXPECT_EQ(Data(b), Data(*a));
+  a->mutable_cpu_data()[4] = 9.0f;
+  EXPECT_EQ(b.cpu_data()[4], 9.0f);
+  b.mutable_cpu_diff()[0] = 5.0f;
+  EXPECT_EQ(a->cpu_diff()[0], 0.0f);
+}
+
+TEST(BlobTest, GrowingPastASharedBufferTakesAnOwnOne) {
+  Blob small({10});
+  Blob blob({100});
+  blob.Reshape({10});  // keeps a capacity of 100 floats
+  blob.ShareData(small);
+  // 50 floats fit the blob's former capacity but not the shared 10-float buffer.
+  blob.Reshape({50});
+  EXPECT_FALSE(blob.SharesDataWith(small));
+  blob.mutable_cpu_data()[49] = 1.0f;
+  EXPECT_EQ(blob.cpu_data()[49], 1.0f);
+  EXPECT_EQ(Data(small), std::vector<float>(10, 0.0f));
+}
+
+TEST(BlobTest, ShareDiffSharesGradients) {
+  Blob a({4}), b({4});
+  b.ShareDiff(a);
+  a.mutable_cpu_diff()[2] = 3.0f;
+  EXPECT_EQ(b.cpu_diff()[2], 3.0f);
+  EXPECT_FALSE(b.SharesDataWith(a));
+}
+
+TEST(BlobTest, CopyFromCopiesDataOrDiff) {
+  auto source = GaussianBlob({2, 5}, /*seed=*/2);
+  source->mutable_cpu_diff()[1] = 7.0f;
+  Blob target({2, 5});
+  target.CopyFrom(*source);
+  EXPECT_EQ(Data(target), Data(*source));
+  EXPECT_EQ(target.cpu_diff()[1], 0.0f);
+  target.CopyFrom(*source, /*copy_diff=*/true);
+  EXPECT_EQ(Diff(target), Diff(*source));
+  Blob other({3});
+  other.CopyFrom(*source, /*copy_diff=*/false, /*reshape=*/true);
+  EXPECT_EQ(other.shape(), (Shape{2, 5}));
+  EXPECT_EQ(Data(other), Data(*source));
+}
+
+TEST(BlobTest, ScalesAndSums) {
+  Blob blob({4});
+  float* d = blob.mutable_cpu_data();
+  float* g = blob.mutable_cpu_diff();
+  for (int i = 0; i < 4; ++i) {
+    d[i] = static_cast<float>(i) - 2.0f;  // -2 -1 0 1
+    g[i] = static_cast<float>(i + 1);     // 1 2 3 4
+  }
+  EXPECT_DOUBLE_EQ(blob.asum_data(), 4.0);
+  EXPECT_DOUBLE_EQ(blob.sumsq_diff(), 30.0);
+  blob.scale_data(-0.5f);
+  EXPECT_EQ(Data(blob), (std::vector<float>{1.0f, 0.5f, -0.0f, -0.5f}));
+  blob.scale_diff(2.0f);
+  EXPECT_EQ(Diff(blob), (std::vector<float>{2.0f, 4.0f, 6.0f, 8.0f}));
+  blob.ZeroDiff();
+  EXPECT_EQ(Diff(blob), std::vector<float>(4, 0.0f));
+  EXPECT_EQ(Data(blob), (std::vector<float>{1.0f, 0.5f, 0.0f, -0.5f}));
+}
+
+// BlobProto.
+
+TEST(BlobProtoTest, RoundTripKeepsShapeDataAndDiff) {
+  auto blob = GaussianBlob({2, 3, 4}, /*seed=*/3);
+  FillGaussian(blob.get(), /*seed=*/4);
+  std::copy(blob->cpu_data(), blob->cpu_data() + blob->count(), blob->mutable_cpu_diff());
+  blob->scale_diff(-1.0f);
+  BlobProto proto;
+  blob->ToProto(&proto, /*write_diff=*/true);
+  EXPECT_EQ(proto.shape().dim_size(), 3);
+  EXPECT_FALSE(proto.has_num() || proto.has_channels() || proto.has_height() || proto.has_width());
+  EXPECT_EQ(proto.double_data_size(), 0);
+  Blob copy;
+  copy.FromProto(proto);
+  EXPECT_EQ(copy.shape(), blob->shape());
+  EXPECT_EQ(Data(copy), Data(*blob));
+  EXPECT_EQ(Diff(copy), Diff(*blob));
+}
+
+TEST(BlobProtoTest, ToProtoWritesNoDiffUnlessAsked) {
+  auto blob = GaussianBlob({5}, /*seed=*/5);
+  BlobProto proto;
+  blob->ToProto(&proto);
+  EXPECT_EQ(proto.data_size(), 5);
+  EXPECT_EQ(proto.diff_size(), 0);
+}
+
+TEST(BlobProtoTest, ReadsLegacyFourDimensionalShape) {
+  BlobProto proto = LegacyProto(2, 3, 1, 2);
+  AddValues(&proto, 12, 1.0f);
+  Blob blob;
+  blob.FromProto(proto);
+  EXPECT_EQ(blob.shape(), (Shape{2, 3, 1, 2}));
+  EXPECT_EQ(blob.cpu_data()[11], 12.0f);
+  EXPECT_EQ(ProtoShape(proto), (Shape{2, 3, 1, 2}));
+}
+
+TEST(BlobProtoTest, AnyLegacyFieldSelectsTheLegacyShape) {
+  BlobProto proto = ShapedProto({6});
+  proto.set_num(6);  // channels/height/width default to 0
+  EXPECT_EQ(ProtoShape(proto), (Shape{6, 0, 0, 0}));
+}
+
+TEST(BlobProtoTest, ShapeEqualsAlignsLegacyShapesFromTheRight) {
+  // The VGG-16 fc6 weight of a V1 caffemodel against an InnerProduct weight blob; no data is
+  // touched, so nothing is allocated.
+  Blob fc6({4096, 25088});
+  EXPECT_TRUE(fc6.ShapeEquals(LegacyProto(1, 1, 4096, 25088)));
+  EXPECT_FALSE(fc6.ShapeEquals(LegacyProto(1, 1, 25088, 4096)));
+  EXPECT_FALSE(fc6.ShapeEquals(LegacyProto(1, 4096, 25088, 1)));
+  EXPECT_FALSE(fc6.ShapeEquals(LegacyProto(2, 1, 4096, 25088)));
+  Blob bias({4096});
+  EXPECT_TRUE(bias.ShapeEquals(LegacyProto(1, 1, 1, 4096)));
+  EXPECT_FALSE(bias.ShapeEquals(LegacyProto(1, 1, 4096, 1)));
+  Blob conv({64, 3, 3, 3});
+  EXPECT_TRUE(conv.ShapeEquals(LegacyProto(64, 3, 3, 3)));
+  Blob five_d({1, 1, 1, 1, 4});
+  EXPECT_FALSE(five_d.ShapeEquals(LegacyProto(1, 1, 1, 4)));
+}
+
+TEST(BlobProtoTest, ShapeEqualsComparesNDimensionalShapesExactly) {
+  Blob blob({2, 3});
+  EXPECT_TRUE(blob.ShapeEquals(ShapedProto({2, 3})));
+  EXPECT_FALSE(blob.ShapeEquals(ShapedProto({3, 2})));
+  EXPECT_FALSE(blob.ShapeEquals(ShapedProto({1, 2, 3})));
+}
+
+TEST(BlobProtoTest, FromProtoWithoutReshapeAcceptsARightAlignedLegacyShape) {
+  Blob weight({2, 3});
+  BlobProto proto = LegacyProto(1, 1, 2, 3);
+  AddValues(&proto, 6, 10.0f);
+  weight.FromProto(proto, /*reshape=*/false);
+  EXPECT_EQ(weight.shape(), (Shape{2, 3}));
+  EXPECT_EQ(Data(weight), (std::vector<float>{10, 11, 12, 13, 14, 15}));
+}
+
+TEST(BlobProtoTest, FromProtoWithoutReshapeRejectsAnotherShape) {
+  Blob weight({2, 3});
+  BlobProto proto = ShapedProto({3, 2});
+  AddValues(&proto, 6, 0.0f);
+  EXPECT_THAT(ConfigErrorOf([&] { weight.FromProto(proto, /*reshape=*/false); }),
+              HasSubstr("shape mismatch: stored 3x2, expected 2x3"));
+}
+
+TEST(BlobProtoTest, DoubleDataTakesPrecedence) {
+  BlobProto proto = ShapedProto({2});
+  proto.add_data(1.0f);
+  proto.add_data(2.0f);
+  proto.add_double_data(3.5);
+  proto.add_double_data(-4.25);
+  Blob blob;
+  blob.FromProto(proto);
+  EXPECT_EQ(Data(blob), (std::vector<float>{3.5f, -4.25f}));
+}
+
+TEST(BlobProtoTest, ReadsDoubleDiff) {
+  BlobProto proto = ShapedProto({2});
+  AddValues(&proto, 2, 0.0f);
+  proto.add_double_diff(0.5);
+  proto.add_double_diff(1.5);
+  Blob blob;
+  blob.FromProto(proto);
+  EXPECT_EQ(Diff(blob), (std::vector<float>{0.5f, 1.5f}));
+}
+
+TEST(BlobProtoTest, RejectsValueCountMismatch) {
+  BlobProto proto = ShapedProto({2, 3});
+  AddValues(&proto, 5, 0.0f);
+  Blob blob;
+  EXPECT_THAT(ConfigErrorOf([&] { blob.FromProto(proto); }),
+              HasSubstr("blob holds 5 values for shape 2x3 (6 expected)"));
+}
+
+TEST(BlobProtoTest, RejectsDoubleValueCountMismatch) {
+  BlobProto proto = ShapedProto({4});
+  proto.add_double_data(1.0);
+  Blob blob;
+  EXPECT_THAT(ConfigErrorOf([&] { blob.FromProto(proto); }),
+              HasSubstr("blob holds 1 double values for shape 4"));
+}
+
+TEST(BlobProtoTest, RejectsDiffCountMismatch) {
+  BlobProto proto = ShapedProto({3});
+  AddValues(&proto, 3, 0.0f);
+  proto.add_diff(1.0f);
+  Blob blob;
+  EXPECT_THAT(ConfigErrorOf([&] { blob.FromProto(proto); }), HasSubstr("diff count mismatch"));
+}
+
+}  // namespace
+}  // namespace fcn::test

@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Net construction: filtering, Split insertion, in-place layers, loss weights, the backward
+// analysis, parameter sharing, reshaping and legacy inputs.
+#include "fcn/net.h"
+
+#include <cmath>
+
+#include "support/test_util.h"
+
+namespace fcn {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using test::MakeNet;
+
+// data (1x1x2x2) feeds two 1x1 convolutions with constant weights 2 and 3; their sum is the
+// loss (loss_weight 1 on the Eltwise top).
+const char* kTwoBranchNet = R"(
+  name: "two_branch"
+  force_backward: true
+  layer { name: "input" type: "Input" top: "data"
+          input_param { shape { dim: 1 dim: 1 dim: 2 dim: 2 } } }
+  layer { name: "a" type: "Convolution" bottom: "data" top: "a"
+          convolution_param { num_output: 1 kernel_size: 1 bias_term: false
+                              weight_filler { type: "constant" value: 2 } } }
+  layer { name: "b" type: "Convolution" bottom: "data" top: "b"
+          convolution_param { num_output: 1 kernel_size: 1 bias_term: false
+                              weight_filler { type: "constant" value: 3 } } }
+  layer { name: "sum" type: "Eltwise" bottom: "a" bottom: "b" top: "sum" loss_weight: 1 }
+)";
+
+TEST(NetTest, InsertsSplitForBlobWithTwoConsumers) {
+  auto net = MakeNet(kTwoBranchNet);
+  ASSERT_EQ(net->layers().size(), 5u);
+  EXPECT_EQ(net->layer_names()[1], "data_input_0_split");
+  EXPECT_EQ(net->layers()[1]->type(), "Split");
+  EXPECT_TRUE(net->has_blob("data_input_0_split_0"));
+  EXPECT_TRUE(net->has_blob("data_input_0_split_1"));
+  EXPECT_EQ(net->blob_names()[static_cast<std::size_t>(net->bottom_ids()[2][0])], "data_input_0_split_0");
+  EXPECT_EQ(net->blob_names()[static_cast<std::size_t>(net->bottom_ids()[3][0])], "data_input_0_split_1");
+}
+
+TEST(NetTest, SplitSumsGradientsOfItsConsumers) {
+  auto net = MakeNet(kTwoBranchNet);
+  float* x = net->input_blobs()[0]->mutable_cpu_data();
+  for (int i = 0; i < 4; ++i) x[i] = static_cast<float>(i + 1);
+  const float loss = net->ForwardBackward();
+  EXPECT_FLOAT_EQ(loss, 5.0f * (1 + 2 + 3 + 4));
+  // d(sum(2x + 3x))/dx = 5 everywhere, through the Split.
+  EXPECT_THAT(test::Diff(*net->input_blobs()[0]), ElementsAre(5, 5, 5, 5));
+  // Each weight's gradient is sum(x) = 10.
+  EXPECT_THAT(test::Diff(*net->layer_by_name("a")->blobs()[0]), ElementsAre(10));
+}
+
+TEST(NetTest, LossWeightOnSplitBlobMovesToFirstSplitTop) {
+  auto net = MakeNet(R"(
+    layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 2 } } }
+    layer { name: "r" type: "ReLU" bottom: "x" top: "y" loss_weight: 2 }
+    layer { name: "s" type: "Silence" bottom: "y" }
+  )");
+  const int split = net->layer_index("y_r_0_split");
+  ASSERT_GE(split, 0);
+  const LayerParameter& sp = net->param().layer(split);
+  EXPECT_THAT(std::vector<float>(sp.loss_weight().begin(), sp.loss_weight().end()), ElementsAre(2, 0));
+  EXPECT_EQ(net->param().layer(net->layer_index("r")).loss_weight_size(), 0);
+  float* x = net->input_blobs()[0]->mutable_cpu_data();
+  x[0] = 1.5f;
+  x[1] = -4.0f;
+  EXPECT_FLOAT_EQ(net->Forward(), 3.0f);
+}
+
+TEST(NetTest, IncludeExcludeFollowPhaseStageAndLevel) {
+  const std::string text = R"(
+    layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 } } }
+    layer { name: "train_only" type: "ReLU" bottom: "x" top: "x" include { phase: TRAIN } }
+    layer { name: "not_test" type: "ReLU" bottom: "x" top: "x" exclude { phase: TEST } }
+    layer { name: "staged" type: "ReLU" bottom: "x" top: "x" include { stage: "deploy" } }
+    layer { name: "not_staged" type: "ReLU" bottom: "x" top: "x" include { not_stage: "deploy" } }
+    layer { name: "leveled" type: "ReLU" bottom: "x" top: "x" include { min_level: 1 max_level: 2 } }
+  )";
+  auto names_for = [&](Phase phase, int level, std::vector<std::string> stages) {
+    NetParameter param = ReadNetParamFromTextString(text, "t.prototxt");
+    Net::SetState(NetStateOptions{phase, level, stages}, &param);
+    return Net(param).layer_names();
+  };
+  EXPECT_THAT(names_for(TRAIN, 0, {}), ElementsAre("input", "train_only", "not_test", "not_staged"));
+  EXPECT_THAT(names_for(TEST, 0, {}), ElementsAre("input", "not_staged"));
+  EXPECT_THAT(names_for(TEST, 0, {"deploy"}), ElementsAre("input", "staged"));
+  EXPECT_THAT(names_for(TEST, 2, {}), ElementsAre("input", "not_staged", "leveled"));
+  EXPECT_THAT(names_for(TEST, 3, {}), ElementsAre("input", "not_staged"));
+}
+
+TEST(NetTest, RejectsIncludeAndExcludeTogether) {
+  const std::string msg = test::ConfigErrorOf([] {
+    MakeNet(R"(layer { name: "input" type: "Input" top: "x" include { phase: TRAIN }
+                       exclude { phase: TEST } })");
+  });
+  EXPECT_THAT(msg, HasSubstr("both include and exclude"));
+}
+
+TEST(NetTest, LayersWithoutPhaseInheritTheNetPhase) {
+  NetParameter param = ReadNetParamFromTextString(
+      R"(layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 4 } } }
+         layer { name: "d" type: "Dropout" bottom: "x" top: "x" })",
+      "t.prototxt");
+  Net::SetState(NetStateOptions{TRAIN, 0, {}}, &param);
+  Net net(param);
+  EXPECT_EQ(net.layer_by_name("d")->phase(), TRAIN);
+}
+
+TEST(NetTest, SharedParametersUseOneBlobAndSumGradients) {
+  auto net = MakeNet(R"(
+    force_backward: true
+    layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 dim: 1 dim: 1 dim: 2 } } }
+    layer { name: "a" type: "Convolution" bottom: "x" top: "a"
+            param { name: "w" } convolution_param { num_output: 1 kernel_size: 1 bias_term: false
+            weight_filler { type: "constant" value: 1 } } }
+    layer { name: "b" type: "Convolution" bottom: "a" top: "b"
+            param { name: "w" } convolution_param { num_output: 1 kernel_size: 1 bias_term: false } }
+    layer { name: "loss" type: "Eltwise" bottom: "b" bottom: "a" top: "l" loss_weight: 1
+            eltwise_param { operation: PROD } }
+  )");
+  ASSERT_EQ(net->params().size(), 2u);
+  EXPECT_EQ(net->learnable_params().size(), 1u);
+  EXPECT_EQ(net->param_owners()[1], 0);
+  Blob& wa = *net->layer_by_name("a")->blobs()[0];
+  Blob& wb = *net->layer_by_name("b")->blobs()[0];
+  EXPECT_EQ(wa.cpu_data(), wb.cpu_data());
+  // l = (w*(w*x)) * (w*x) = w^3 x^2; dl/dw = 3 w^2 x^2 summed over both x.
+  wa.mutable_cpu_data()[0] = 2.0f;
+  float* x = net->input_blobs()[0]->mutable_cpu_data();
+  x[0] = 1.0f;
+  x[1] = 3.0f;
+  net->ClearParamDiffs();
+  EXPECT_FLOAT_EQ(net->ForwardBackward(), 8.0f * (1 + 9));
+  EXPECT_FLOAT_EQ(wa.cpu_diff()[0], 3 * 4 * (1 + 9));
+  EXPECT_EQ(wa.cpu_diff(), wb.cpu_diff());
+}
+
+TEST(NetTest, SharedParameterShapeMismatchIsAnError) {
+  const std::string msg = test::ConfigErrorOf([] {
+    MakeNet(R"(
+      layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 dim: 2 dim: 3 dim: 3 } } }
+      layer { name: "a" type: "Convolution" bottom: "x" top: "a"
+              param { name: "w" } convolution_param { num_output: 2 kernel_size: 1 bias_term: false } }
+      layer { name: "b" type: "Convolution" bottom: "a" top: "b"
+              param { name: "w" } convolution_param { num_output: 2 kernel_size: 3 bias_term: false } }
+    )");
+  });
+  EXPECT_THAT(msg, HasSubstr("test.prototxt:5:"));
+  EXPECT_THAT(msg, HasSubstr("cannot share param \"w\""));
+  EXPECT_THAT(msg, HasSubstr("2x2x1x1"));
+}
+
+TEST(NetTest, ReshapesToANewInputSize) {
+  auto net = MakeNet(R"(
+    layer { name: "input" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 10 dim: 10 } } }
+    layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
+            convolution_param { num_output: 4 kernel_size: 3 stride: 2 } }
+    layer { name: "relu" type: "ReLU" bottom: "conv" top: "conv" }
+    layer { name: "pool" type: "Pooling" bottom: "conv" top: "pool"
+            pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+  )");
+  EXPECT_EQ(net->blob_by_name("pool")->shape(), (std::vector<std::int64_t>{1, 4, 2, 2}));
+  net->input_blobs()[0]->Reshape({2, 3, 21, 17});
+  net->Reshape();
+  EXPECT_EQ(net->blob_by_name("conv")->shape(), (std::vector<std::int64_t>{2, 4, 10, 8}));
+  EXPECT_EQ(net->blob_by_name("pool")->shape(), (std::vector<std::int64_t>{2, 4, 5, 4}));
+  net->input_blobs()[0]->Reshape({1, 3, 7, 9});
+  net->Forward();
+  EXPECT_EQ(net->blob_by_name("pool")->shape(), (std::vector<std::int64_t>{1, 4, 2, 2}));
+}
+
+TEST(NetTest, LegacyInputDimBecomesAnInputLayer) {
+  auto net = MakeNet(R"(
+    name: "legacy"
+    input: "data"
+    input_dim: 1 input_dim: 3 input_dim: 8 input_dim: 6
+    layer { name: "relu" type: "ReLU" bottom: "data" top: "out" }
+  )");
+  EXPECT_THAT(net->layer_names(), ElementsAre("input", "relu"));
+  EXPECT_EQ(net->layers()[0]->type(), "Input");
+  ASSERT_EQ(net->input_blobs().size(), 1u);
+  EXPECT_EQ(net->input_blobs()[0]->shape(), (std::vector<std::int64_t>{1, 3, 8, 6}));
+  EXPECT_EQ(net->blob_by_name("out")->shape(), (std::vector<std::int64_t>{1, 3, 8, 6}));
+}
+
+TEST(NetTest, LegacyInputShapeBecomesAnInputLayer) {
+  auto net = MakeNet(R"(
+    input: "a" input_shape { dim: 2 dim: 5 }
+    input: "b" input_shape { dim: 3 }
+    layer { name: "s" type: "Silence" bottom: "a" bottom: "b" }
+  )");
+  ASSERT_EQ(net->input_blobs().size(), 2u);
+  EXPECT_EQ(net->input_blobs()[0]->shape(), (std::vector<std::int64_t>{2, 5}));
+  EXPECT_EQ(net->input_blobs()[1]->shape(), (std::vector<std::int64_t>{3}));
+}
+
+TEST(NetTest, InPlaceLayersShareTheirBlob) {
+  auto net = MakeNet(R"(
+    layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 3 } } }
+    layer { name: "relu" type: "ReLU" bottom: "x" top: "x" }
+  )");
+  EXPECT_EQ(net->blobs().size(), 1u);
+  EXPECT_EQ(net->top_vecs()[1][0], net->bottom_vecs()[1][0]);
+}
+
+TEST(NetTest, OutputsAreSortedByBlobName) {
+  auto net = MakeNet(R"(
+    layer { name: "input" type: "Input" top: "zeta" top: "alpha" top: "mid"
+            input_param { shape { dim: 1 } } }
+  )");
+  std::vector<std::string> names;
+  for (int id : net->output_blob_indices()) names.push_back(net->blob_names()[static_cast<std::size_t>(id)]);
+  EXPECT_THAT(names, ElementsAre("alpha", "mid", "zeta"));
+}
+
+TEST(NetTest, BackwardNeedFollowsLossAndLearningRates) {
+  auto net = MakeNet(R"(
+    layer { name: "input" type: "Input" top: "x" top: "y"
+            input_param { shape { dim: 1 dim: 2 dim: 3 dim: 3 } } }
+    layer { name: "conv" type: "Convolution" bottom: "x" top: "c"
+            convolution_param { num_output: 2 kernel_size: 1 } }
+    layer { name: "side" type: "Convolution" bottom: "c" top: "side"
+            convolution_param { num_output: 2 kernel_size: 1 } }
+    layer { name: "frozen" type: "Convolution" bottom: "c" top: "f"
+            param { lr_mult: 0 } param { lr_mult: 0 }
+            convolution_param { num_output: 2 kernel_size: 1 } }
+    layer { name: "loss" type: "Eltwise" bottom: "f" bottom: "y" top: "l" loss_weight: 1 }
+  )");
+  auto need = [&](const std::string& name) {
+    return static_cast<bool>(net->layer_need_backward()[static_cast<std::size_t>(net->layer_index(name))]);
+  };
+  EXPECT_FALSE(need("input"));
+  EXPECT_TRUE(need("conv"));
+  EXPECT_FALSE(need("side"));   // its top is not part of the loss
+  EXPECT_TRUE(need("frozen"));  // fixed weights, but conv below it learns
+  EXPECT_FALSE(net->layer_by_name("frozen")->param_propagate_down(0));
+  EXPECT_TRUE(net->layer_by_name("conv")->param_propagate_down(0));
+  // The loss does not propagate to y, an input.
+  EXPECT_FALSE(net->bottom_need_backward()[static_cast<std::size_t>(net->layer_index("loss"))][1]);
+}
+
+TEST(NetTest, PropagateDownFalseStopsTheGradient) {
+  auto net = MakeNet(R"(
+    layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 dim: 1 dim: 2 dim: 2 } } }
+    layer { name: "c1" type: "Convolution" bottom: "x" top: "c1"
+            convolution_param { num_output: 1 kernel_size: 1 } }
+    layer { name: "c2" type: "Convolution" bottom: "c1" top: "c2" propagate_down: false
+            convolution_param { num_output: 1 kernel_size: 1 } }
+    layer { name: "r" type: "ReLU" bottom: "c2" top: "r" loss_weight: 1 }
+  )");
+  const auto c2 = static_cast<std::size_t>(net->layer_index("c2"));
+  EXPECT_TRUE(net->layer_need_backward()[c2]);
+  EXPECT_FALSE(net->bottom_need_backward()[c2][0]);
+  EXPECT_FALSE(net->layer_need_backward()[static_cast<std::size_t>(net->layer_index("c1"))]);
+}
+
+TEST(NetTest, ForceBackwardGivesEveryLayerAGradient) {
+  auto net = MakeNet(R"(
+    force_backward: true
+    layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 dim: 1 dim: 2 dim: 2 } } }
+    layer { name: "c" type: "Convolution" bottom: "x" top: "c" param { lr_mult: 0 }
+            convolution_param { num_output: 1 kernel_size: 1 bias_term: false } }
+  )");
+  for (bool need : net->layer_need_backward()) EXPECT_TRUE(need);
+  EXPECT_TRUE(net->layer_by_name("c")->param_propagate_down(0));
+}
+
+TEST(NetTest, UnknownBottomIsLocated) {
+  const std::string msg = test::ConfigErrorOf([] {
+    MakeNet("layer { name: \"input\" type: \"Input\" top: \"x\" input_param { shape { dim: 1 } } }\n"
+            "layer { name: \"r\" type: \"ReLU\" bottom: \"nope\" top: \"y\" }\n");
+  });
+  EXPECT_THAT(msg, HasSubstr("test.prototxt:2:1: error: layer \"r\" (ReLU): unknown bottom blob \"nope\""));
+}
+
+TEST(NetTest, TopFromTwoSourcesIsAnError) {
+  const std::string msg = test::ConfigErrorOf([] {
+    MakeNet(R"(layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 } } }
+               layer { name: "r" type: "ReLU" bottom: "x" top: "y" }
+               layer { name: "s" type: "ReLU" bottom: "y" top: "x" })");
+  });
+  EXPECT_THAT(msg, HasSubstr("produced by multiple sources"));
+  EXPECT_THAT(msg, HasSubstr("layer \"s\""));
+}
+
+TEST(NetTest, InPlaceIsRefusedForLayersThatCannot) {
+  const std::string msg = test::ConfigErrorOf([] {
+    MakeNet(R"(layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 dim: 1 dim: 2 dim: 2 } } }
+               layer { name: "c" type: "Convolution" bottom: "x" top: "x"
+                       convolution_param { num_output: 1 kernel_size: 1 } })");
+  });
+  EXPECT_THAT(msg, HasSubstr("cannot compute in place"));
+}
+
+TEST(NetTest, BadCountsAreLocatedErrors) {
+  EXPECT_THAT(test::ConfigErrorOf([] {
+                MakeNet(R"(layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 } } }
+                           layer { name: "r" type: "ReLU" bottom: "x" top: "y" propagate_down: true propagate_down: false })");
+              }),
+              HasSubstr("propagate_down must be given 0 times or once per bottom"));
+  EXPECT_THAT(test::ConfigErrorOf([] {
+                MakeNet(R"(layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 dim: 1 dim: 2 dim: 2 } } }
+                           layer { name: "c" type: "Convolution" bottom: "x" top: "y"
+                                   param {} param {} param {}
+                                   convolution_param { num_output: 1 kernel_size: 1 } })");
+              }),
+              HasSubstr("too many param specs"));
+  EXPECT_THAT(test::ConfigErrorOf([] {
+                MakeNet(R"(layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 } } }
+                           layer { name: "r" type: "ReLU" bottom: "x" top: "y" loss_weight: 1 loss_weight: 2 })");
+              }),
+              HasSubstr("loss_weight must be given 0 times or once per top"));
+  EXPECT_THAT(test::ConfigErrorOf([] {
+                MakeNet(R"(layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 } } }
+                           layer { name: "r" type: "ReLU" bottom: "x" bottom: "x" top: "y" })");
+              }),
+              HasSubstr("ReLU takes 1 bottom blob(s), got 2"));
+}
+
+TEST(NetTest, ToProtoWritesEveryLayerWithItsBlobs) {
+  auto net = MakeNet(kTwoBranchNet);
+  NetParameter out;
+  net->ToProto(&out);
+  ASSERT_EQ(out.layer_size(), 5);
+  EXPECT_EQ(out.layer(1).type(), "Split");
+  EXPECT_EQ(out.layer(2).blobs_size(), 1);
+  EXPECT_EQ(out.layer(2).blobs(0).data(0), 2.0f);
+  EXPECT_EQ(out.layer(2).phase(), TEST);
+}
+
+TEST(NetTest, CopyTrainedLayersMatchesByNameAndChecksShapes) {
+  auto source = MakeNet(kTwoBranchNet);
+  source->layer_by_name("b")->blobs()[0]->mutable_cpu_data()[0] = 7.0f;
+  NetParameter weights;
+  source->ToProto(&weights);
+  weights.mutable_layer(0)->set_name("not_in_target");
+  auto target = MakeNet(kTwoBranchNet);
+  std::vector<std::string> ignored;
+  target->CopyTrainedLayersFrom(weights, "w.caffemodel", &ignored);
+  EXPECT_EQ(target->layer_by_name("b")->blobs()[0]->cpu_data()[0], 7.0f);
+  EXPECT_THAT(ignored, ElementsAre("not_in_target"));
+
+  weights.mutable_layer(2)->mutable_blobs(0)->mutable_shape()->set_dim(1, 2);
+  const std::string msg = test::ConfigErrorOf([&] { target->CopyTrainedLayersFrom(weights, "w.caffemodel"); });
+  EXPECT_THAT(msg, HasSubstr("w.caffemodel: cannot copy parameter 0 of layer \"a\": shape mismatch"));
+  EXPECT_THAT(msg, HasSubstr("the file has 1x2x1x1, the net expects 1x1x1x1"));
+}
+
+TEST(NetTest, CopyTrainedLayersAcceptsLegacyShapes) {
+  auto net = MakeNet(kTwoBranchNet);
+  NetParameter weights;
+  LayerParameter* layer = weights.add_layer();
+  layer->set_name("a");
+  BlobProto* blob = layer->add_blobs();
+  blob->set_num(1);
+  blob->set_channels(1);
+  blob->set_height(1);
+  blob->set_width(1);
+  blob->add_data(-4.0f);
+  net->CopyTrainedLayersFrom(weights);
+  EXPECT_EQ(net->layer_by_name("a")->blobs()[0]->cpu_data()[0], -4.0f);
+}
+
+TEST(NetTest, ShareTrainedLayersWithPointsAtTheSameData) {
+  auto train = MakeNet(kTwoBranchNet);
+  auto test_net = MakeNet(kTwoBranchNet);
+  test_net->ShareTrainedLayersWith(*train);
+  EXPECT_EQ(test_net->layer_by_name("a")->blobs()[0]->cpu_data(),
+            train->layer_by_name("a")->blobs()[0]->cpu_data());
+}
+
+}  // namespace
+}  // namespace fcn

@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <glog/logging.h>
+#include <gtest/gtest.h>
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  google::InitGoogleLogging(argv[0]);
+  FLAGS_logtostderr = true;
+  FLAGS_minloglevel = 1;
+  return RUN_ALL_TESTS();
+}

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "support/test_util.h"
+
+#include <google/protobuf/text_format.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+
+#include "fcn/layer_registry.h"
+#include "fcn/rng.h"
+
+namespace fcn::test {
+
+LayerParameter ParseLayerParam(const std::string& text) {
+  LayerParameter param;
+  param.set_phase(TRAIN);
+  EXPECT_TRUE(google::protobuf::TextFormat::MergeFromString(text, &param)) << text;
+  return param;
+}
+
+std::unique_ptr<Layer> MakeLayer(const std::string& text) {
+  return LayerRegistry::Builtin().Create(ParseLayerParam(text));
+}
+
+std::unique_ptr<Net> MakeNet(const std::string& text) {
+  NetSource source;
+  NetParameter param = ReadNetParamFromTextString(text, "test.prototxt", &source);
+  return std::make_unique<Net>(param, &source);
+}
+
+void FillGaussian(Blob* blob, std::uint32_t seed, float mean, float std) {
+  Rng rng(seed);
+  float* d = blob->mutable_cpu_data();
+  for (std::int64_t i = 0; i < blob->count(); ++i) d[i] = rng.Gaussian(mean, std);
+}
+
+void FillUniform(Blob* blob, std::uint32_t seed, float lo, float hi) {
+  Rng rng(seed);
+  float* d = blob->mutable_cpu_data();
+  for (std::int64_t i = 0; i < blob->count(); ++i) d[i] = rng.Uniform(lo, hi);
+}
+
+std::unique_ptr<Blob> GaussianBlob(const std::vector<std::int64_t>& shape, std::uint32_t seed,
+                                   float mean, float std) {
+  auto blob = std::make_unique<Blob>(shape);
+  FillGaussian(blob.get(), seed, mean, std);
+  return blob;
+}
+
+std::unique_ptr<Blob> UniformBlob(const std::vector<std::int64_t>& shape, std::uint32_t seed,
+                                  float lo, float hi) {
+  auto blob = std::make_unique<Blob>(shape);
+  FillUniform(blob.get(), seed, lo, hi);
+  return blob;
+}
+
+std::vector<float> Data(const Blob& blob) {
+  return std::vector<float>(blob.cpu_data(), blob.cpu_data() + blob.count());
+}
+
+std::vector<float> Diff(const Blob& blob) {
+  return std::vector<float>(blob.cpu_diff(), blob.cpu_diff() + blob.count());
+}
+
+::testing::AssertionResult AllNear(const std::vector<float>& actual,
+                                   const std::vector<float>& expected, float atol, float rtol) {
+  if (actual.size() != expected.size()) {
+    return ::testing::AssertionFailure()
+           << "size " << actual.size() << " != expected size " << expected.size();
+  }
+  int bad = 0;
+  ::testing::AssertionResult result = ::testing::AssertionFailure();
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    const float tol = atol + rtol * std::fabs(expected[i]);
+    if (!(std::fabs(actual[i] - expected[i]) <= tol)) {
+      if (bad < 8) result << "\n  [" << i << "] actual " << actual[i] << " expected " << expected[i];
+      ++bad;
+    }
+  }
+  if (bad == 0) return ::testing::AssertionSuccess();
+  return result << "\n  " << bad << " of " << actual.size() << " elements differ";
+}
+
+std::string SourceDir() { return FCN_SOURCE_DIR; }
+
+std::string SharedDir() {
+  const char* env = std::getenv("FCN_SHARED_DIR");
+  std::filesystem::path dir = env ? env : std::filesystem::path(FCN_SOURCE_DIR) / ".." / "shared";
+  if (std::filesystem::is_directory(dir)) return std::filesystem::canonical(dir).string();
+  return "";
+}
+
+std::string TempDir() {
+  static std::atomic<int> counter{0};
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "fcn";
+  for (char& c : name) {
+    if (c == '/') c = '_';
+  }
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("fcn_test_" + std::to_string(getpid()) + "_" + name + "_" +
+                               std::to_string(counter++));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+}  // namespace fcn::test

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Helpers shared by the tests: layers and nets from prototxt strings, seeded blobs,
+// comparisons, and matchers for located errors.
+#pragma once
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fcn/blob.h"
+#include "fcn/layer.h"
+#include "fcn/net.h"
+
+namespace fcn::test {
+
+/// Parses a text LayerParameter (fails the test on a syntax error). The phase defaults to
+/// TRAIN unless the text sets it.
+LayerParameter ParseLayerParam(const std::string& text);
+/// Creates a layer through the registry from a text LayerParameter.
+std::unique_ptr<Layer> MakeLayer(const std::string& text);
+/// Builds a Net from a text NetParameter.
+std::unique_ptr<Net> MakeNet(const std::string& text);
+
+/// Blob of the given shape filled from N(mean, std) / U(lo, hi) with a fixed seed.
+std::unique_ptr<Blob> GaussianBlob(const std::vector<std::int64_t>& shape, std::uint32_t seed,
+                                   float mean = 0.0f, float std = 1.0f);
+std::unique_ptr<Blob> UniformBlob(const std::vector<std::int64_t>& shape, std::uint32_t seed,
+                                  float lo, float hi);
+void FillGaussian(Blob* blob, std::uint32_t seed, float mean = 0.0f, float std = 1.0f);
+void FillUniform(Blob* blob, std::uint32_t seed, float lo, float hi);
+
+std::vector<float> Data(const Blob& blob);
+std::vector<float> Diff(const Blob& blob);
+
+/// Element-wise |a - b| <= atol + rtol * |b|, reporting the first few mismatches.
+::testing::AssertionResult AllNear(const std::vector<float>& actual,
+                                   const std::vector<float>& expected, float atol,
+                                   float rtol = 0.0f);
+
+/// Runs fn and returns the ConfigError it throws (fails the test when it throws nothing).
+template <class Fn>
+std::string ConfigErrorOf(Fn&& fn) {
+  try {
+    fn();
+  } catch (const ConfigError& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected ConfigError, got another exception: " << e.what();
+    return "";
+  }
+  ADD_FAILURE() << "expected ConfigError, nothing was thrown";
+  return "";
+}
+
+/// The root of the shared data (../shared beside the checkout), or "" when absent.
+std::string SharedDir();
+/// The project's source directory (for models/ and tests/data/).
+std::string SourceDir();
+/// A fresh temporary directory for this test.
+std::string TempDir();
+
+}  // namespace fcn::test

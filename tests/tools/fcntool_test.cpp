@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// fcntool as a user runs it: exit codes (0 ok, 1 runtime, 2 bad input) and what it prints.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "fcn/io.h"
+#include "support/test_util.h"
+
+namespace fcn {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Result {
+  int exit_code = -1;
+  std::string output;
+};
+
+Result Fcntool(const std::string& args) {
+  const std::string command = std::string(FCNTOOL_PATH) + " " + args + " 2>&1";
+  Result r;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) r.output.append(buf, n);
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+std::string Write(const std::string& dir, const std::string& name, const std::string& text) {
+  const std::string path = dir + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+const char* kSmallNet = R"(name: "small"
+layer { name: "input" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 20 dim: 20 } } }
+layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
+        convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }
+layer { name: "relu" type: "ReLU" bottom: "conv" top: "conv" }
+layer { name: "crop" type: "Crop" bottom: "conv" bottom: "data" top: "out" crop_param { offset: 0 } }
+)";
+
+TEST(FcntoolTest, HelpListsCommandsAndExitsZero) {
+  Result r = Fcntool("help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("check"));
+  r = Fcntool("help check");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("--model"));
+  EXPECT_THAT(r.output, HasSubstr("--input_shape"));
+}
+
+TEST(FcntoolTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(Fcntool("").exit_code, 2);
+  Result r = Fcntool("frobnicate");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("unknown command 'frobnicate'"));
+  r = Fcntool("check --modle=x.prototxt");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("unknown flag --modle"));
+  r = Fcntool("check");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("--model is required"));
+  EXPECT_EQ(Fcntool("help nosuchcommand").exit_code, 2);
+}
+
+TEST(FcntoolTest, CheckPrintsShapesParametersAndMemory) {
+  const std::string dir = test::TempDir();
+  const std::string model = Write(dir, "small.prototxt", kSmallNet);
+  Result r = Fcntool("check --model=" + model);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("conv 1x4x20x20"));
+  EXPECT_THAT(r.output, HasSubstr("112"));  // 4*3*3*3 + 4 parameters
+  EXPECT_THAT(r.output, HasSubstr("Outputs: out 1x4x20x20"));
+  EXPECT_THAT(r.output, HasSubstr("Parameters: 112 (448 B)"));
+  r = Fcntool("check --model=" + model + " --input_shape=2,3,7,9");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("Outputs: out 2x4x7x9"));
+  EXPECT_EQ(Fcntool("check --model=" + model + " --input_shape=2,x").exit_code, 2);
+}
+
+TEST(FcntoolTest, CheckBuildsTheBundledFcn8sDeployNet) {
+  Result r = Fcntool("check --model=" + test::SourceDir() + "/models/voc-fcn8s/deploy.prototxt");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("upscore8 1x21x568x568"));
+  EXPECT_THAT(r.output, HasSubstr("Outputs: score 1x21x500x500"));
+  EXPECT_THAT(r.output, HasSubstr("Parameters: 134,489,759"));
+}
+
+TEST(FcntoolTest, CheckLoadsWeightsAndReportsMismatches) {
+  const std::string dir = test::TempDir();
+  const std::string model = Write(dir, "small.prototxt", kSmallNet);
+  // Weights written by fcn itself load back.
+  auto net = test::MakeNet(kSmallNet);
+  NetParameter weights;
+  net->ToProto(&weights);
+  WriteProtoToBinaryFile(weights, dir + "/small.caffemodel");
+  Result r = Fcntool("check --model=" + model + " --weights=" + dir + "/small.caffemodel");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("Loaded weights from"));
+  // A net whose conv has another shape refuses them, naming the layer and both shapes.
+  std::string other = kSmallNet;
+  other.replace(other.find("num_output: 4"), 13, "num_output: 5");
+  const std::string model5 = Write(dir, "small5.prototxt", other);
+  r = Fcntool("check --model=" + model5 + " --weights=" + dir + "/small.caffemodel");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("cannot copy parameter 0 of layer \"conv\": shape mismatch"));
+  EXPECT_THAT(r.output, HasSubstr("4x3x3x3"));
+  EXPECT_THAT(r.output, HasSubstr("5x3x3x3"));
+}
+
+TEST(FcntoolTest, BadInputIsAClearErrorWithExitTwo) {
+  const std::string dir = test::TempDir();
+  struct Case {
+    std::string name, text, expected;
+  };
+  const std::vector<Case> cases = {
+      {"malformed.prototxt", "layer {\n  name: \"x\"\n  type: \"Input\"\n  top: \"data\"\n",
+       "malformed.prototxt:5:"},
+      {"unknown.prototxt",
+       "layer { name: \"in\" type: \"Input\" top: \"x\" input_param { shape { dim: 1 } } }\n"
+       "layer { name: \"y\" type: \"Sigmoidal\" bottom: \"x\" top: \"y\" }\n",
+       "unknown.prototxt:2:1: error: layer \"y\" (Sigmoidal): unknown layer type \"Sigmoidal\""},
+      {"bottoms.prototxt",
+       "layer { name: \"in\" type: \"Input\" top: \"x\" input_param { shape { dim: 1 dim: 1 dim: 4 dim: 4 } } }\n"
+       "layer { name: \"c\" type: \"Crop\" bottom: \"x\" top: \"y\" }\n",
+       "layer \"c\" (Crop): Crop takes 2 bottom blob(s), got 1"},
+      {"crop.prototxt",
+       "layer { name: \"in\" type: \"Input\" top: \"a\" top: \"b\"\n"
+       "        input_param { shape { dim: 1 dim: 1 dim: 8 dim: 8 } shape { dim: 1 dim: 1 dim: 6 dim: 6 } } }\n"
+       "layer { name: \"c\" type: \"Crop\" bottom: \"a\" bottom: \"b\" top: \"y\" crop_param { offset: 3 } }\n",
+       "crop.prototxt:3:1: error: layer \"c\" (Crop):"},
+  };
+  for (const Case& c : cases) {
+    Result r = Fcntool("check --model=" + Write(dir, c.name, c.text));
+    EXPECT_EQ(r.exit_code, 2) << c.name << ": " << r.output;
+    EXPECT_THAT(r.output, HasSubstr(c.expected)) << c.name;
+    EXPECT_THAT(r.output, ::testing::Not(HasSubstr("Check failed"))) << c.name;
+  }
+  Result r = Fcntool("check --model=" + Write(dir, "unknown2.prototxt", cases[1].text));
+  EXPECT_THAT(r.output, HasSubstr("known types: "));
+  r = Fcntool("check --model=" + dir + "/does_not_exist.prototxt");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("cannot open"));
+}
+
+TEST(FcntoolTest, TruncatedOrGarbageWeightsExitTwo) {
+  const std::string dir = test::TempDir();
+  const std::string model = Write(dir, "small.prototxt", kSmallNet);
+  auto net = test::MakeNet(kSmallNet);
+  NetParameter weights;
+  net->ToProto(&weights);
+  const std::string bytes = weights.SerializeAsString();
+  Write(dir, "cut.caffemodel", bytes.substr(0, bytes.size() - 100));
+  Result r = Fcntool("check --model=" + model + " --weights=" + dir + "/cut.caffemodel");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr(dir + "/cut.caffemodel: not a valid binary NetParameter"));
+  Write(dir, "garbage.caffemodel", std::string(1000, '\xff'));
+  r = Fcntool("check --model=" + model + " --weights=" + dir + "/garbage.caffemodel");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr(dir + "/garbage.caffemodel"));
+}
+
+}  // namespace
+}  // namespace fcn
