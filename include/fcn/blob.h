@@ -27,7 +27,9 @@ class Blob {
 
   const std::vector<std::int64_t>& shape() const { return shape_; }
   /// Size of one axis; negative indices count from the end.
-  std::int64_t shape(int axis) const { return shape_[static_cast<std::size_t>(CanonicalAxisIndex(axis))]; }
+  std::int64_t shape(int axis) const {
+    return shape_[static_cast<std::size_t>(CanonicalAxisIndex(axis))];
+  }
   int num_axes() const { return static_cast<int>(shape_.size()); }
   std::int64_t count() const { return count_; }
   /// Product of the dimensions in [start, end).

@@ -72,8 +72,8 @@ std::string Join(const std::vector<std::string>& items, const std::string& sep);
 }  // namespace fcn
 
 /// Internal invariant (a programmer bug when it fails): prints and aborts. Never for user input.
-#define FCN_CHECK(cond, ...)                                                  \
-  do {                                                                        \
+#define FCN_CHECK(cond, ...)                                                                \
+  do {                                                                                      \
     if (!(cond)) ::fcn::CheckFailed(__FILE__, __LINE__, #cond, ::fcn::StrCat(__VA_ARGS__)); \
   } while (0)
 

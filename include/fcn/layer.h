@@ -40,7 +40,7 @@ struct LayerSchema {
   int min_bottoms = 0;
   int max_bottoms = 0;  ///< -1: no limit
   int min_tops = 0;
-  int max_tops = 0;     ///< -1: no limit
+  int max_tops = 0;  ///< -1: no limit
   /// Top j may be bottom j (computed in place).
   bool in_place = false;
   /// Missing tops (up to min_tops) are created anonymously, as Caffe's AutoTopBlobs.
@@ -71,8 +71,8 @@ class Layer {
   float Forward(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top);
   /// Writes bottom diffs where propagate_down[i]; accumulates parameter diffs where
   /// param_propagate_down(j).
-  void Backward(const ExecContext& ctx, const BlobVec& top,
-                const std::vector<bool>& propagate_down, const BlobVec& bottom);
+  void Backward(const ExecContext& ctx, const BlobVec& top, const std::vector<bool>& propagate_down,
+                const BlobVec& bottom);
 
   /// One-time set-up from the parameter and the first bottoms (e.g. allocate weights).
   virtual void LayerSetUp(const BlobVec& bottom, const BlobVec& top);
@@ -95,8 +95,7 @@ class Layer {
   virtual std::size_t internal_bytes() const { return 0; }
 
  protected:
-  virtual void ForwardImpl(const ExecContext& ctx, const BlobVec& bottom,
-                           const BlobVec& top) = 0;
+  virtual void ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) = 0;
   /// Default: no gradient (layers with no bottoms, or data layers).
   virtual void BackwardImpl(const ExecContext& ctx, const BlobVec& top,
                             const std::vector<bool>& propagate_down, const BlobVec& bottom);

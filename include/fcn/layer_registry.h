@@ -26,8 +26,9 @@ class LayerRegistry {
 
   template <class T>
   void Add() {
-    AddEntry(T::Schema(),
-             [](const LayerParameter& p) -> std::unique_ptr<Layer> { return std::make_unique<T>(p); });
+    AddEntry(T::Schema(), [](const LayerParameter& p) -> std::unique_ptr<Layer> {
+      return std::make_unique<T>(p);
+    });
   }
   void AddEntry(const LayerSchema& schema, Factory factory);
 

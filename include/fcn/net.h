@@ -76,7 +76,9 @@ class Net {
   const std::vector<std::vector<int>>& bottom_ids() const { return bottom_id_vecs_; }
   const std::vector<std::vector<int>>& top_ids() const { return top_id_vecs_; }
   const std::vector<bool>& layer_need_backward() const { return layer_need_backward_; }
-  const std::vector<std::vector<bool>>& bottom_need_backward() const { return bottom_need_backward_; }
+  const std::vector<std::vector<bool>>& bottom_need_backward() const {
+    return bottom_need_backward_;
+  }
   const std::vector<float>& blob_loss_weights() const { return blob_loss_weights_; }
 
   /// Every parameter blob (owners and sharers) in layer order.
@@ -88,7 +90,9 @@ class Net {
   /// Index into params() of each parameter's owner (-1 when it owns itself).
   const std::vector<int>& param_owners() const { return param_owners_; }
   /// "layer name" and parameter index of each entry in params().
-  const std::vector<std::pair<int, int>>& param_layer_indices() const { return param_layer_indices_; }
+  const std::vector<std::pair<int, int>>& param_layer_indices() const {
+    return param_layer_indices_;
+  }
 
   /// Copies parameters from a weights NetParameter by layer name. Unknown source layers are
   /// skipped (and returned in `ignored`); a blob count or shape mismatch throws ConfigError
@@ -113,9 +117,11 @@ class Net {
  private:
   void Init(const NetParameter& in_param);
   void AppendTop(const LayerParameter& param, int layer_id, int top_id,
-                 std::map<std::string, int>* available, std::map<std::string, int>* blob_name_to_idx);
+                 std::map<std::string, int>* available,
+                 std::map<std::string, int>* blob_name_to_idx);
   int AppendBottom(const LayerParameter& param, int layer_id, int bottom_id,
-                   std::map<std::string, int>* available, std::map<std::string, int>* blob_name_to_idx);
+                   std::map<std::string, int>* available,
+                   std::map<std::string, int>* blob_name_to_idx);
   void AppendParam(const LayerParameter& param, int layer_id, int param_id);
   [[noreturn]] void ThrowAt(int layer_id, const std::string& message) const;
   [[noreturn]] void Rethrow(int layer_id, const ConfigError& e) const;

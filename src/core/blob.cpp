@@ -33,8 +33,8 @@ void Blob::Reshape(const std::vector<std::int64_t>& shape) {
 }
 
 std::int64_t Blob::count(int start, int end) const {
-  FCN_CHECK(start >= 0 && start <= end && end <= num_axes(), "bad axis range [", start, ", ",
-            end, ") for ", num_axes(), " axes");
+  FCN_CHECK(start >= 0 && start <= end && end <= num_axes(), "bad axis range [", start, ", ", end,
+            ") for ", num_axes(), " axes");
   std::int64_t c = 1;
   for (int i = start; i < end; ++i) c *= shape_[static_cast<std::size_t>(i)];
   return c;
@@ -43,8 +43,8 @@ std::int64_t Blob::count(int start, int end) const {
 int Blob::CanonicalAxisIndex(int axis) const {
   const int n = num_axes();
   if (axis < -n || axis >= n) {
-    throw ConfigError(StrCat("axis ", axis, " out of range for a ", n, "-D blob of shape ",
-                             shape_string()));
+    throw ConfigError(
+        StrCat("axis ", axis, " out of range for a ", n, "-D blob of shape ", shape_string()));
   }
   return axis < 0 ? axis + n : axis;
 }
@@ -115,30 +115,34 @@ void Blob::FromProto(const BlobProto& proto, bool reshape) {
   if (reshape) {
     Reshape(proto_shape);
   } else if (!ShapeEquals(proto)) {
-    throw ConfigError(StrCat("shape mismatch: stored ", ShapeString(proto_shape), ", expected ",
-                             shape_string()));
+    throw ConfigError(
+        StrCat("shape mismatch: stored ", ShapeString(proto_shape), ", expected ", shape_string()));
   }
   float* data = mutable_cpu_data();
   if (proto.double_data_size() > 0) {
     if (proto.double_data_size() != count_) {
-      throw ConfigError(StrCat("blob holds ", proto.double_data_size(),
-                               " double values for shape ", ShapeString(proto_shape)));
+      throw ConfigError(StrCat("blob holds ", proto.double_data_size(), " double values for shape ",
+                               ShapeString(proto_shape)));
     }
-    for (std::int64_t i = 0; i < count_; ++i) data[i] = static_cast<float>(proto.double_data(static_cast<int>(i)));
+    for (std::int64_t i = 0; i < count_; ++i)
+      data[i] = static_cast<float>(proto.double_data(static_cast<int>(i)));
   } else {
     if (proto.data_size() != count_) {
       throw ConfigError(StrCat("blob holds ", proto.data_size(), " values for shape ",
                                ShapeString(proto_shape), " (", count_, " expected)"));
     }
-    if (count_) std::memcpy(data, proto.data().data(), static_cast<std::size_t>(count_) * sizeof(float));
+    if (count_)
+      std::memcpy(data, proto.data().data(), static_cast<std::size_t>(count_) * sizeof(float));
   }
   if (proto.double_diff_size() > 0) {
     if (proto.double_diff_size() != count_) throw ConfigError("blob diff count mismatch");
     float* diff = mutable_cpu_diff();
-    for (std::int64_t i = 0; i < count_; ++i) diff[i] = static_cast<float>(proto.double_diff(static_cast<int>(i)));
+    for (std::int64_t i = 0; i < count_; ++i)
+      diff[i] = static_cast<float>(proto.double_diff(static_cast<int>(i)));
   } else if (proto.diff_size() > 0) {
     if (proto.diff_size() != count_) throw ConfigError("blob diff count mismatch");
-    std::memcpy(mutable_cpu_diff(), proto.diff().data(), static_cast<std::size_t>(count_) * sizeof(float));
+    std::memcpy(mutable_cpu_diff(), proto.diff().data(),
+                static_cast<std::size_t>(count_) * sizeof(float));
   }
 }
 

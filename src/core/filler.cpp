@@ -19,7 +19,8 @@ void ValidateFiller(const FillerParameter& param) {
   bool known = false;
   for (const auto& t : FillerTypes()) known = known || t == type;
   if (!known) {
-    throw ConfigError(StrCat("unknown filler type \"", type, "\" (known: ", Join(FillerTypes(), ", "), ")"));
+    throw ConfigError(
+        StrCat("unknown filler type \"", type, "\" (known: ", Join(FillerTypes(), ", "), ")"));
   }
   if (type == "uniform" && param.max() < param.min()) {
     throw ConfigError(StrCat("uniform filler has max ", param.max(), " < min ", param.min()));
@@ -34,8 +35,10 @@ namespace {
 // fan_in = count / shape[0], fan_out = count / shape[1] (Caffe's definition).
 float ScaleDenominator(const FillerParameter& param, const Blob& blob) {
   const double count = static_cast<double>(blob.count());
-  const double fan_in = blob.num_axes() > 0 && blob.shape(0) > 0 ? count / static_cast<double>(blob.shape(0)) : count;
-  const double fan_out = blob.num_axes() > 1 && blob.shape(1) > 0 ? count / static_cast<double>(blob.shape(1)) : count;
+  const double fan_in =
+      blob.num_axes() > 0 && blob.shape(0) > 0 ? count / static_cast<double>(blob.shape(0)) : count;
+  const double fan_out =
+      blob.num_axes() > 1 && blob.shape(1) > 0 ? count / static_cast<double>(blob.shape(1)) : count;
   double n = fan_in;
   if (param.variance_norm() == FillerParameter::AVERAGE) {
     n = (fan_in + fan_out) / 2.0;

@@ -53,7 +53,8 @@ float Layer::Forward(const ExecContext& ctx, const BlobVec& bottom, const BlobVe
     const float* data = top[i]->cpu_data();
     const float* weights = top[i]->cpu_diff();
     double sum = 0;
-    for (std::int64_t j = 0; j < top[i]->count(); ++j) sum += static_cast<double>(data[j]) * weights[j];
+    for (std::int64_t j = 0; j < top[i]->count(); ++j)
+      sum += static_cast<double>(data[j]) * weights[j];
     loss += static_cast<float>(sum);
   }
   return loss;
@@ -64,8 +65,8 @@ void Layer::Backward(const ExecContext& ctx, const BlobVec& top,
   BackwardImpl(ctx, top, propagate_down, bottom);
 }
 
-void Layer::BackwardImpl(const ExecContext&, const BlobVec&, const std::vector<bool>& propagate_down,
-                         const BlobVec&) {
+void Layer::BackwardImpl(const ExecContext&, const BlobVec&,
+                         const std::vector<bool>& propagate_down, const BlobVec&) {
   for (bool p : propagate_down) {
     if (p) throw ConfigError(StrCat("layer type ", type(), " cannot back-propagate to its inputs"));
   }

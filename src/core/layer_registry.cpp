@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "fcn/layer_registry.h"
 
+#include <google/protobuf/descriptor.h>
+
 #include <algorithm>
 #include <cctype>
-
-#include <google/protobuf/descriptor.h>
 
 namespace fcn {
 
@@ -89,8 +89,10 @@ void LayerRegistry::Validate(const LayerParameter& param) const {
   const LayerSchema* schema = Find(param.type());
   if (schema == nullptr) throw ConfigError(UnknownTypeMessage(param.type()));
   const int bottoms = param.bottom_size();
-  if (bottoms < schema->min_bottoms || (schema->max_bottoms >= 0 && bottoms > schema->max_bottoms)) {
-    throw ConfigError(StrCat(param.type(), " takes ", CountText(schema->min_bottoms, schema->max_bottoms),
+  if (bottoms < schema->min_bottoms ||
+      (schema->max_bottoms >= 0 && bottoms > schema->max_bottoms)) {
+    throw ConfigError(StrCat(param.type(), " takes ",
+                             CountText(schema->min_bottoms, schema->max_bottoms),
                              " bottom blob(s), got ", bottoms));
   }
   const int tops = param.top_size();
@@ -108,8 +110,8 @@ void LayerRegistry::Validate(const LayerParameter& param) const {
     if (name.size() < 6 || name.compare(name.size() - 6, 6, "_param") != 0) continue;
     if (std::find(schema->params.begin(), schema->params.end(), name) == schema->params.end()) {
       std::string allowed = schema->params.empty() ? "none" : Join(schema->params, ", ");
-      throw ConfigError(StrCat(name, " does not apply to a ", param.type(), " layer (it reads: ",
-                               allowed, ")"));
+      throw ConfigError(
+          StrCat(name, " does not apply to a ", param.type(), " layer (it reads: ", allowed, ")"));
     }
   }
 }

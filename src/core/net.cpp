@@ -82,9 +82,9 @@ void Net::Init(const NetParameter& in_param) {
     if (!param_.layer(layer_id).has_phase()) param_.mutable_layer(layer_id)->set_phase(phase_);
     const LayerParameter& lp = param_.layer(layer_id);
     if (lp.propagate_down_size() > 0 && lp.propagate_down_size() != lp.bottom_size()) {
-      ThrowAt(layer_id, StrCat("propagate_down must be given 0 times or once per bottom: ",
-                               lp.propagate_down_size(), " values for ", lp.bottom_size(),
-                               " bottoms"));
+      ThrowAt(layer_id,
+              StrCat("propagate_down must be given 0 times or once per bottom: ",
+                     lp.propagate_down_size(), " values for ", lp.bottom_size(), " bottoms"));
     }
     try {
       layers_.push_back(registry.Create(lp));
@@ -147,7 +147,8 @@ void Net::Init(const NetParameter& in_param) {
     }
     layer_need_backward_.push_back(need_backward);
     if (need_backward) {
-      for (int blob_id : top_id_vecs_[lid]) blob_need_backward_[static_cast<std::size_t>(blob_id)] = true;
+      for (int blob_id : top_id_vecs_[lid])
+        blob_need_backward_[static_cast<std::size_t>(blob_id)] = true;
     }
   }
 
@@ -160,7 +161,8 @@ void Net::Init(const NetParameter& in_param) {
     bool contributes_loss = false;
     bool skip_propagate_down = true;
     for (std::size_t top_id = 0; top_id < top_vecs_[lid].size(); ++top_id) {
-      const std::string& blob_name = blob_names_[static_cast<std::size_t>(top_id_vecs_[lid][top_id])];
+      const std::string& blob_name =
+          blob_names_[static_cast<std::size_t>(top_id_vecs_[lid][top_id])];
       if (layers_[lid]->loss(static_cast<int>(top_id)) != 0 || blobs_under_loss.count(blob_name)) {
         contributes_loss = true;
       }
@@ -169,7 +171,8 @@ void Net::Init(const NetParameter& in_param) {
     }
     if (layer_need_backward_[lid] && skip_propagate_down) {
       layer_need_backward_[lid] = false;
-      for (std::size_t b = 0; b < bottom_vecs_[lid].size(); ++b) bottom_need_backward_[lid][b] = false;
+      for (std::size_t b = 0; b < bottom_vecs_[lid].size(); ++b)
+        bottom_need_backward_[lid][b] = false;
     }
     if (!contributes_loss) layer_need_backward_[lid] = false;
     for (std::size_t b = 0; b < bottom_vecs_[lid].size(); ++b) {
@@ -190,8 +193,8 @@ void Net::Init(const NetParameter& in_param) {
       const auto lid = static_cast<std::size_t>(layer_id);
       layer_need_backward_[lid] = true;
       for (std::size_t b = 0; b < bottom_vecs_[lid].size(); ++b) {
-        const bool need = bottom_need_backward_[lid][b] ||
-                          layers_[lid]->AllowForceBackward(static_cast<int>(b));
+        const bool need =
+            bottom_need_backward_[lid][b] || layers_[lid]->AllowForceBackward(static_cast<int>(b));
         bottom_need_backward_[lid][b] = need;
         const auto blob_id = static_cast<std::size_t>(bottom_id_vecs_[lid][b]);
         blob_need_backward_[blob_id] = blob_need_backward_[blob_id] || need;
@@ -224,11 +227,12 @@ int Net::AppendBottom(const LayerParameter& lp, int layer_id, int bottom_id,
   if (it == available->end()) {
     std::string hint;
     if (blob_name_to_idx->count(blob_name)) {
-      hint = " (it was already consumed by an earlier layer; a blob produced once is available to "
-             "the layers after it until a layer uses it in place)";
+      hint =
+          " (it was already consumed by an earlier layer; a blob produced once is available to "
+          "the layers after it until a layer uses it in place)";
     }
-    ThrowAt(layer_id, StrCat("unknown bottom blob \"", blob_name, "\" (bottom index ", bottom_id,
-                             ")", hint));
+    ThrowAt(layer_id,
+            StrCat("unknown bottom blob \"", blob_name, "\" (bottom index ", bottom_id, ")", hint));
   }
   const int blob_id = (*blob_name_to_idx)[blob_name];
   const auto lid = static_cast<std::size_t>(layer_id);
@@ -298,20 +302,20 @@ void Net::AppendParam(const LayerParameter& lp, int layer_id, int param_id) {
   param_owners_.push_back(owner_id);
   const auto [owner_layer, owner_param] = param_layer_indices_[static_cast<std::size_t>(owner_id)];
   const Blob& mine = *layers_[lid]->blobs()[static_cast<std::size_t>(param_id)];
-  const Blob& owner =
-      *layers_[static_cast<std::size_t>(owner_layer)]->blobs()[static_cast<std::size_t>(owner_param)];
+  const Blob& owner = *layers_[static_cast<std::size_t>(owner_layer)]
+                           ->blobs()[static_cast<std::size_t>(owner_param)];
   const std::string& owner_name = layer_names_[static_cast<std::size_t>(owner_layer)];
   if (spec.share_mode() == ParamSpec::PERMISSIVE) {
     if (mine.count() != owner.count()) {
       ThrowAt(layer_id, StrCat("cannot share param \"", param_name, "\" owned by layer \"",
-                               owner_name, "\": count mismatch (owner shape ",
-                               owner.shape_string(), ", this shape ", mine.shape_string(), ")"));
+                               owner_name, "\": count mismatch (owner shape ", owner.shape_string(),
+                               ", this shape ", mine.shape_string(), ")"));
     }
   } else if (mine.shape() != owner.shape()) {
-    ThrowAt(layer_id, StrCat("cannot share param \"", param_name, "\" owned by layer \"",
-                             owner_name, "\": shape mismatch (owner shape ", owner.shape_string(),
-                             ", this shape ", mine.shape_string(),
-                             "); use share_mode: PERMISSIVE to compare counts only"));
+    ThrowAt(layer_id,
+            StrCat("cannot share param \"", param_name, "\" owned by layer \"", owner_name,
+                   "\": shape mismatch (owner shape ", owner.shape_string(), ", this shape ",
+                   mine.shape_string(), "); use share_mode: PERMISSIVE to compare counts only"));
   }
   const int learnable_id = learnable_param_ids_[static_cast<std::size_t>(owner_id)];
   learnable_param_ids_.push_back(learnable_id);
@@ -326,9 +330,9 @@ void Net::AppendParam(const LayerParameter& lp, int layer_id, int param_id) {
   }
   if (spec.has_decay_mult()) {
     if (has_params_decay_[l] && params_weight_decay_[l] != spec.decay_mult()) {
-      ThrowAt(layer_id, StrCat("shared param \"", param_name, "\" has decay_mult ",
-                               spec.decay_mult(), " here but ", params_weight_decay_[l],
-                               " in its owner \"", owner_name, "\""));
+      ThrowAt(layer_id,
+              StrCat("shared param \"", param_name, "\" has decay_mult ", spec.decay_mult(),
+                     " here but ", params_weight_decay_[l], " in its owner \"", owner_name, "\""));
     }
     has_params_decay_[l] = true;
     params_weight_decay_[l] = spec.decay_mult();
@@ -412,8 +416,8 @@ void Net::CopyTrainedLayersFrom(const NetParameter& weights, const std::string& 
     for (int j = 0; j < source.blobs_size(); ++j) {
       Blob& target = *target_blobs[static_cast<std::size_t>(j)];
       if (!target.ShapeEquals(source.blobs(j))) {
-        throw ConfigError(StrCat(what, ": cannot copy parameter ", j, " of layer \"",
-                                 source.name(), "\": shape mismatch, the file has ",
+        throw ConfigError(StrCat(what, ": cannot copy parameter ", j, " of layer \"", source.name(),
+                                 "\": shape mismatch, the file has ",
                                  ShapeString(ProtoShape(source.blobs(j))), ", the net expects ",
                                  target.shape_string(),
                                  "; rename the layer in the net to learn it from scratch"));
@@ -421,8 +425,8 @@ void Net::CopyTrainedLayersFrom(const NetParameter& weights, const std::string& 
       try {
         target.FromProto(source.blobs(j), /*reshape=*/false);
       } catch (const ConfigError& e) {
-        throw ConfigError(StrCat(what, ": layer \"", source.name(), "\" parameter ", j, ": ",
-                                 e.message()));
+        throw ConfigError(
+            StrCat(what, ": layer \"", source.name(), "\" parameter ", j, ": ", e.message()));
       }
     }
   }

@@ -14,10 +14,12 @@ bool StateMeetsRule(const NetState& state, const NetStateRule& rule, const std::
   if (rule.has_min_level() && state.level() < rule.min_level()) return false;
   if (rule.has_max_level() && state.level() > rule.max_level()) return false;
   for (const std::string& stage : rule.stage()) {
-    if (std::find(state.stage().begin(), state.stage().end(), stage) == state.stage().end()) return false;
+    if (std::find(state.stage().begin(), state.stage().end(), stage) == state.stage().end())
+      return false;
   }
   for (const std::string& stage : rule.not_stage()) {
-    if (std::find(state.stage().begin(), state.stage().end(), stage) != state.stage().end()) return false;
+    if (std::find(state.stage().begin(), state.stage().end(), stage) != state.stage().end())
+      return false;
   }
   return true;
 }
@@ -96,7 +98,8 @@ NetParameter InsertSplits(const NetParameter& param, std::vector<int>* origin) {
       const TopId top = src->second;
       if (consumers[top] <= 1) continue;
       const std::string& producer = param.layer(top.first).name();
-      layer->set_bottom(j, SplitBlobName(layer->bottom(j), producer, top.second, next_split[top]++));
+      layer->set_bottom(j,
+                        SplitBlobName(layer->bottom(j), producer, top.second, next_split[top]++));
     }
     for (int j = 0; j < layer->top_size(); ++j) {
       const TopId top{i, j};

@@ -12,9 +12,7 @@ void Rng::Seed(std::uint64_t seed) {
   spare_ = 0.0;
 }
 
-float Rng::Uniform01() {
-  return static_cast<float>(NextU32() >> 8) * (1.0f / 16777216.0f);
-}
+float Rng::Uniform01() { return static_cast<float>(NextU32() >> 8) * (1.0f / 16777216.0f); }
 
 float Rng::Gaussian(float mean, float std) {
   if (has_spare_) {

@@ -3,10 +3,10 @@
 // (SolverState). Reading lifts protobuf's 64 MB default limit (VGG-16 is ~550 MB); writing
 // goes through a temporary file and a rename.
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <google/protobuf/text_format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>

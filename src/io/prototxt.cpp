@@ -47,8 +47,8 @@ std::vector<LayerBlock> ScanLayerBlocks(const std::string& text) {
   int depth = 0;
   bool in_block = false;
   LayerBlock current;
-  std::string last_ident;      // the last identifier at depth 0 or 1
-  std::string pending_field;   // "name" / "type" awaiting its value at depth 1
+  std::string last_ident;     // the last identifier at depth 0 or 1
+  std::string pending_field;  // "name" / "type" awaiting its value at depth 1
   const std::size_t n = text.size();
   for (std::size_t i = 0; i < n; ++i) {
     const char c = text[i];

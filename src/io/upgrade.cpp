@@ -76,8 +76,8 @@ LayerParameter UpgradeV1Layer(const std::string& what, const V1LayerParameter& v
   out.mutable_exclude()->CopyFrom(v1.exclude());
   out.mutable_blobs()->CopyFrom(v1.blobs());
   out.mutable_loss_weight()->CopyFrom(v1.loss_weight());
-  const int num_params = std::max({v1.param_size(), v1.blob_share_mode_size(), v1.blobs_lr_size(),
-                                   v1.weight_decay_size()});
+  const int num_params = std::max(
+      {v1.param_size(), v1.blob_share_mode_size(), v1.blobs_lr_size(), v1.weight_decay_size()});
   for (int i = 0; i < num_params; ++i) {
     ParamSpec* spec = out.add_param();
     if (i < v1.param_size()) spec->set_name(v1.param(i));
@@ -161,10 +161,12 @@ bool UpgradeNetAsNeeded(const std::string& what, NetParameter* param) {
   bool changed = false;
   if (param->layers_size() > 0) {
     if (param->layer_size() > 0) {
-      throw ConfigError(StrCat(what, ": the net uses both `layer` (current) and `layers` (V1) "
-                                     "fields; use one"));
+      throw ConfigError(StrCat(what,
+                               ": the net uses both `layer` (current) and `layers` (V1) "
+                               "fields; use one"));
     }
-    for (const V1LayerParameter& v1 : param->layers()) *param->add_layer() = UpgradeV1Layer(what, v1);
+    for (const V1LayerParameter& v1 : param->layers())
+      *param->add_layer() = UpgradeV1Layer(what, v1);
     param->clear_layers();
     changed = true;
   }

@@ -20,8 +20,12 @@ struct ConvGeometry2d {
   int stride_h = 1, stride_w = 1;
   int dilation_h = 1, dilation_w = 1;
 
-  int out_h() const { return (height + 2 * pad_h - (dilation_h * (kernel_h - 1) + 1)) / stride_h + 1; }
-  int out_w() const { return (width + 2 * pad_w - (dilation_w * (kernel_w - 1) + 1)) / stride_w + 1; }
+  int out_h() const {
+    return (height + 2 * pad_h - (dilation_h * (kernel_h - 1) + 1)) / stride_h + 1;
+  }
+  int out_w() const {
+    return (width + 2 * pad_w - (dilation_w * (kernel_w - 1) + 1)) / stride_w + 1;
+  }
 };
 
 void Im2Col(const float* image, const ConvGeometry2d& g, float* col);

@@ -10,8 +10,9 @@ using ::testing::HasSubstr;
 
 TEST(LayerRegistryTest, KnowsTheCoreLayerSet) {
   const auto types = LayerRegistry::Builtin().Types();
-  for (const char* t : {"Convolution", "Crop", "Deconvolution", "Dropout", "DummyData", "Eltwise",
-                        "Input", "Pooling", "ReLU", "Silence", "Softmax", "SoftmaxWithLoss", "Split"}) {
+  for (const char* t :
+       {"Convolution", "Crop", "Deconvolution", "Dropout", "DummyData", "Eltwise", "Input",
+        "Pooling", "ReLU", "Silence", "Softmax", "SoftmaxWithLoss", "Split"}) {
     EXPECT_NE(std::find(types.begin(), types.end(), t), types.end()) << t;
   }
   EXPECT_TRUE(std::is_sorted(types.begin(), types.end()));
@@ -34,7 +35,8 @@ TEST(LayerRegistryTest, AddingATypeTwiceIsAProgrammerError) {
 TEST(LayerRegistryTest, UnknownTypeMessageSuggestsTheNearestType) {
   const std::string msg = LayerRegistry::Builtin().UnknownTypeMessage("relu");
   EXPECT_THAT(msg, HasSubstr("did you mean \"ReLU\"?"));
-  EXPECT_THAT(LayerRegistry::Builtin().UnknownTypeMessage("Foo"), ::testing::Not(HasSubstr("did you mean")));
+  EXPECT_THAT(LayerRegistry::Builtin().UnknownTypeMessage("Foo"),
+              ::testing::Not(HasSubstr("did you mean")));
   EXPECT_THAT(LayerRegistry::Builtin().UnknownTypeMessage(""), HasSubstr("layer has no type"));
 }
 
@@ -42,7 +44,8 @@ TEST(LayerRegistryTest, ValidatesCountsAndParams) {
   EXPECT_THAT(test::ConfigErrorOf([] { test::MakeLayer(R"(type: "Crop" bottom: "a" top: "b")"); }),
               HasSubstr("Crop takes 2 bottom blob(s), got 1"));
   EXPECT_THAT(test::ConfigErrorOf([] {
-                test::MakeLayer(R"(type: "Softmax" bottom: "a" top: "b" convolution_param { num_output: 1 })");
+                test::MakeLayer(
+                    R"(type: "Softmax" bottom: "a" top: "b" convolution_param { num_output: 1 })");
               }),
               HasSubstr("convolution_param does not apply to a Softmax layer"));
 }

@@ -10,9 +10,9 @@
 namespace fcn {
 namespace {
 
+using test::MakeNet;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using test::MakeNet;
 
 // data (1x1x2x2) feeds two 1x1 convolutions with constant weights 2 and 3; their sum is the
 // loss (loss_weight 1 on the Eltwise top).
@@ -37,8 +37,10 @@ TEST(NetTest, InsertsSplitForBlobWithTwoConsumers) {
   EXPECT_EQ(net->layers()[1]->type(), "Split");
   EXPECT_TRUE(net->has_blob("data_input_0_split_0"));
   EXPECT_TRUE(net->has_blob("data_input_0_split_1"));
-  EXPECT_EQ(net->blob_names()[static_cast<std::size_t>(net->bottom_ids()[2][0])], "data_input_0_split_0");
-  EXPECT_EQ(net->blob_names()[static_cast<std::size_t>(net->bottom_ids()[3][0])], "data_input_0_split_1");
+  EXPECT_EQ(net->blob_names()[static_cast<std::size_t>(net->bottom_ids()[2][0])],
+            "data_input_0_split_0");
+  EXPECT_EQ(net->blob_names()[static_cast<std::size_t>(net->bottom_ids()[3][0])],
+            "data_input_0_split_1");
 }
 
 TEST(NetTest, SplitSumsGradientsOfItsConsumers) {
@@ -62,7 +64,8 @@ TEST(NetTest, LossWeightOnSplitBlobMovesToFirstSplitTop) {
   const int split = net->layer_index("y_r_0_split");
   ASSERT_GE(split, 0);
   const LayerParameter& sp = net->param().layer(split);
-  EXPECT_THAT(std::vector<float>(sp.loss_weight().begin(), sp.loss_weight().end()), ElementsAre(2, 0));
+  EXPECT_THAT(std::vector<float>(sp.loss_weight().begin(), sp.loss_weight().end()),
+              ElementsAre(2, 0));
   EXPECT_EQ(net->param().layer(net->layer_index("r")).loss_weight_size(), 0);
   float* x = net->input_blobs()[0]->mutable_cpu_data();
   x[0] = 1.5f;
@@ -84,7 +87,8 @@ TEST(NetTest, IncludeExcludeFollowPhaseStageAndLevel) {
     Net::SetState(NetStateOptions{phase, level, stages}, &param);
     return Net(param).layer_names();
   };
-  EXPECT_THAT(names_for(TRAIN, 0, {}), ElementsAre("input", "train_only", "not_test", "not_staged"));
+  EXPECT_THAT(names_for(TRAIN, 0, {}),
+              ElementsAre("input", "train_only", "not_test", "not_staged"));
   EXPECT_THAT(names_for(TEST, 0, {}), ElementsAre("input", "not_staged"));
   EXPECT_THAT(names_for(TEST, 0, {"deploy"}), ElementsAre("input", "staged"));
   EXPECT_THAT(names_for(TEST, 2, {}), ElementsAre("input", "not_staged", "leveled"));
@@ -212,7 +216,8 @@ TEST(NetTest, OutputsAreSortedByBlobName) {
             input_param { shape { dim: 1 } } }
   )");
   std::vector<std::string> names;
-  for (int id : net->output_blob_indices()) names.push_back(net->blob_names()[static_cast<std::size_t>(id)]);
+  for (int id : net->output_blob_indices())
+    names.push_back(net->blob_names()[static_cast<std::size_t>(id)]);
   EXPECT_THAT(names, ElementsAre("alpha", "mid", "zeta"));
 }
 
@@ -230,7 +235,8 @@ TEST(NetTest, BackwardNeedFollowsLossAndLearningRates) {
     layer { name: "loss" type: "Eltwise" bottom: "f" bottom: "y" top: "l" loss_weight: 1 }
   )");
   auto need = [&](const std::string& name) {
-    return static_cast<bool>(net->layer_need_backward()[static_cast<std::size_t>(net->layer_index(name))]);
+    return static_cast<bool>(
+        net->layer_need_backward()[static_cast<std::size_t>(net->layer_index(name))]);
   };
   EXPECT_FALSE(need("input"));
   EXPECT_TRUE(need("conv"));
@@ -270,10 +276,12 @@ TEST(NetTest, ForceBackwardGivesEveryLayerAGradient) {
 
 TEST(NetTest, UnknownBottomIsLocated) {
   const std::string msg = test::ConfigErrorOf([] {
-    MakeNet("layer { name: \"input\" type: \"Input\" top: \"x\" input_param { shape { dim: 1 } } }\n"
-            "layer { name: \"r\" type: \"ReLU\" bottom: \"nope\" top: \"y\" }\n");
+    MakeNet(
+        "layer { name: \"input\" type: \"Input\" top: \"x\" input_param { shape { dim: 1 } } }\n"
+        "layer { name: \"r\" type: \"ReLU\" bottom: \"nope\" top: \"y\" }\n");
   });
-  EXPECT_THAT(msg, HasSubstr("test.prototxt:2:1: error: layer \"r\" (ReLU): unknown bottom blob \"nope\""));
+  EXPECT_THAT(
+      msg, HasSubstr("test.prototxt:2:1: error: layer \"r\" (ReLU): unknown bottom blob \"nope\""));
 }
 
 TEST(NetTest, TopFromTwoSourcesIsAnError) {
@@ -288,7 +296,8 @@ TEST(NetTest, TopFromTwoSourcesIsAnError) {
 
 TEST(NetTest, InPlaceIsRefusedForLayersThatCannot) {
   const std::string msg = test::ConfigErrorOf([] {
-    MakeNet(R"(layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 dim: 1 dim: 2 dim: 2 } } }
+    MakeNet(
+        R"(layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 dim: 1 dim: 2 dim: 2 } } }
                layer { name: "c" type: "Convolution" bottom: "x" top: "x"
                        convolution_param { num_output: 1 kernel_size: 1 } })");
   });
@@ -296,28 +305,33 @@ TEST(NetTest, InPlaceIsRefusedForLayersThatCannot) {
 }
 
 TEST(NetTest, BadCountsAreLocatedErrors) {
-  EXPECT_THAT(test::ConfigErrorOf([] {
-                MakeNet(R"(layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 } } }
+  EXPECT_THAT(
+      test::ConfigErrorOf([] {
+        MakeNet(R"(layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 } } }
                            layer { name: "r" type: "ReLU" bottom: "x" top: "y" propagate_down: true propagate_down: false })");
-              }),
-              HasSubstr("propagate_down must be given 0 times or once per bottom"));
-  EXPECT_THAT(test::ConfigErrorOf([] {
-                MakeNet(R"(layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 dim: 1 dim: 2 dim: 2 } } }
+      }),
+      HasSubstr("propagate_down must be given 0 times or once per bottom"));
+  EXPECT_THAT(
+      test::ConfigErrorOf([] {
+        MakeNet(
+            R"(layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 dim: 1 dim: 2 dim: 2 } } }
                            layer { name: "c" type: "Convolution" bottom: "x" top: "y"
                                    param {} param {} param {}
                                    convolution_param { num_output: 1 kernel_size: 1 } })");
-              }),
-              HasSubstr("too many param specs"));
-  EXPECT_THAT(test::ConfigErrorOf([] {
-                MakeNet(R"(layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 } } }
+      }),
+      HasSubstr("too many param specs"));
+  EXPECT_THAT(
+      test::ConfigErrorOf([] {
+        MakeNet(R"(layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 } } }
                            layer { name: "r" type: "ReLU" bottom: "x" top: "y" loss_weight: 1 loss_weight: 2 })");
-              }),
-              HasSubstr("loss_weight must be given 0 times or once per top"));
-  EXPECT_THAT(test::ConfigErrorOf([] {
-                MakeNet(R"(layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 } } }
+      }),
+      HasSubstr("loss_weight must be given 0 times or once per top"));
+  EXPECT_THAT(
+      test::ConfigErrorOf([] {
+        MakeNet(R"(layer { name: "input" type: "Input" top: "x" input_param { shape { dim: 1 } } }
                            layer { name: "r" type: "ReLU" bottom: "x" bottom: "x" top: "y" })");
-              }),
-              HasSubstr("ReLU takes 1 bottom blob(s), got 2"));
+      }),
+      HasSubstr("ReLU takes 1 bottom blob(s), got 2"));
 }
 
 TEST(NetTest, ToProtoWritesEveryLayerWithItsBlobs) {
@@ -344,8 +358,10 @@ TEST(NetTest, CopyTrainedLayersMatchesByNameAndChecksShapes) {
   EXPECT_THAT(ignored, ElementsAre("not_in_target"));
 
   weights.mutable_layer(2)->mutable_blobs(0)->mutable_shape()->set_dim(1, 2);
-  const std::string msg = test::ConfigErrorOf([&] { target->CopyTrainedLayersFrom(weights, "w.caffemodel"); });
-  EXPECT_THAT(msg, HasSubstr("w.caffemodel: cannot copy parameter 0 of layer \"a\": shape mismatch"));
+  const std::string msg =
+      test::ConfigErrorOf([&] { target->CopyTrainedLayersFrom(weights, "w.caffemodel"); });
+  EXPECT_THAT(msg,
+              HasSubstr("w.caffemodel: cannot copy parameter 0 of layer \"a\": shape mismatch"));
   EXPECT_THAT(msg, HasSubstr("the file has 1x2x1x1, the net expects 1x1x1x1"));
 }
 

@@ -47,7 +47,8 @@ TEST(CaffemodelTest, NetWrittenWithWeightsReadsBackIdentically) {
   }
   // The written file is itself a net definition that builds and runs.
   Net rebuilt(read);
-  EXPECT_EQ(rebuilt.layer_by_name("conv1")->blobs()[0]->shape(), (std::vector<std::int64_t>{3, 2, 3, 3}));
+  EXPECT_EQ(rebuilt.layer_by_name("conv1")->blobs()[0]->shape(),
+            (std::vector<std::int64_t>{3, 2, 3, 3}));
   EXPECT_EQ(test::Data(*rebuilt.layer_by_name("conv1")->blobs()[1]),
             test::Data(*net->layer_by_name("conv1")->blobs()[1]));
 }
@@ -94,7 +95,8 @@ TEST(CaffemodelTest, TruncatedFileIsAClearError) {
   net->ToProto(&param);
   const std::string bytes = param.SerializeAsString();
   WriteBytes(dir + "/cut.caffemodel", bytes.substr(0, bytes.size() / 2));
-  const std::string msg = test::ConfigErrorOf([&] { ReadNetParamFromBinaryFile(dir + "/cut.caffemodel"); });
+  const std::string msg =
+      test::ConfigErrorOf([&] { ReadNetParamFromBinaryFile(dir + "/cut.caffemodel"); });
   EXPECT_THAT(msg, HasSubstr(dir + "/cut.caffemodel: not a valid binary NetParameter"));
 }
 
@@ -122,7 +124,8 @@ TEST(CaffemodelTest, EmptyAndMissingFilesAreClearErrors) {
               HasSubstr("holds no layers"));
   EXPECT_THAT(test::ConfigErrorOf([&] { ReadNetParamFromBinaryFile(dir + "/missing.caffemodel"); }),
               HasSubstr("cannot open"));
-  EXPECT_THAT(test::ConfigErrorOf([&] { ReadNetParamFromBinaryFile(dir); }), HasSubstr("is a directory"));
+  EXPECT_THAT(test::ConfigErrorOf([&] { ReadNetParamFromBinaryFile(dir); }),
+              HasSubstr("is a directory"));
 }
 
 TEST(CaffemodelTest, V1WeightsAreReadByLayerName) {
@@ -166,8 +169,12 @@ TEST(CaffemodelTest, BlobCountMismatchNamesTheLayer) {
   layer->set_name("conv1");
   layer->add_blobs()->mutable_shape()->add_dim(0);
   auto net = test::MakeNet(kNet);
-  const std::string msg = test::ConfigErrorOf([&] { net->CopyTrainedLayersFrom(weights, "x.caffemodel"); });
-  EXPECT_THAT(msg, HasSubstr("x.caffemodel: layer \"conv1\" has 1 parameter blob(s) in the file but 2 in the net"));
+  const std::string msg =
+      test::ConfigErrorOf([&] { net->CopyTrainedLayersFrom(weights, "x.caffemodel"); });
+  EXPECT_THAT(
+      msg,
+      HasSubstr(
+          "x.caffemodel: layer \"conv1\" has 1 parameter blob(s) in the file but 2 in the net"));
 }
 
 TEST(CaffemodelTest, ValueCountDisagreeingWithShapeIsAnError) {
@@ -178,7 +185,8 @@ TEST(CaffemodelTest, ValueCountDisagreeingWithShapeIsAnError) {
   for (int d : {3, 3, 4, 4}) blob->mutable_shape()->add_dim(d);
   blob->add_data(1.0f);
   auto net = test::MakeNet(kNet);
-  const std::string msg = test::ConfigErrorOf([&] { net->CopyTrainedLayersFrom(weights, "x.caffemodel"); });
+  const std::string msg =
+      test::ConfigErrorOf([&] { net->CopyTrainedLayersFrom(weights, "x.caffemodel"); });
   EXPECT_THAT(msg, HasSubstr("layer \"up\" parameter 0: blob holds 1 values for shape 3x3x4x4"));
 }
 

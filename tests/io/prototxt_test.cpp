@@ -43,7 +43,8 @@ TEST(PrototxtTest, SyntaxErrorNamesFileLineAndLayer) {
 TEST(PrototxtTest, UnknownFieldIsAnError) {
   const std::string msg = test::ConfigErrorOf([] {
     ReadNetParamFromTextString(
-        "layer {\n  name: \"p\"\n  type: \"Pooling\"\n  pooling_param { pool: MAX kernal_size: 2 }\n}\n",
+        "layer {\n  name: \"p\"\n  type: \"Pooling\"\n  pooling_param { pool: MAX kernal_size: 2 "
+        "}\n}\n",
         "typo.prototxt");
   });
   EXPECT_THAT(msg, HasSubstr("typo.prototxt:4:"));
@@ -53,8 +54,8 @@ TEST(PrototxtTest, UnknownFieldIsAnError) {
 
 TEST(PrototxtTest, BadEnumValueIsAnError) {
   const std::string msg = test::ConfigErrorOf([] {
-    ReadNetParamFromTextString("layer { name: \"p\" type: \"Pooling\" pooling_param { pool: MEDIAN } }",
-                               "enum.prototxt");
+    ReadNetParamFromTextString(
+        "layer { name: \"p\" type: \"Pooling\" pooling_param { pool: MEDIAN } }", "enum.prototxt");
   });
   EXPECT_THAT(msg, HasSubstr("enum.prototxt:1:"));
   EXPECT_THAT(msg, HasSubstr("MEDIAN"));
@@ -140,14 +141,16 @@ TEST(PrototxtTest, V0LayersAreRefusedWithAnUpgradeHint) {
 
 TEST(PrototxtTest, InputDimCountMustBeFourPerInput) {
   EXPECT_THAT(test::ConfigErrorOf([] {
-                ReadNetParamFromTextString("input: \"data\" input_dim: 1 input_dim: 3", "in.prototxt");
+                ReadNetParamFromTextString("input: \"data\" input_dim: 1 input_dim: 3",
+                                           "in.prototxt");
               }),
               HasSubstr("2 input_dim values for 1 input(s)"));
 }
 
 TEST(PrototxtTest, SolverParameterParsesWithLocations) {
   const std::string dir = test::TempDir();
-  std::ofstream(dir + "/solver.prototxt") << "base_lr: 1e-10\nmomentum: 0.99\nlr_policy: \"fixed\"\n";
+  std::ofstream(dir + "/solver.prototxt")
+      << "base_lr: 1e-10\nmomentum: 0.99\nlr_policy: \"fixed\"\n";
   SolverParameter solver = ReadSolverParamFromTextFile(dir + "/solver.prototxt");
   EXPECT_FLOAT_EQ(solver.base_lr(), 1e-10f);
   std::ofstream(dir + "/bad.prototxt") << "base_lr: 1e-10\nmomentun: 0.99\n";
@@ -171,9 +174,8 @@ TEST(PrototxtTest, PythonLayerPointsToTheDataLayer) {
 }
 
 TEST(PrototxtTest, UnknownLayerTypeListsKnownTypesAndSuggests) {
-  const std::string msg = test::ConfigErrorOf([] {
-    test::MakeNet("layer { name: \"up\" type: \"Deconvolutoin\" }");
-  });
+  const std::string msg =
+      test::ConfigErrorOf([] { test::MakeNet("layer { name: \"up\" type: \"Deconvolutoin\" }"); });
   EXPECT_THAT(msg, HasSubstr("unknown layer type \"Deconvolutoin\""));
   EXPECT_THAT(msg, HasSubstr("did you mean \"Deconvolution\"?"));
   EXPECT_THAT(msg, HasSubstr("known types: "));

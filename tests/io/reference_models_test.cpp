@@ -19,9 +19,9 @@ std::string ReferenceDir() {
   return shared.empty() ? "" : shared + "/reference/fcn-models";
 }
 
-#define REQUIRE_SHARED()                                                                \
-  do {                                                                                  \
-    if (ReferenceDir().empty() || !fs::is_directory(ReferenceDir()))                    \
+#define REQUIRE_SHARED()                                                                     \
+  do {                                                                                       \
+    if (ReferenceDir().empty() || !fs::is_directory(ReferenceDir()))                         \
       GTEST_SKIP() << "../shared is absent (set FCN_SHARED_DIR): skipping a real-data test"; \
   } while (0)
 
@@ -37,7 +37,8 @@ NetParameter WithInputLayers(NetParameter param, int size) {
       input.add_top(top);
       BlobShape* shape = input.mutable_input_param()->add_shape();
       const bool image = top == "data" || top == "color" || top == "hha" || top == "depth";
-      for (std::int64_t d : {1, image ? (top == "depth" ? 1 : 3) : 1, size, size}) shape->add_dim(d);
+      for (std::int64_t d : {1, image ? (top == "depth" ? 1 : 3) : 1, size, size})
+        shape->add_dim(d);
     }
     layer = input;
   }
@@ -78,7 +79,8 @@ TEST_P(ReferenceNetTest, TrainAndValNetsBuildAt500WithTheirOffsets) {
     SCOPED_TRACE(path);
     NetSource source;
     NetParameter param = WithInputLayers(ReadNetParamFromTextFile(path, &source), 500);
-    Net::SetState(NetStateOptions{std::string(file) == "train.prototxt" ? TRAIN : TEST, 0, {}}, &param);
+    Net::SetState(NetStateOptions{std::string(file) == "train.prototxt" ? TRAIN : TEST, 0, {}},
+                  &param);
     Net net(param, &source);
     ASSERT_TRUE(net.has_blob("score"));
     EXPECT_EQ(net.blob_by_name("score")->shape(), (std::vector<std::int64_t>{1, 21, 500, 500}));
@@ -101,7 +103,8 @@ INSTANTIATE_TEST_SUITE_P(
     Voc, ReferenceNetTest,
     ::testing::Values(Expected{"voc-fcn32s", {{"score", 19}}},
                       Expected{"voc-fcn16s", {{"score_pool4c", 5}, {"score", 27}}},
-                      Expected{"voc-fcn8s", {{"score_pool4c", 5}, {"score_pool3c", 9}, {"score", 31}}}),
+                      Expected{"voc-fcn8s",
+                               {{"score_pool4c", 5}, {"score_pool3c", 9}, {"score", 31}}}),
     [](const ::testing::TestParamInfo<Expected>& param_info) {
       std::string name = param_info.param.model;
       for (char& c : name) {
@@ -113,7 +116,9 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(ReferenceModelsTest, PythonDataLayerIsALocatedErrorPointingToData) {
   REQUIRE_SHARED();
   const std::string path = ReferenceDir() + "/voc-fcn8s/train.prototxt";
-  const std::string msg = test::ConfigErrorOf([&] { Net::FromFile(path, NetStateOptions{TRAIN, 0, {}}); });
+  const std::string msg = test::ConfigErrorOf([&] {
+    Net::FromFile(path, NetStateOptions{TRAIN, 0, {}});
+  });
   EXPECT_THAT(msg, HasSubstr(path + ":1:1: error: layer \"data\" (Python)"));
   EXPECT_THAT(msg, HasSubstr("type: \"Data\""));
 }
@@ -122,7 +127,8 @@ TEST(ReferenceModelsTest, CaffeWrittenWeightsLoadByName) {
   REQUIRE_SHARED();
   const std::string dir = test::SharedDir() + "/data/caffemodels";
   // LeNet (current format): load conv1/conv2 into the convolutional part of the net.
-  NetParameter weights = ReadNetParamFromBinaryFile(dir + "/lenet-mnist/lenet_iter_10000.caffemodel");
+  NetParameter weights =
+      ReadNetParamFromBinaryFile(dir + "/lenet-mnist/lenet_iter_10000.caffemodel");
   auto net = test::MakeNet(R"(
     layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 1 dim: 28 dim: 28 } } }
     layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1" convolution_param { num_output: 20 kernel_size: 5 } }
@@ -144,7 +150,8 @@ TEST(ReferenceModelsTest, CaffeWrittenWeightsLoadByName) {
   EXPECT_EQ(net->blob_by_name("conv2")->shape(), (std::vector<std::int64_t>{1, 50, 8, 8}));
 
   // CIFAR-10 quick, V1 format: upgraded, conv layers load.
-  NetParameter v1 = ReadNetParamFromBinaryFile(dir + "/cifar10-quick-v1/cifar10_quick_iter_5000.caffemodel");
+  NetParameter v1 =
+      ReadNetParamFromBinaryFile(dir + "/cifar10-quick-v1/cifar10_quick_iter_5000.caffemodel");
   ASSERT_GT(v1.layer_size(), 0);
   EXPECT_EQ(v1.layers_size(), 0);
   bool saw_conv = false;
@@ -158,7 +165,8 @@ TEST(ReferenceModelsTest, CaffeWrittenWeightsLoadByName) {
   EXPECT_GT(cifar->layer_by_name("conv1")->blobs()[0]->asum_data(), 0.0);
 
   // The Caffe-written .solverstate reads as a SolverState.
-  SolverState state = ReadSolverStateFromBinaryFile(dir + "/cifar10-full/cifar10_full_iter_70000.solverstate");
+  SolverState state =
+      ReadSolverStateFromBinaryFile(dir + "/cifar10-full/cifar10_full_iter_70000.solverstate");
   EXPECT_EQ(state.iter(), 70000);
   EXPECT_EQ(state.history_size(), 8);
 }

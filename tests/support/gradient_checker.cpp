@@ -17,7 +17,8 @@ double GradientChecker::Objective(Layer& layer, const BlobVec& bottom, const Blo
   double loss = 0;
   for (std::size_t t = 0; t < top.size(); ++t) {
     const float* data = top[t]->cpu_data();
-    for (std::int64_t i = 0; i < top[t]->count(); ++i) loss += weights_[t][static_cast<std::size_t>(i)] * data[i];
+    for (std::int64_t i = 0; i < top[t]->count(); ++i)
+      loss += weights_[t][static_cast<std::size_t>(i)] * data[i];
   }
   return loss;
 }
@@ -61,7 +62,8 @@ void GradientChecker::CheckLayer(Layer& layer, const BlobVec& bottom, const Blob
   layer.Forward(ctx, bottom, top);
   for (std::size_t t = 0; t < top.size(); ++t) {
     float* diff = top[t]->mutable_cpu_diff();
-    for (std::int64_t i = 0; i < top[t]->count(); ++i) diff[i] = static_cast<float>(weights_[t][static_cast<std::size_t>(i)]);
+    for (std::int64_t i = 0; i < top[t]->count(); ++i)
+      diff[i] = static_cast<float>(weights_[t][static_cast<std::size_t>(i)]);
   }
   layer.Backward(ctx, top, propagate_down, bottom);
   std::vector<std::vector<float>> analytic;

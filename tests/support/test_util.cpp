@@ -76,7 +76,8 @@ std::vector<float> Diff(const Blob& blob) {
   for (std::size_t i = 0; i < actual.size(); ++i) {
     const float tol = atol + rtol * std::fabs(expected[i]);
     if (!(std::fabs(actual[i] - expected[i]) <= tol)) {
-      if (bad < 8) result << "\n  [" << i << "] actual " << actual[i] << " expected " << expected[i];
+      if (bad < 8)
+        result << "\n  [" << i << "] actual " << actual[i] << " expected " << expected[i];
       ++bad;
     }
   }
@@ -100,9 +101,9 @@ std::string TempDir() {
   for (char& c : name) {
     if (c == '/') c = '_';
   }
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              ("fcn_test_" + std::to_string(getpid()) + "_" + name + "_" +
-                               std::to_string(counter++));
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      ("fcn_test_" + std::to_string(getpid()) + "_" + name + "_" + std::to_string(counter++));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir.string();

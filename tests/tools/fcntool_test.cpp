@@ -127,13 +127,16 @@ TEST(FcntoolTest, BadInputIsAClearErrorWithExitTwo) {
        "layer { name: \"y\" type: \"Sigmoidal\" bottom: \"x\" top: \"y\" }\n",
        "unknown.prototxt:2:1: error: layer \"y\" (Sigmoidal): unknown layer type \"Sigmoidal\""},
       {"bottoms.prototxt",
-       "layer { name: \"in\" type: \"Input\" top: \"x\" input_param { shape { dim: 1 dim: 1 dim: 4 dim: 4 } } }\n"
+       "layer { name: \"in\" type: \"Input\" top: \"x\" input_param { shape { dim: 1 dim: 1 dim: 4 "
+       "dim: 4 } } }\n"
        "layer { name: \"c\" type: \"Crop\" bottom: \"x\" top: \"y\" }\n",
        "layer \"c\" (Crop): Crop takes 2 bottom blob(s), got 1"},
       {"crop.prototxt",
        "layer { name: \"in\" type: \"Input\" top: \"a\" top: \"b\"\n"
-       "        input_param { shape { dim: 1 dim: 1 dim: 8 dim: 8 } shape { dim: 1 dim: 1 dim: 6 dim: 6 } } }\n"
-       "layer { name: \"c\" type: \"Crop\" bottom: \"a\" bottom: \"b\" top: \"y\" crop_param { offset: 3 } }\n",
+       "        input_param { shape { dim: 1 dim: 1 dim: 8 dim: 8 } shape { dim: 1 dim: 1 dim: 6 "
+       "dim: 6 } } }\n"
+       "layer { name: \"c\" type: \"Crop\" bottom: \"a\" bottom: \"b\" top: \"y\" crop_param { "
+       "offset: 3 } }\n",
        "crop.prototxt:3:1: error: layer \"c\" (Crop):"},
   };
   for (const Case& c : cases) {

@@ -45,12 +45,15 @@ int RunCheck() {
     std::vector<std::string> ignored;
     net->CopyTrainedLayersFromFile(weights, &ignored);
     std::cout << "Loaded weights from " << weights;
-    if (!ignored.empty()) std::cout << " (ignored " << ignored.size() << " layer(s) not in the net: " << Join(ignored, ", ") << ")";
+    if (!ignored.empty())
+      std::cout << " (ignored " << ignored.size()
+                << " layer(s) not in the net: " << Join(ignored, ", ") << ")";
     std::cout << "\n";
   }
   if (!FLAGS_input_shape.empty()) {
     if (net->input_blobs().empty()) {
-      throw ConfigError(StrCat(FLAGS_model, ": --input_shape given but the net has no Input layer"));
+      throw ConfigError(
+          StrCat(FLAGS_model, ": --input_shape given but the net has no Input layer"));
     }
     net->input_blobs()[0]->Reshape(ParseShapeFlag("input_shape", FLAGS_input_shape));
     net->Reshape();

@@ -20,7 +20,8 @@ namespace fcn::tool {
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
-      {"check", "build a net and report its layers, shapes, parameters and memory",
+      {"check",
+       "build a net and report its layers, shapes, parameters and memory",
        "fcntool check --model=NET.prototxt [--weights=W.caffemodel] [--input_shape=N,C,H,W]\n"
        "              [--phase=TEST] [--level=0] [--stage=a,b]\n"
        "  Builds the net (and loads the weights, if given), then prints every layer with its\n"

@@ -21,8 +21,8 @@ namespace fcn::tool {
 
 struct Command {
   const char* name;
-  const char* summary;  ///< one line for the command list
-  const char* usage;    ///< the synopsis and description for `fcntool help <name>`
+  const char* summary;             ///< one line for the command list
+  const char* usage;               ///< the synopsis and description for `fcntool help <name>`
   std::vector<std::string> flags;  ///< flags the command reads
   int (*run)();
 };
