@@ -7,6 +7,7 @@ find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)
 pkg_check_modules(LMDB REQUIRED IMPORTED_TARGET lmdb)
+find_package(OpenCV REQUIRED COMPONENTS core imgcodecs imgproc)
 
 # Python: Debian's interpreter, which has numpy/protobuf/lmdb (the python3 first on PATH may not).
 if(NOT Python3_EXECUTABLE AND EXISTS /usr/bin/python3)

@@ -17,6 +17,8 @@ packages=(
   # python side: data scripts, tests, benchmarks
   python3-numpy python3-protobuf python3-pytest python3-lmdb python3-pil
   python3-scipy python3-h5py python3-opencv
+  # the speed comparison in bench/ (PyTorch, CPU)
+  python3-torch
   # tools used by the fcntool draw command and docs
   graphviz
 )

@@ -43,6 +43,9 @@ SolverState ReadSolverStateFromBinaryFile(const std::string& path);
 void WriteProtoToBinaryFile(const google::protobuf::Message& message, const std::string& path);
 void WriteProtoToTextFile(const google::protobuf::Message& message, const std::string& path);
 
+/// Writes bytes to `path` through a temporary file and a rename (RuntimeError on failure).
+void WriteStringToFile(const std::string& bytes, const std::string& path);
+
 /// Upgrades V1 (`layers`) and legacy net inputs in place. Returns true if anything changed.
 /// Throws ConfigError (naming `what`, e.g. the path) for files that mix `layer` and `layers`
 /// or use the V0 form.

@@ -94,6 +94,12 @@ class Layer {
   /// Bytes of internal buffers beyond tops and parameters (reported by fcntool check).
   virtual std::size_t internal_bytes() const { return 0; }
 
+  /// State beyond the parameters that an exact resume needs (a data layer's cursor and RNG,
+  /// for example), as opaque bytes stored in the .solverstate. Empty for most layers.
+  virtual std::string SaveState() const { return ""; }
+  /// Restores what SaveState returned; throws ConfigError when the bytes do not fit.
+  virtual void RestoreState(const std::string& state);
+
  protected:
   virtual void ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) = 0;
   /// Default: no gradient (layers with no bottoms, or data layers).

@@ -72,6 +72,12 @@ void Layer::BackwardImpl(const ExecContext&, const BlobVec&,
   }
 }
 
+void Layer::RestoreState(const std::string& state) {
+  if (!state.empty()) {
+    throw ConfigError(StrCat("saved state given for layer type ", type(), ", which keeps none"));
+  }
+}
+
 bool Layer::AllowForceBackward(int bottom_index) const {
   // Loss layers never take a gradient for their labels.
   return !(schema_ != nullptr && schema_->loss && bottom_index == 1);

@@ -106,6 +106,10 @@ SolverState ReadSolverStateFromBinaryFile(const std::string& path) {
   return state;
 }
 
+void WriteStringToFile(const std::string& bytes, const std::string& path) {
+  WriteAtomically(path, bytes);
+}
+
 void WriteProtoToBinaryFile(const pb::Message& message, const std::string& path) {
   std::string bytes;
   if (!message.SerializeToString(&bytes)) {

@@ -33,7 +33,9 @@ struct SoftmaxLossForward {
       return;
     }
     const float p = prob[SoftmaxBase(i, channels, inner) + l * inner];
-    loss[i] = -logf(fmaxf(p, FLT_MIN));
+    // As Caffe's std::max(p, FLT_MIN): a NaN probability stays NaN (fmaxf would hide it as
+    // FLT_MIN), so a diverging net shows a NaN loss and the solver stops.
+    loss[i] = -logf(p < FLT_MIN ? FLT_MIN : p);
     valid[i] = 1.0f;
   }
 };

@@ -205,3 +205,44 @@ TEST(CaffemodelTest, BinaryprotoMeanFileRoundTrips) {
 
 }  // namespace
 }  // namespace fcn
+
+namespace fcn {
+namespace {
+
+// VGG-16's ILSVRC weights are a ~550 MB V1 file, far past protobuf's 64 MB default limit.
+TEST(CaffemodelTest, V1FileLargerThan64MegabytesLoads) {
+  const std::string dir = test::TempDir();
+  const std::int64_t out = 1100, in = 1024, k = 4;  // 18M floats, 72 MB
+  NetParameter v1;
+  V1LayerParameter* layer = v1.add_layers();
+  layer->set_name("big");
+  layer->set_type(V1LayerParameter::CONVOLUTION);
+  BlobProto* w = layer->add_blobs();
+  w->set_num(static_cast<int>(out));
+  w->set_channels(static_cast<int>(in));
+  w->set_height(static_cast<int>(k));
+  w->set_width(static_cast<int>(k));
+  const std::int64_t count = out * in * k * k;
+  w->mutable_data()->Resize(static_cast<int>(count), 0.0f);
+  for (std::int64_t i = 0; i < count; i += 4099)
+    w->set_data(static_cast<int>(i), static_cast<float>(i % 1000));
+  w->set_data(static_cast<int>(count - 1), 42.0f);
+  WriteProtoToBinaryFile(v1, dir + "/big.caffemodel");
+  v1.Clear();
+  ASSERT_GT(std::filesystem::file_size(dir + "/big.caffemodel"), 64u * 1024 * 1024);
+
+  auto net = test::MakeNet(StrCat(
+      "layer { name: \"input\" type: \"Input\" top: \"data\" input_param { shape { dim: 1 dim: ",
+      in, " dim: ", k, " dim: ", k, " } } }\n",
+      "layer { name: \"big\" type: \"Convolution\" bottom: \"data\" top: \"big\"\n",
+      "        convolution_param { num_output: ", out, " kernel_size: ", k,
+      " bias_term: false } }\n"));
+  net->CopyTrainedLayersFromFile(dir + "/big.caffemodel");
+  const Blob& weights = *net->layer_by_name("big")->blobs()[0];
+  EXPECT_EQ(weights.cpu_data()[4099 * 7], static_cast<float>((4099 * 7) % 1000));
+  EXPECT_EQ(weights.cpu_data()[count - 1], 42.0f);
+  EXPECT_EQ(weights.cpu_data()[1], 0.0f);
+}
+
+}  // namespace
+}  // namespace fcn

@@ -358,6 +358,16 @@ TEST(SoftmaxWithLossLayerForward, UnderflowedProbabilityIsClampedToFltMin) {
   EXPECT_TRUE(AllNear(r.grad, {1, 1, 1, -1, -1, -1}, 1e-6f));
 }
 
+// Regression: the FLT_MIN clamp was fmaxf(p, FLT_MIN), which turns a NaN probability into
+// FLT_MIN and a diverged net's loss into a finite 87.3; Caffe's std::max passes NaN through.
+TEST(SoftmaxWithLossLayerForward, NanScoresGiveANanLoss_clamp_hid_nan) {
+  Blob scores({1, 2, 1, 2}), labels({1, 1, 1, 2});
+  SetValues(&scores, {std::nanf(""), 0, 1, 2}, /*diff=*/false);
+  SetValues(&labels, {0, 1}, /*diff=*/false);
+  const Result r = RunLoss(LossText("loss_param { normalization: NONE }"), scores, labels);
+  EXPECT_TRUE(std::isnan(r.loss));
+}
+
 TEST(SoftmaxWithLossLayerForward, LossWeightScalesLossAndGradient) {
   auto scores = GaussianBlob({2, 4, 2, 3}, /*seed=*/7);
   auto labels = LabelBlob({2, 1, 2, 3}, 4, /*seed=*/8, /*ignore=*/255);

@@ -171,3 +171,68 @@ TEST(FcntoolTest, TruncatedOrGarbageWeightsExitTwo) {
 
 }  // namespace
 }  // namespace fcn
+
+namespace fcn {
+namespace {
+
+TEST(FcntoolTest, CheckReportsDerivedCropOffsetsAndGeometry) {
+  Result r = Fcntool("check --model=" + test::SourceDir() + "/models/voc-fcn8s/deploy.prototxt");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, ::testing::ContainsRegex("score_pool4c +file 5,5 +derived 5,5 +ok"));
+  EXPECT_THAT(r.output, ::testing::ContainsRegex("score_pool3c +file 9,9 +derived 9,9 +ok"));
+  EXPECT_THAT(r.output, ::testing::ContainsRegex("score +file 31,31 +derived 31,31 +ok"));
+  EXPECT_THAT(r.output, ::testing::ContainsRegex("pool5 +stride 32x32 +field 212x212"));
+  EXPECT_THAT(r.output, ::testing::ContainsRegex("score +stride 1x1 .* a=1 b=0"));
+}
+
+TEST(FcntoolTest, AlignRepairsWrongOffsetsThatCheckReports) {
+  const std::string dir = test::TempDir();
+  std::string text = ReadFileToString(test::SourceDir() + "/models/voc-fcn8s/deploy.prototxt");
+  text.replace(text.find("offset: 31"), 10, "offset: 34");  // the centred guess, not Caffe's
+  text.replace(text.find("offset: 9"), 9, "offset: 0");
+  const std::string wrong = Write(dir, "wrong.prototxt", text);
+  Result r = Fcntool("check --model=" + wrong);
+  EXPECT_THAT(r.output, ::testing::ContainsRegex("score +file 34,34 +derived 31,31 +MISMATCH"));
+  EXPECT_THAT(r.output, HasSubstr("fcntool align"));
+  r = Fcntool("align --model=" + wrong + " --output=" + dir + "/fixed.prototxt");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("score: offset 34,34 -> 31,31"));
+  EXPECT_THAT(r.output, HasSubstr("score_pool3c: offset 0,0 -> 9,9"));
+  const std::string fixed = ReadFileToString(dir + "/fixed.prototxt");
+  EXPECT_EQ(fixed, ReadFileToString(test::SourceDir() + "/models/voc-fcn8s/deploy.prototxt"));
+  r = Fcntool("check --model=" + dir + "/fixed.prototxt");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.output, ::testing::Not(HasSubstr("MISMATCH")));
+  EXPECT_EQ(Fcntool("align --model=" + wrong).exit_code, 2);  // --output is required
+}
+
+TEST(FcntoolTest, CheckDerivesTheReferenceOffsets) {
+  const std::string shared = test::SharedDir();
+  if (shared.empty()) GTEST_SKIP() << "../shared is absent: skipping the reference nets";
+  const std::string ref = shared + "/reference/fcn-models";
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {"voc-fcn32s/val.prototxt", {"score +file 19,19 +derived 19,19 +ok"}},
+      {"voc-fcn16s/val.prototxt",
+       {"score_pool4c +file 5,5 +derived 5,5 +ok", "score +file 27,27 +derived 27,27 +ok"}},
+      {"voc-fcn-alexnet/val.prototxt", {"score +file 18,18 +derived 18,18 +ok"}},
+  };
+  for (const auto& [file, patterns] : cases) {
+    // The reference train/val nets start with a Python layer: check reports the offsets it
+    // derived before refusing to build the net.
+    Result r = Fcntool("check --model=" + ref + "/" + file);
+    EXPECT_EQ(r.exit_code, 2) << file;
+    EXPECT_THAT(r.output, HasSubstr("(Python)")) << file;
+    for (const std::string& p : patterns)
+      EXPECT_THAT(r.output, ::testing::ContainsRegex(p)) << file;
+  }
+  Result r = Fcntool("check --model=" + ref + "/voc-fcn8s/deploy.prototxt");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* p :
+       {"score_pool4c +file 5,5 +derived 5,5 +ok", "score_pool3c +file 9,9 +derived 9,9 +ok",
+        "score +file 31,31 +derived 31,31 +ok"}) {
+    EXPECT_THAT(r.output, ::testing::ContainsRegex(p));
+  }
+}
+
+}  // namespace
+}  // namespace fcn

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // fcntool check: builds a net and reports layers, top shapes, parameters and memory.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <set>
 
+#include "fcn/coord_map.h"
 #include "tools/fcntool/commands.h"
 
 namespace fcn::tool {
@@ -40,7 +42,43 @@ std::string Thousands(std::int64_t n) {
 int RunCheck() {
   RequireFlag("model", FLAGS_model);
   const NetStateOptions state = StateFromFlags(TEST);
-  std::unique_ptr<Net> net = Net::FromFile(FLAGS_model, state);
+  NetSource source;
+  NetParameter param = ReadNetParamFromTextFile(FLAGS_model, &source);
+  Net::SetState(state, &param);
+  // Crop offsets are derived before the net is built, so a wrong offset that puts a crop out
+  // of bounds is still reported with the value it should have.
+  const NetParameter filtered = FilterNet(param);
+  const CoordMapAnalysis analysis(filtered);
+  int mismatches = 0;
+  if (!analysis.crops().empty()) {
+    std::printf(
+        "Crop offsets (derived from the coordinate maps of the layers between the bottoms):\n");
+    for (const CropDerivation& d : analysis.crops()) {
+      auto list = [](const std::vector<int>& v) {
+        std::string out;
+        for (std::size_t i = 0; i < v.size(); ++i) out += (i ? "," : "") + std::to_string(v[i]);
+        return out;
+      };
+      if (!d.problem.empty()) {
+        std::printf("  %-24s file %-8s cannot derive: %s\n", d.layer.c_str(),
+                    list(d.file_offsets).c_str(), d.problem.c_str());
+      } else {
+        const bool ok = d.matches();
+        mismatches += ok ? 0 : 1;
+        std::printf("  %-24s file %-8s derived %-8s %s\n", d.layer.c_str(),
+                    list(d.file_offsets).c_str(), list(d.derived).c_str(), ok ? "ok" : "MISMATCH");
+      }
+    }
+    if (mismatches) {
+      std::printf(
+          "  %d crop offset(s) differ from the derived ones; `fcntool align --model=%s "
+          "--output=FIXED.prototxt` writes the derived offsets.\n",
+          mismatches, FLAGS_model.c_str());
+    }
+    std::printf("\n");
+  }
+  std::fflush(stdout);
+  auto net = std::make_unique<Net>(param, &source);
   for (const std::string& weights : SplitList(FLAGS_weights)) {
     std::vector<std::string> ignored;
     net->CopyTrainedLayersFromFile(weights, &ignored);
@@ -61,7 +99,19 @@ int RunCheck() {
 
   std::printf("Net \"%s\" (%s): %zu layers, %zu blobs\n", net->name().c_str(),
               net->phase() == TRAIN ? "TRAIN" : "TEST", net->layers().size(), net->blobs().size());
-  std::printf("%-28s %-16s %-40s %14s\n", "layer", "type", "top shapes", "parameters");
+  // Column widths from the longest layer name, type and top description.
+  int name_w = 5, type_w = 4, top_w = 10;
+  for (std::size_t i = 0; i < net->layers().size(); ++i) {
+    name_w = std::max(name_w, static_cast<int>(net->layers()[i]->name().size()));
+    type_w = std::max(type_w, static_cast<int>(net->layers()[i]->type().size()));
+    for (int id : net->top_ids()[i]) {
+      const auto b = static_cast<std::size_t>(id);
+      top_w = std::max(top_w, static_cast<int>(net->blob_names()[b].size() +
+                                               net->blobs()[b]->shape_string().size() + 1));
+    }
+  }
+  std::printf("%-*s  %-*s  %-*s  %14s\n", name_w, "layer", type_w, "type", top_w, "top shapes",
+              "parameters");
   std::int64_t total_params = 0;
   for (std::size_t i = 0; i < net->layers().size(); ++i) {
     const Layer& layer = *net->layers()[i];
@@ -75,10 +125,11 @@ int RunCheck() {
     if (tops.empty()) tops.push_back("-");
     for (std::size_t t = 0; t < tops.size(); ++t) {
       if (t == 0) {
-        std::printf("%-28s %-16s %-40s %14s\n", layer.name().c_str(), layer.type().c_str(),
-                    tops[t].c_str(), layer_params ? Thousands(layer_params).c_str() : "-");
+        std::printf("%-*s  %-*s  %-*s  %14s\n", name_w, layer.name().c_str(), type_w,
+                    layer.type().c_str(), top_w, tops[t].c_str(),
+                    layer_params ? Thousands(layer_params).c_str() : "-");
       } else {
-        std::printf("%-28s %-16s %-40s\n", "", "", tops[t].c_str());
+        std::printf("%-*s  %-*s  %s\n", name_w, "", type_w, "", tops[t].c_str());
       }
     }
   }
@@ -105,6 +156,29 @@ int RunCheck() {
     std::printf("%s%s %s", i ? ", " : "",
                 net->blob_names()[static_cast<std::size_t>(net->output_blob_indices()[i])].c_str(),
                 net->output_blobs()[i]->shape_string().c_str());
+  }
+  // Stride and receptive field of every blob relative to the first input.
+  if (!net->input_blobs().empty()) {
+    const std::string input =
+        net->blob_names()[static_cast<std::size_t>(net->input_blob_indices()[0])];
+    const auto geometry = CoordMapAnalysis(net->param()).Geometry(input);
+    std::printf(
+        "\nGeometry relative to \"%s\" (stride in input pixels, receptive field, and "
+        "the map x_blob = a*x_%s + b):\n",
+        input.c_str(), input.c_str());
+    for (const std::string& blob : net->blob_names()) {
+      auto it = geometry.find(blob);
+      if (it == geometry.end()) continue;
+      const BlobGeometry& g = it->second;
+      std::string stride, field, map;
+      for (std::size_t i = 0; i < g.stride.size(); ++i) {
+        stride += (i ? "x" : "") + g.stride[i].ToString();
+        field += (i ? "x" : "") + std::to_string(g.field[i]);
+        map += StrCat(i ? "; " : "", "a=", g.maps[i].a.ToString(), " b=", g.maps[i].b.ToString());
+      }
+      std::printf("  %-*s  stride %-7s  field %-9s  %s\n", name_w, blob.c_str(), stride.c_str(),
+                  field.c_str(), map.c_str());
+    }
   }
   std::printf("\nParameters: %s (%s)\n", Thousands(total_params).c_str(),
               Bytes(static_cast<double>(total_params) * sizeof(float)).c_str());

@@ -15,6 +15,9 @@ DEFINE_string(phase, "", "Net phase: TRAIN or TEST (each command has its own def
 DEFINE_int32(level, 0, "Net state level.");
 DEFINE_string(stage, "", "Comma-separated net state stages.");
 DEFINE_string(gpu, "", "GPU device ids, comma-separated, or 'all' (CPU when empty).");
+DEFINE_int32(iterations, 50, "The number of iterations (batches for test, timed passes for time).");
+DEFINE_string(output, "",
+              "The output file (standard output when empty, where a command allows it).");
 
 namespace fcn::tool {
 
@@ -28,6 +31,52 @@ const std::vector<Command>& Commands() {
        "  top shapes, parameter count and memory, and the totals.",
        {"model", "weights", "input_shape", "phase", "level", "stage"},
        &RunCheck},
+      {"align",
+       "write a copy of a prototxt with the Crop offsets derived from the net",
+       "fcntool align --model=NET.prototxt --output=ALIGNED.prototxt [--phase=TEST]\n"
+       "  Derives every Crop's offset from the coordinate maps of the layers between its two\n"
+       "  bottoms (as Caffe's coord_map.py) and writes the prototxt with those offsets, one\n"
+       "  `offset` per Crop where all spatial axes share it; comments and layout are kept.",
+       {"model", "output", "phase", "level", "stage"},
+       &RunAlign},
+      {"train",
+       "train a net with a solver (SGD), or resume training from a snapshot",
+       "fcntool train --solver=SOLVER.prototxt [--snapshot=X.solverstate | --weights=a,b]\n"
+       "              [--sigint_effect=stop] [--sighup_effect=snapshot] [--level=0] [--stage=a,b]\n"
+       "  Runs the solver as caffe train: test nets every test_interval, a snapshot every\n"
+       "  `snapshot` iterations (<prefix>_iter_N.caffemodel + .solverstate). --snapshot resumes\n"
+       "  exactly where the snapshot was taken; --weights fine-tunes from .caffemodel files.\n"
+       "  SIGINT/SIGHUP: stop (ends after the current iteration, with the final snapshot),\n"
+       "  snapshot (writes one and continues) or none.",
+       {"solver", "snapshot", "weights", "sigint_effect", "sighup_effect", "level", "stage", "gpu"},
+       &RunTrain},
+      {"test",
+       "score a net: the mean of every output blob over a number of batches",
+       "fcntool test --model=NET.prototxt --weights=W.caffemodel [--iterations=50]\n"
+       "             [--level=0] [--stage=a,b]\n"
+       "  Builds the net in phase TEST, loads the weights and runs --iterations forward\n"
+       "  passes, printing each batch's outputs, the mean loss and each output's mean\n"
+       "  (as caffe test).",
+       {"model", "weights", "iterations", "level", "stage", "gpu"},
+       &RunTest},
+      {"time",
+       "time each layer's forward and backward pass of a training step",
+       "fcntool time --model=NET.prototxt [--iterations=50] [--input_shape=N,C,H,W]\n"
+       "             [--phase=TRAIN] [--level=0] [--stage=a,b]\n"
+       "  Builds the net with force_backward (so a deploy net times like a training net), runs\n"
+       "  one untimed forward and backward pass, then times every layer's Forward and Backward\n"
+       "  over --iterations passes and prints the per-layer and total averages (as caffe time)\n"
+       "  and the peak resident memory. Inputs keep their declared shape with zero data.",
+       {"model", "iterations", "input_shape", "phase", "level", "stage"},
+       &RunTime},
+      {"draw",
+       "write the net as a Graphviz dot graph",
+       "fcntool draw --model=NET.prototxt [--output=NET.dot] [--phase=TEST] [--level=0]\n"
+       "             [--stage=a,b]\n"
+       "  Layers become boxes (name, type, key parameters), blobs ellipses (name and shape when\n"
+       "  the net builds; without shapes when it does not). Render with: dot -Tsvg NET.dot",
+       {"model", "output", "phase", "level", "stage"},
+       &RunDraw},
   };
   return commands;
 }

@@ -16,6 +16,8 @@ DECLARE_string(phase);
 DECLARE_int32(level);
 DECLARE_string(stage);
 DECLARE_string(gpu);
+DECLARE_int32(iterations);
+DECLARE_string(output);
 
 namespace fcn::tool {
 
@@ -42,6 +44,11 @@ std::vector<std::string> SplitList(const std::string& text);
 /// Throws ConfigError when a required flag is empty.
 void RequireFlag(const char* name, const std::string& value);
 
+int RunAlign();
 int RunCheck();
+int RunTest();
+int RunTrain();
+int RunTime();
+int RunDraw();
 
 }  // namespace fcn::tool

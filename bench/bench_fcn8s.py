@@ -1,0 +1,235 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""Times VGG-16 FCN-8s (1x3x500x500) forward and forward+backward with `fcntool time` and
+with the same network in PyTorch, on the same threads, in one run, and prints both, their
+ratio and each one's peak resident memory.
+
+Each framework runs in its own child process, whose peak RSS is read from os.wait4.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    import torch
+
+REPO = Path(__file__).resolve().parent.parent
+N_CLASSES = 21
+SIZE = 500
+
+
+@dataclass
+class Figures:
+    """Average milliseconds per pass and the child's peak resident memory."""
+
+    forward_ms: float
+    forward_backward_ms: float
+    peak_rss_mib: float
+
+
+def run_child(cmd: list[str], env: dict[str, str]) -> tuple[int, str, float]:
+    """Runs cmd; returns its exit code, its combined output and its own peak RSS in MiB."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    assert proc.stdout is not None
+    output = proc.stdout.read().decode("utf-8", errors="replace")
+    proc.stdout.close()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, output, usage.ru_maxrss / 1024.0
+
+
+def parse_caffe_time(output: str) -> tuple[float, float]:
+    """The `Average Forward pass` and `Average Forward-Backward` ms of a caffe-time log."""
+    values = []
+    for label in ("Average Forward pass", "Average Forward-Backward"):
+        m = re.search(re.escape(label) + r":\s*([0-9.eE+-]+) ms\.", output)
+        if m is None:
+            raise ValueError(f"no '{label}: X ms.' line in the fcntool output")
+        values.append(float(m.group(1)))
+    return values[0], values[1]
+
+
+def bench_fcn(fcntool: Path, model: Path, iterations: int, threads: int) -> Figures:
+    env = dict(os.environ)
+    env["OPENBLAS_NUM_THREADS"] = str(threads)
+    env["OMP_NUM_THREADS"] = str(threads)
+    cmd = [str(fcntool), "time", f"--model={model}", f"--iterations={iterations}"]
+    code, output, rss = run_child(cmd, env)
+    if code != 0:
+        sys.exit(f"bench: {' '.join(cmd)} failed with exit code {code}:\n{output[-4000:]}")
+    forward, both = parse_caffe_time(output)
+    return Figures(forward, both, rss)
+
+
+def torch_available() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
+def bench_torch(iterations: int, threads: int) -> Figures:
+    env = dict(os.environ)
+    env["OMP_NUM_THREADS"] = str(threads)
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--torch-child",
+           f"--iterations={iterations}", f"--threads={threads}"]
+    code, output, rss = run_child(cmd, env)
+    if code != 0:
+        sys.exit(f"bench: the PyTorch child failed with exit code {code}:\n{output[-4000:]}")
+    result = json.loads(output.strip().splitlines()[-1])
+    return Figures(result["forward_ms"], result["forward_backward_ms"], rss)
+
+
+def build_torch_fcn8s() -> torch.nn.Module:
+    """VGG-16 FCN-8s as in models/voc-fcn8s/deploy.prototxt, with the same shapes (torch is
+    imported here, in the child, so the parent runs without it)."""
+    import torch
+    from torch import nn
+
+    def conv_relu(cin: int, cout: int, kernel: int = 3, pad: int = 1) -> list[nn.Module]:
+        return [nn.Conv2d(cin, cout, kernel, padding=pad), nn.ReLU(inplace=True)]
+
+    def stage(cin: int, cout: int, n: int, first_pad: int = 1) -> nn.Sequential:
+        layers = conv_relu(cin, cout, pad=first_pad)
+        for _ in range(n - 1):
+            layers += conv_relu(cout, cout)
+        layers.append(nn.MaxPool2d(2, stride=2, ceil_mode=True))
+        return nn.Sequential(*layers)
+
+    def crop(x: torch.Tensor, like: torch.Tensor, offset: int) -> torch.Tensor:
+        h, w = like.shape[2], like.shape[3]
+        return x[:, :, offset:offset + h, offset:offset + w]
+
+    class FCN8s(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stage1 = stage(3, 64, 2, first_pad=100)
+            self.stage2 = stage(64, 128, 2)
+            self.stage3 = stage(128, 256, 3)
+            self.stage4 = stage(256, 512, 3)
+            self.stage5 = stage(512, 512, 3)
+            self.head = nn.Sequential(
+                *conv_relu(512, 4096, kernel=7, pad=0), nn.Dropout(0.5),
+                *conv_relu(4096, 4096, kernel=1, pad=0), nn.Dropout(0.5),
+                nn.Conv2d(4096, N_CLASSES, 1))
+            self.upscore2 = nn.ConvTranspose2d(N_CLASSES, N_CLASSES, 4, stride=2, bias=False)
+            self.score_pool4 = nn.Conv2d(512, N_CLASSES, 1)
+            self.upscore_pool4 = nn.ConvTranspose2d(N_CLASSES, N_CLASSES, 4, stride=2, bias=False)
+            self.score_pool3 = nn.Conv2d(256, N_CLASSES, 1)
+            self.upscore8 = nn.ConvTranspose2d(N_CLASSES, N_CLASSES, 16, stride=8, bias=False)
+
+        def forward(self, data: torch.Tensor) -> torch.Tensor:
+            pool3 = self.stage3(self.stage2(self.stage1(data)))
+            pool4 = self.stage4(pool3)
+            upscore2 = self.upscore2(self.head(self.stage5(pool4)))
+            fuse_pool4 = upscore2 + crop(self.score_pool4(pool4), upscore2, 5)
+            upscore_pool4 = self.upscore_pool4(fuse_pool4)
+            fuse_pool3 = upscore_pool4 + crop(self.score_pool3(pool3), upscore_pool4, 9)
+            return crop(self.upscore8(fuse_pool3), data, 31)
+
+    return FCN8s()
+
+
+def torch_child(iterations: int, threads: int) -> None:
+    """Runs in the child: times the PyTorch net and prints a JSON line."""
+    import torch
+
+    torch.set_num_threads(threads)
+    net = build_torch_fcn8s()
+    # fcntool time runs the TRAIN phase (dropout active) with zero weights and zero input.
+    net.train()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.zero_()
+    data = torch.zeros(1, 3, SIZE, SIZE)
+
+    with torch.no_grad():
+        out = net(data)
+        assert tuple(out.shape) == (1, N_CLASSES, SIZE, SIZE), tuple(out.shape)
+        start = time.perf_counter()
+        for _ in range(iterations):
+            net(data)
+        forward_ms = (time.perf_counter() - start) * 1000.0 / iterations
+
+    for p in net.parameters():
+        p.requires_grad_(True)
+
+    def step() -> None:
+        net.zero_grad(set_to_none=False)
+        net(data).sum().backward()
+
+    step()
+    start = time.perf_counter()
+    for _ in range(iterations):
+        step()
+    both_ms = (time.perf_counter() - start) * 1000.0 / iterations
+    print(json.dumps({"forward_ms": forward_ms, "forward_backward_ms": both_ms}))
+
+
+def resolve_fcntool(path: Path) -> Path:
+    if path.exists() or path.is_absolute():
+        return path
+    return REPO / path
+
+
+def ratio(a: float, b: Optional[float]) -> str:
+    return f"{a / b:.2f}" if b else "-"
+
+
+def print_table(fcn: Figures, torch_figures: Optional[Figures]) -> None:
+    rows = [("forward (ms)", "forward_ms"), ("forward+backward (ms)", "forward_backward_ms"),
+            ("peak RSS (MiB)", "peak_rss_mib")]
+    print(f"{'':22} {'fcn':>10} {'pytorch':>10} {'fcn/pytorch':>12}")
+    for label, field in rows:
+        mine = getattr(fcn, field)
+        theirs = getattr(torch_figures, field) if torch_figures else None
+        theirs_text = f"{theirs:10.0f}" if theirs is not None else f"{'-':>10}"
+        print(f"{label:22} {mine:10.0f} {theirs_text} {ratio(mine, theirs):>12}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iterations", type=int, default=3,
+                        help="timed passes after one warm-up pass (default 3)")
+    parser.add_argument("--threads", type=int, default=2, help="threads for both (default 2)")
+    parser.add_argument("--fcntool", type=Path, default=Path("build/src/fcntool"),
+                        help="the fcntool binary (default build/src/fcntool, relative to the "
+                             "current directory or else the repository)")
+    parser.add_argument("--model", type=Path,
+                        default=REPO / "models" / "voc-fcn8s" / "deploy.prototxt",
+                        help="the fcn net (default models/voc-fcn8s/deploy.prototxt)")
+    parser.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.iterations < 1 or args.threads < 1:
+        parser.error("--iterations and --threads must be positive")
+    if args.torch_child:
+        torch_child(args.iterations, args.threads)
+        return
+
+    fcntool = resolve_fcntool(args.fcntool)
+    if not fcntool.exists():
+        sys.exit(f"bench: {fcntool} not found; build fcn first or pass --fcntool")
+    print(f"FCN-8s 1x3x{SIZE}x{SIZE}, {args.threads} threads, 1 warm-up + "
+          f"{args.iterations} timed passes each", flush=True)
+    fcn = bench_fcn(fcntool, args.model, args.iterations, args.threads)
+    print(f"fcn done: {fcn}", flush=True)
+    torch_figures = None
+    if torch_available():
+        torch_figures = bench_torch(args.iterations, args.threads)
+        print(f"pytorch done: {torch_figures}", flush=True)
+    else:
+        print("PyTorch is not installed (Debian: apt-get install python3-torch): "
+              "only fcn's figures are shown")
+    print_table(fcn, torch_figures)
+
+
+if __name__ == "__main__":
+    main()

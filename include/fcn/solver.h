@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Solver: Caffe's SGD (and Nesterov) training loop with its exact order of operations, lr
+// policies, test nets, snapshots and resume, plus the state Caffe leaves out (RNG, data
+// layer positions, the smoothed-loss window) so that a resumed run continues bit for bit.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fcn/blob.h"
+#include "fcn/net.h"
+#include "fcn/proto/fcn.pb.h"
+
+namespace fcn {
+
+/// What a signal asks the solver to do (Caffe's SolverAction).
+enum class SolverAction { kNone, kStop, kSnapshot };
+
+/// Reads a solver prototxt: upgrades the deprecated `solver_type`, resolves the files it
+/// reads (`net`, `train_net`, `test_net`, `weights`) as written against the current directory
+/// and then against the solver file's directory, and sets `snapshot_prefix` as Caffe does
+/// (unset: the solver path without its extension; an existing directory: dir/<solver stem>).
+/// Each resolved path is logged. Throws ConfigError for a syntax error or a missing net file.
+SolverParameter ReadSolverFile(const std::string& path);
+
+class Solver {
+ public:
+  /// Builds the train net and the test nets (seeding the global RNG first when random_seed
+  /// >= 0) and loads the solver's `weights`. `solver_dir` is where files named by inline nets
+  /// are looked for besides the current directory. Throws ConfigError for a bad parameter.
+  explicit Solver(const SolverParameter& param, const std::string& solver_dir = "");
+  ~Solver();
+  Solver(const Solver&) = delete;
+  Solver& operator=(const Solver&) = delete;
+
+  /// Caffe's Solve(): Step(max_iter - iter), the final snapshot, loss line and tests.
+  void Solve();
+  /// Runs `iters` iterations (Caffe's Step).
+  void Step(int iters);
+  /// Runs every test net once (Caffe's TestAll).
+  void TestAll();
+  /// Writes <prefix>_iter_N.caffemodel and .solverstate (each to a temporary file, renamed).
+  void Snapshot();
+  /// Resumes from a .solverstate (fcn's or Caffe's). Throws ConfigError when the file is
+  /// missing or does not fit the net.
+  void Restore(const std::string& state_file);
+  /// Copies weights (comma-separated .caffemodel list) into the train and every test net.
+  void LoadWeights(const std::string& files);
+
+  /// Called once per iteration and between test batches; its answer is acted upon.
+  void SetActionFunction(std::function<SolverAction()> fn) { action_fn_ = std::move(fn); }
+  /// The learning rate at the current iteration (advances multistep's current_step as Caffe).
+  float GetLearningRate();
+
+  int iter() const { return iter_; }
+  int current_step() const { return current_step_; }
+  float smoothed_loss() const { return smoothed_loss_; }
+  bool requested_early_exit() const { return requested_early_exit_; }
+  const SolverParameter& param() const { return param_; }
+  Net* net() { return net_.get(); }
+  const std::vector<std::unique_ptr<Net>>& test_nets() const { return test_nets_; }
+  /// One momentum blob per learnable parameter, in learnable order.
+  const std::vector<std::unique_ptr<Blob>>& history() const { return history_; }
+  /// <prefix>_iter_<iter><extension>.
+  std::string SnapshotFilename(const std::string& extension) const;
+
+ private:
+  void InitTrainNet();
+  void InitTestNets();
+  void CheckSnapshotWritePermissions() const;
+  void ApplyUpdate();
+  void ClipGradients();
+  void Normalize(std::size_t param_id);
+  void Regularize(std::size_t param_id);
+  void ComputeUpdateValue(std::size_t param_id, float rate);
+  void UpdateSmoothedLoss(float loss, int average_loss);
+  void Test(std::size_t test_net_id);
+  SolverAction RequestedAction();
+  void LogDisplay();
+  std::unique_ptr<Net> BuildNet(NetParameter param, const NetSource& source, const NetState& state,
+                                const std::string& dir);
+
+  SolverParameter param_;
+  std::string solver_dir_;
+  std::unique_ptr<Net> net_;
+  std::vector<std::unique_ptr<Net>> test_nets_;
+  std::vector<std::unique_ptr<Blob>> history_;
+  bool nesterov_ = false;
+  double images_per_iter_ = 0;  ///< for the images/s figure of the display line
+
+  int iter_ = 0;
+  int current_step_ = 0;
+  std::vector<float> losses_;
+  float smoothed_loss_ = 0;
+  int loss_start_iter_ = 0;
+  bool restored_losses_ = false;  ///< the next Step keeps the restored loss window
+  bool requested_early_exit_ = false;
+  std::function<SolverAction()> action_fn_;
+
+  std::chrono::steady_clock::time_point timer_start_;
+  int iterations_last_ = 0;
+};
+
+}  // namespace fcn

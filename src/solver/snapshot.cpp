@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Snapshots (<prefix>_iter_N.caffemodel + .solverstate, each written to a temporary file and
+// renamed) and Restore from fcn's or Caffe's .solverstate.
+#include <glog/logging.h>
+
+#include <filesystem>
+#include <system_error>
+
+#include "fcn/io.h"
+#include "fcn/rng.h"
+#include "fcn/solver.h"
+#include "solver/solver_internal.h"
+#include "solver/solver_paths.h"
+
+namespace fcn {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string NetTag(std::size_t test_net_id, bool train) {
+  return train ? "train" : StrCat("test#", test_net_id);
+}
+
+void SaveLayerStates(const Net& net, const std::string& tag, SolverState* state) {
+  for (const auto& layer : net.layers()) {
+    std::string bytes = layer->SaveState();
+    if (bytes.empty()) continue;
+    LayerState* ls = state->add_layer_state();
+    ls->set_layer(layer->name());
+    ls->set_state(std::move(bytes));
+    ls->set_net(tag);
+  }
+}
+
+// learned_net as written; else beside the state file; else <state stem>.caffemodel there.
+std::string FindLearnedNet(const std::string& learned_net, const std::string& state_file) {
+  std::error_code ec;
+  if (fs::exists(learned_net, ec)) return learned_net;
+  const fs::path dir = fs::path(state_file).parent_path();
+  std::vector<std::string> tried = {learned_net};
+  std::vector<fs::path> candidates;
+  if (fs::path(learned_net).is_relative()) candidates.push_back(dir / learned_net);
+  candidates.push_back(dir / fs::path(learned_net).filename());
+  candidates.push_back(fs::path(state_file).replace_extension(".caffemodel"));
+  for (const fs::path& candidate : candidates) {
+    if (fs::exists(candidate, ec)) {
+      LOG(INFO) << "learned_net \"" << learned_net << "\" not found as written; using "
+                << candidate.string() << " beside " << state_file;
+      return candidate.string();
+    }
+    tried.push_back(candidate.string());
+  }
+  throw ConfigError(StrCat(state_file, ": its learned_net \"", learned_net,
+                           "\" was not found (tried ", Join(tried, ", "), ")"));
+}
+
+}  // namespace
+
+std::string Solver::SnapshotFilename(const std::string& extension) const {
+  return StrCat(param_.snapshot_prefix(), "_iter_", iter_, extension);
+}
+
+void Solver::Snapshot() {
+  const std::string model_filename = SnapshotFilename(".caffemodel");
+  LOG(INFO) << "Snapshotting to binary proto file " << model_filename;
+  NetParameter net_param;
+  net_->ToProto(&net_param, param_.snapshot_diff());
+  WriteProtoToBinaryFile(net_param, model_filename);
+
+  SolverState state;
+  state.set_iter(iter_);
+  state.set_learned_net(model_filename);
+  state.set_current_step(current_step_);
+  for (const auto& h : history_) h->ToProto(state.add_history());
+  state.set_rng_state(GlobalRng().SaveState());
+  SaveLayerStates(*net_, NetTag(0, true), &state);
+  for (std::size_t i = 0; i < test_nets_.size(); ++i) {
+    SaveLayerStates(*test_nets_[i], NetTag(i, false), &state);
+  }
+  for (float loss : losses_) state.add_loss_window(loss);
+  state.set_smoothed_loss(smoothed_loss_);
+  state.set_loss_start_iter(loss_start_iter_);
+  const std::string state_filename = SnapshotFilename(".solverstate");
+  LOG(INFO) << "Snapshotting solver state to binary proto file " << state_filename;
+  WriteProtoToBinaryFile(state, state_filename);
+}
+
+void Solver::Restore(const std::string& state_file) {
+  if (state_file.size() >= 3 && state_file.compare(state_file.size() - 3, 3, ".h5") == 0) {
+    throw ConfigError(StrCat(state_file, ": HDF5 solver states are not supported yet"));
+  }
+  std::error_code ec;
+  if (!fs::is_regular_file(state_file, ec)) {
+    throw ConfigError(StrCat("snapshot ", state_file, " not found (no such file)"));
+  }
+  const SolverState state = ReadSolverStateFromBinaryFile(state_file);
+  if (static_cast<std::size_t>(state.history_size()) != history_.size()) {
+    throw ConfigError(StrCat(state_file, ": ", state.history_size(), " history blobs, but net \"",
+                             net_->name(), "\" has ", history_.size(),
+                             " learnable parameters; the state belongs to "
+                             "another net"));
+  }
+  for (int i = 0; i < state.history_size(); ++i) {
+    const auto hi = static_cast<std::size_t>(i);
+    if (!history_[hi]->ShapeEquals(state.history(i))) {
+      throw ConfigError(StrCat(state_file, ": history blob ", i, " has shape ",
+                               ShapeString(ProtoShape(state.history(i))),
+                               ", the net's learnable parameter ", i, " has ",
+                               history_[hi]->shape_string(), "; the state belongs to another net"));
+    }
+  }
+  if (state.has_learned_net()) {
+    const std::string weights = FindLearnedNet(state.learned_net(), state_file);
+    const NetParameter learned = ReadNetParamFromBinaryFile(weights);
+    CheckWeightsMatch(learned, *net_, weights, true);
+    net_->CopyTrainedLayersFrom(learned, weights);
+  }
+  iter_ = state.iter();
+  current_step_ = state.current_step();
+  LOG(INFO) << "SGDSolver: restoring history";
+  for (int i = 0; i < state.history_size(); ++i) {
+    history_[static_cast<std::size_t>(i)]->FromProto(state.history(i), /*reshape=*/false);
+  }
+  if (state.has_rng_state()) {
+    if (!GlobalRng().LoadState(state.rng_state())) {
+      throw ConfigError(StrCat(state_file, ": rng_state is not a saved RNG state"));
+    }
+  } else {
+    LOG(INFO) << state_file
+              << " holds no RNG or data-layer state (written by Caffe?): random numbers and "
+                 "data continue from a fresh start, as in Caffe";
+  }
+  for (const LayerState& ls : state.layer_state()) {
+    Net* target = nullptr;
+    if (ls.net() == "train") {
+      target = net_.get();
+    } else {
+      for (std::size_t i = 0; i < test_nets_.size(); ++i) {
+        if (ls.net() == NetTag(i, false)) target = test_nets_[i].get();
+      }
+    }
+    Layer* layer = target ? target->layer_by_name(ls.layer()) : nullptr;
+    if (layer == nullptr) {
+      LOG(WARNING) << state_file << ": no layer \"" << ls.layer() << "\" in the " << ls.net()
+                   << " net to restore its state into; ignored";
+      continue;
+    }
+    try {
+      layer->RestoreState(ls.state());
+    } catch (const ConfigError& e) {
+      throw ConfigError(StrCat(state_file, ": layer \"", ls.layer(), "\": ", e.message()));
+    }
+  }
+  if (state.loss_window_size() > 0 && state.loss_window_size() <= param_.average_loss()) {
+    losses_.assign(state.loss_window().begin(), state.loss_window().end());
+    smoothed_loss_ = state.smoothed_loss();
+    loss_start_iter_ = state.loss_start_iter();
+    restored_losses_ = true;
+  }
+}
+
+}  // namespace fcn

@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Helpers shared by the solver's source files and fcntool's train and test commands.
+#pragma once
+
+#include <string>
+
+#include "fcn/net.h"
+#include "fcn/proto/fcn.pb.h"
+
+namespace fcn {
+
+/// Converts the deprecated `solver_type` enum into `type` (ConfigError when both are set).
+void UpgradeSolverType(SolverParameter* param);
+
+/// Copies each .caffemodel of a comma-separated list into `net` by layer name, logging
+/// "Finetuning from <file>". With require_match, a file none of whose parameterised layers
+/// is a parameterised layer of the net is a ConfigError (weights of another net).
+void LoadNetWeights(Net* net, const std::string& files, bool require_match);
+void CheckWeightsMatch(const NetParameter& weights, const Net& net, const std::string& file,
+                       bool require_match);
+
+}  // namespace fcn

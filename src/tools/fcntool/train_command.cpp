@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// fcntool train: Caffe's `caffe train` (solver, resume, fine-tuning, SIGINT/SIGHUP effects).
+#include <glog/logging.h>
+
+#include <csignal>
+#include <filesystem>
+#include <system_error>
+
+#include "fcn/solver.h"
+#include "solver/solver_paths.h"
+#include "tools/fcntool/commands.h"
+
+DEFINE_string(solver, "", "The solver definition (prototxt); required for train.");
+DEFINE_string(snapshot, "",
+              "A .solverstate to resume training from (not together with --weights).");
+DEFINE_string(sigint_effect, "stop",
+              "What SIGINT (Ctrl-C) does during training: stop, snapshot or none.");
+DEFINE_string(sighup_effect, "snapshot",
+              "What SIGHUP does during training: stop, snapshot or none.");
+
+namespace fcn::tool {
+
+namespace {
+
+volatile std::sig_atomic_t got_sigint = 0;
+volatile std::sig_atomic_t got_sighup = 0;
+
+extern "C" void HandleSignal(int signal) {
+  if (signal == SIGINT) got_sigint = 1;
+  if (signal == SIGHUP) got_sighup = 1;
+}
+
+SolverAction ParseEffect(const char* flag, const std::string& value) {
+  if (value == "stop") return SolverAction::kStop;
+  if (value == "snapshot") return SolverAction::kSnapshot;
+  if (value == "none") return SolverAction::kNone;
+  throw ConfigError(StrCat("--", flag, "=", value, ": expected stop, snapshot or none"));
+}
+
+// Installs the handlers for the life of a training run and restores the old ones after.
+class SignalHandlers {
+ public:
+  SignalHandlers() {
+    struct sigaction sa {};
+    sa.sa_handler = &HandleSignal;
+    sa.sa_flags = SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGHUP, &sa, &old_hup_);
+  }
+  ~SignalHandlers() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGHUP, &old_hup_, nullptr);
+  }
+  SignalHandlers(const SignalHandlers&) = delete;
+  SignalHandlers& operator=(const SignalHandlers&) = delete;
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_hup_ {};
+};
+
+}  // namespace
+
+int RunTrain() {
+  RequireFlag("solver", FLAGS_solver);
+  if (!FLAGS_snapshot.empty() && !FLAGS_weights.empty()) {
+    throw ConfigError(
+        "Give a snapshot to resume training or weights to finetune but not both (--snapshot "
+        "and --weights)");
+  }
+  if (!FLAGS_gpu.empty()) throw ConfigError("--gpu: this build has no GPU support");
+  const SolverAction sigint_action = ParseEffect("sigint_effect", FLAGS_sigint_effect);
+  const SolverAction sighup_action = ParseEffect("sighup_effect", FLAGS_sighup_effect);
+  std::error_code ec;
+  if (!FLAGS_snapshot.empty() && !std::filesystem::is_regular_file(FLAGS_snapshot, ec)) {
+    throw ConfigError(StrCat("--snapshot=", FLAGS_snapshot, ": no such file"));
+  }
+
+  SolverParameter param = ReadSolverFile(FLAGS_solver);
+  param.mutable_train_state()->set_level(FLAGS_level);
+  for (const std::string& stage : SplitList(FLAGS_stage)) {
+    param.mutable_train_state()->add_stage(stage);
+  }
+  if (param.has_solver_mode() && param.solver_mode() == SolverParameter::GPU) {
+    LOG(WARNING) << FLAGS_solver << " asks for solver_mode: GPU; this build has no GPU support";
+  }
+  LOG(INFO) << "Use CPU.";
+  if (!FLAGS_snapshot.empty()) {
+    param.clear_weights();
+  } else if (!FLAGS_weights.empty()) {
+    param.clear_weights();
+    param.add_weights(FLAGS_weights);
+  }
+
+  SignalHandlers handlers;
+  Solver solver(param, DirName(FLAGS_solver));
+  solver.SetActionFunction([sigint_action, sighup_action]() {
+    if (got_sighup) {
+      got_sighup = 0;
+      return sighup_action;
+    }
+    if (got_sigint) {
+      got_sigint = 0;
+      return sigint_action;
+    }
+    return SolverAction::kNone;
+  });
+  if (!FLAGS_snapshot.empty()) {
+    LOG(INFO) << "Resuming from " << FLAGS_snapshot;
+    solver.Restore(FLAGS_snapshot);
+  }
+  LOG(INFO) << "Starting Optimization";
+  solver.Solve();
+  LOG(INFO) << "Optimization Done.";
+  return 0;
+}
+
+}  // namespace fcn::tool
