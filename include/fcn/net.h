@@ -99,7 +99,8 @@ class Net {
   /// naming `what` (the file), the layer and both shapes.
   void CopyTrainedLayersFrom(const NetParameter& weights, const std::string& what = "weights",
                              std::vector<std::string>* ignored = nullptr);
-  /// Reads a .caffemodel (current or V1) and copies it in.
+  /// Reads a .caffemodel (current or V1) or an HDF5 .caffemodel.h5 (detected by its
+  /// signature) and copies it in.
   void CopyTrainedLayersFromFile(const std::string& path,
                                  std::vector<std::string>* ignored = nullptr);
   /// Makes layers with the same name share parameter data with `other` (test nets).

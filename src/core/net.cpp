@@ -9,6 +9,7 @@
 #include <set>
 
 #include "fcn/layer_registry.h"
+#include "io/hdf5.h"
 
 namespace fcn {
 
@@ -433,7 +434,7 @@ void Net::CopyTrainedLayersFrom(const NetParameter& weights, const std::string& 
 }
 
 void Net::CopyTrainedLayersFromFile(const std::string& path, std::vector<std::string>* ignored) {
-  CopyTrainedLayersFrom(ReadNetParamFromBinaryFile(path), path, ignored);
+  CopyTrainedLayersFrom(ReadWeightsFile(path), path, ignored);
 }
 
 void Net::ShareTrainedLayersWith(const Net& other) {

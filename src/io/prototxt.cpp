@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "fcn/io.h"
+#include "io/net_paths.h"
 
 namespace fcn {
 
@@ -187,7 +188,11 @@ NetParameter ReadNetParamFromTextString(const std::string& text, const std::stri
 }
 
 NetParameter ReadNetParamFromTextFile(const std::string& path, NetSource* source) {
-  return ReadNetParamFromTextString(ReadFileToString(path), path, source);
+  NetParameter param = ReadNetParamFromTextString(ReadFileToString(path), path, source);
+  // Databases and mean files named in the net are found beside the net file too (design.md
+  // decision 9), so a model's prototxt works from any working directory.
+  ResolveNetPaths(DirName(path), &param);
+  return param;
 }
 
 SolverParameter ReadSolverParamFromTextFile(const std::string& path) {

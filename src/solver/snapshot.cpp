@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Snapshots (<prefix>_iter_N.caffemodel + .solverstate, each written to a temporary file and
-// renamed) and Restore from fcn's or Caffe's .solverstate.
+// Snapshots (<prefix>_iter_N.caffemodel + .solverstate, or .caffemodel.h5 + .solverstate.h5
+// with snapshot_format: HDF5, each written to a temporary file and renamed) and Restore from
+// fcn's or Caffe's .solverstate (binary or HDF5).
 #include <glog/logging.h>
 
 #include <filesystem>
@@ -9,14 +10,19 @@
 #include "fcn/io.h"
 #include "fcn/rng.h"
 #include "fcn/solver.h"
+#include "io/hdf5.h"
+#include "io/net_paths.h"
 #include "solver/solver_internal.h"
-#include "solver/solver_paths.h"
 
 namespace fcn {
 
 namespace fs = std::filesystem;
 
 namespace {
+
+bool EndsWith(const std::string& text, const std::string& end) {
+  return text.size() >= end.size() && text.compare(text.size() - end.size(), end.size(), end) == 0;
+}
 
 std::string NetTag(std::size_t test_net_id, bool train) {
   return train ? "train" : StrCat("test#", test_net_id);
@@ -42,7 +48,13 @@ std::string FindLearnedNet(const std::string& learned_net, const std::string& st
   std::vector<fs::path> candidates;
   if (fs::path(learned_net).is_relative()) candidates.push_back(dir / learned_net);
   candidates.push_back(dir / fs::path(learned_net).filename());
-  candidates.push_back(fs::path(state_file).replace_extension(".caffemodel"));
+  const std::string h5_state = ".solverstate.h5";
+  if (EndsWith(state_file, h5_state)) {
+    candidates.push_back(state_file.substr(0, state_file.size() - h5_state.size()) +
+                         ".caffemodel.h5");
+  } else {
+    candidates.push_back(fs::path(state_file).replace_extension(".caffemodel"));
+  }
   for (const fs::path& candidate : candidates) {
     if (fs::exists(candidate, ec)) {
       LOG(INFO) << "learned_net \"" << learned_net << "\" not found as written; using "
@@ -62,11 +74,17 @@ std::string Solver::SnapshotFilename(const std::string& extension) const {
 }
 
 void Solver::Snapshot() {
-  const std::string model_filename = SnapshotFilename(".caffemodel");
-  LOG(INFO) << "Snapshotting to binary proto file " << model_filename;
-  NetParameter net_param;
-  net_->ToProto(&net_param, param_.snapshot_diff());
-  WriteProtoToBinaryFile(net_param, model_filename);
+  const bool hdf5 = param_.snapshot_format() == SolverParameter::HDF5;
+  const std::string model_filename = SnapshotFilename(hdf5 ? ".caffemodel.h5" : ".caffemodel");
+  if (hdf5) {
+    LOG(INFO) << "Snapshotting to HDF5 file " << model_filename;
+    WriteNetToHdf5File(*net_, model_filename, param_.snapshot_diff());
+  } else {
+    LOG(INFO) << "Snapshotting to binary proto file " << model_filename;
+    NetParameter net_param;
+    net_->ToProto(&net_param, param_.snapshot_diff());
+    WriteProtoToBinaryFile(net_param, model_filename);
+  }
 
   SolverState state;
   state.set_iter(iter_);
@@ -81,20 +99,25 @@ void Solver::Snapshot() {
   for (float loss : losses_) state.add_loss_window(loss);
   state.set_smoothed_loss(smoothed_loss_);
   state.set_loss_start_iter(loss_start_iter_);
-  const std::string state_filename = SnapshotFilename(".solverstate");
-  LOG(INFO) << "Snapshotting solver state to binary proto file " << state_filename;
-  WriteProtoToBinaryFile(state, state_filename);
+  if (hdf5) {
+    const std::string state_filename = SnapshotFilename(".solverstate.h5");
+    LOG(INFO) << "Snapshotting solver state to HDF5 file " << state_filename;
+    WriteSolverStateToHdf5File(state, state_filename);
+  } else {
+    const std::string state_filename = SnapshotFilename(".solverstate");
+    LOG(INFO) << "Snapshotting solver state to binary proto file " << state_filename;
+    WriteProtoToBinaryFile(state, state_filename);
+  }
 }
 
 void Solver::Restore(const std::string& state_file) {
-  if (state_file.size() >= 3 && state_file.compare(state_file.size() - 3, 3, ".h5") == 0) {
-    throw ConfigError(StrCat(state_file, ": HDF5 solver states are not supported yet"));
-  }
   std::error_code ec;
   if (!fs::is_regular_file(state_file, ec)) {
     throw ConfigError(StrCat("snapshot ", state_file, " not found (no such file)"));
   }
-  const SolverState state = ReadSolverStateFromBinaryFile(state_file);
+  // As Caffe: HDF5 is selected when the name ends in ".h5".
+  const SolverState state = EndsWith(state_file, ".h5") ? ReadSolverStateFromHdf5File(state_file)
+                                                        : ReadSolverStateFromBinaryFile(state_file);
   if (static_cast<std::size_t>(state.history_size()) != history_.size()) {
     throw ConfigError(StrCat(state_file, ": ", state.history_size(), " history blobs, but net \"",
                              net_->name(), "\" has ", history_.size(),
@@ -112,7 +135,7 @@ void Solver::Restore(const std::string& state_file) {
   }
   if (state.has_learned_net()) {
     const std::string weights = FindLearnedNet(state.learned_net(), state_file);
-    const NetParameter learned = ReadNetParamFromBinaryFile(weights);
+    const NetParameter learned = ReadWeightsFile(weights);
     CheckWeightsMatch(learned, *net_, weights, true);
     net_->CopyTrainedLayersFrom(learned, weights);
   }

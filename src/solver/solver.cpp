@@ -14,9 +14,11 @@
 #include <system_error>
 
 #include "fcn/io.h"
+#include "fcn/metrics.h"
 #include "fcn/rng.h"
+#include "io/hdf5.h"
+#include "io/net_paths.h"
 #include "solver/solver_internal.h"
-#include "solver/solver_paths.h"
 
 namespace fcn {
 
@@ -47,6 +49,43 @@ double ImagesPerPass(const Net& net) {
     return top->num_axes() > 0 ? static_cast<double>(top->shape(0)) : 0.0;
   }
   return 0.0;
+}
+
+// A (score, label) blob pair whose segmentation metrics are logged after each test.
+struct MetricHead {
+  std::string score;
+  std::string label;
+};
+
+// The heads of a test net: the solver's test_score_blob/test_label_blob (every test net must
+// have them), or by default each of (score, label), (score_sem, sem), (score_geo, geo) that
+// the net has. See docs/metrics.md.
+std::vector<MetricHead> MetricHeads(const SolverParameter& param, const Net& net, int net_id) {
+  std::vector<MetricHead> heads;
+  if (param.test_score_blob_size() == 0 && param.test_label_blob_size() == 0) {
+    static const MetricHead kDefaults[] = {
+        {"score", "label"}, {"score_sem", "sem"}, {"score_geo", "geo"}};
+    for (const MetricHead& head : kDefaults) {
+      if (net.has_blob(head.score) && net.has_blob(head.label)) heads.push_back(head);
+    }
+    return heads;
+  }
+  if (param.test_score_blob_size() != param.test_label_blob_size()) {
+    throw ConfigError(StrCat("the solver gives ", param.test_score_blob_size(),
+                             " test_score_blob and ", param.test_label_blob_size(),
+                             " test_label_blob values; give one label blob per score blob"));
+  }
+  for (int i = 0; i < param.test_score_blob_size(); ++i) {
+    heads.push_back({param.test_score_blob(i), param.test_label_blob(i)});
+    for (const std::string& blob : {heads.back().score, heads.back().label}) {
+      if (!net.has_blob(blob)) {
+        throw ConfigError(StrCat(
+            "test net #", net_id, " has no blob \"", blob,
+            "\" (test_score_blob/test_label_blob); its blobs: ", Join(net.blob_names(), ", ")));
+      }
+    }
+  }
+  return heads;
 }
 
 }  // namespace
@@ -130,9 +169,6 @@ Solver::Solver(const SolverParameter& param, const std::string& solver_dir)
   if (param_.regularization_type() != "L2" && param_.regularization_type() != "L1") {
     throw ConfigError(StrCat("unknown regularization_type \"", param_.regularization_type(),
                              "\"; expected \"L2\" or \"L1\""));
-  }
-  if (param_.snapshot_format() == SolverParameter::HDF5) {
-    throw ConfigError("snapshot_format: HDF5 is not supported yet; use BINARYPROTO (the default)");
   }
   if (param_.display() < 0 || param_.snapshot() < 0 || param_.test_interval() < 0 ||
       param_.max_iter() < 0) {
@@ -277,6 +313,7 @@ void Solver::InitTestNets() {
     if (param_.test_state_size() > 0) state.MergeFrom(param_.test_state(i));
     LOG(INFO) << "Creating test net (#" << i << ") specified by " << what;
     test_nets_.push_back(BuildNet(net_param, source, state, dir));
+    MetricHeads(param_, *test_nets_.back(), i);
     for (const std::string& weights : param_.weights()) {
       LoadNetWeights(test_nets_.back().get(), weights, false);
     }
@@ -294,7 +331,7 @@ void LoadNetWeights(Net* net, const std::string& files, bool require_match) {
   while (std::getline(ss, file, ',')) {
     if (file.empty()) continue;
     LOG(INFO) << "Finetuning from " << file;
-    const NetParameter weights = ReadNetParamFromBinaryFile(file);
+    const NetParameter weights = ReadWeightsFile(file);
     CheckWeightsMatch(weights, *net, file, require_match);
     std::vector<std::string> ignored;
     net->CopyTrainedLayersFrom(weights, file, &ignored);
@@ -482,6 +519,10 @@ void Solver::Test(std::size_t test_net_id) {
   const int test_iter = param_.test_iter(static_cast<int>(test_net_id));
   std::vector<float> scores;
   std::vector<std::size_t> score_output;
+  const std::vector<MetricHead> heads =
+      MetricHeads(param_, test_net, static_cast<int>(test_net_id));
+  std::vector<ConfusionMatrix> matrices;
+  std::vector<bool> skipped(heads.size(), false);
   float loss = 0;
   for (int i = 0; i < test_iter; ++i) {
     for (SolverAction request = RequestedAction(); request != SolverAction::kNone;
@@ -495,6 +536,25 @@ void Solver::Test(std::size_t test_net_id) {
     if (requested_early_exit_) break;
     const float iter_loss = test_net.Forward();
     if (param_.test_compute_loss()) loss += iter_loss;
+    for (std::size_t h = 0; h < heads.size(); ++h) {
+      const Blob& score = *test_net.blob_by_name(heads[h].score);
+      if (matrices.size() == h) {
+        matrices.emplace_back(static_cast<int>(score.num_axes() > 1 ? score.shape(1) : 1),
+                              IgnoreLabelFor(test_net.param(), heads[h].label));
+      }
+      if (skipped[h]) continue;
+      try {
+        matrices[h].Accumulate(score, *test_net.blob_by_name(heads[h].label),
+                               StrCat("test net #", test_net_id, " blob \"", heads[h].label, "\""));
+      } catch (const ConfigError& e) {
+        // Blobs the solver named must be scorable; blobs found by their default names may
+        // belong to a net that is not a segmentation net, which is no reason to stop training.
+        if (param_.test_score_blob_size() > 0) throw;
+        LOG(WARNING) << "No metrics for test net #" << test_net_id << " head " << heads[h].score
+                     << ": " << e.what();
+        skipped[h] = true;
+      }
+    }
     std::size_t idx = 0;
     for (std::size_t j = 0; j < test_net.output_blobs().size(); ++j) {
       const Blob* result = test_net.output_blobs()[j];
@@ -528,6 +588,14 @@ void Solver::Test(std::size_t test_net_id) {
     }
     LOG(INFO) << "    Test net output #" << i << ": " << test_net.blob_names()[blob_index] << " = "
               << mean_score << loss_msg.str();
+  }
+  // fcn's addition after Caffe's lines: the FCN paper's four metrics per head.
+  for (std::size_t h = 0; h < matrices.size(); ++h) {
+    if (skipped[h]) continue;
+    const SegmentationScores s = matrices[h].Scores();
+    LOG(INFO) << "    Test net metrics #" << h << ": pixel_acc = " << s.pixel_acc
+              << ", mean_acc = " << s.mean_acc << ", mean_iu = " << s.mean_iu
+              << ", fwavacc = " << s.fwavacc << " (" << heads[h].score << ")";
   }
 }
 

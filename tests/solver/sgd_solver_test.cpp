@@ -289,9 +289,6 @@ TEST(SgdSolverTest, BadParametersAreConfigErrors) {
   EXPECT_THAT(
       test::ConfigErrorOf([] { Solver s(MakeSolverParam("lr_policy: 'fixed' test_iter: 2")); }),
       HasSubstr("test_interval is not > 0"));
-  EXPECT_THAT(test::ConfigErrorOf(
-                  [] { Solver s(MakeSolverParam("lr_policy: 'fixed' snapshot_format: HDF5")); }),
-              HasSubstr("HDF5 is not supported yet"));
 }
 
 }  // namespace

@@ -18,6 +18,13 @@ DEFINE_string(gpu, "", "GPU device ids, comma-separated, or 'all' (CPU when empt
 DEFINE_int32(iterations, 50, "The number of iterations (batches for test, timed passes for time).");
 DEFINE_string(output, "",
               "The output file (standard output when empty, where a command allows it).");
+DEFINE_string(output_dir, "",
+              "The folder for output files (score: none written when empty; segment: the "
+              "current directory when empty).");
+DEFINE_string(class_names, "",
+              "Class-name files, one name per line; a comma list gives one file per head.");
+DEFINE_string(score_blobs, "score",
+              "The score blob(s), N x C x H x W; a comma list scores several heads.");
 
 namespace fcn::tool {
 
@@ -77,6 +84,48 @@ const std::vector<Command>& Commands() {
        "  the net builds; without shapes when it does not). Render with: dot -Tsvg NET.dot",
        {"model", "output", "phase", "level", "stage"},
        &RunDraw},
+      {"surgery",
+       "transplant weights into another net (fc -> conv), bilinear deconvolutions",
+       "fcntool surgery --model=TARGET.prototxt [--weights=SRC.caffemodel[,...]]\n"
+       "                --output=TARGET.caffemodel [--source_model=SRC.prototxt]\n"
+       "                [--interp_layers=a,b|none] [--expand_score=LAYER[:K]] [--suffix=S[,...]]\n"
+       "  Builds the target net (phase TEST: give a deploy or val prototxt, or one whose\n"
+       "  databases exist), then, as the FCN reference's surgery.transplant, copies each\n"
+       "  parameter blob of source layer p into target layer p+suffix: equal shapes are copied,\n"
+       "  equal element counts are copied in flat row-major order (fc6 4096x25088 ->\n"
+       "  4096x512x7x7), anything else is dropped. Layers whose name contains \"up\" (or\n"
+       "  --interp_layers) get bilinear kernels on the diagonal. Prints what was copied,\n"
+       "  coerced, dropped or kept, and writes the target's .caffemodel. The weights may be\n"
+       "  V1 or current .caffemodel files, or .caffemodel.h5.",
+       {"model", "weights", "output", "source_model", "interp_layers", "expand_score", "suffix",
+        "phase", "level", "stage"},
+       &RunSurgery},
+      {"score",
+       "score a segmentation net over a database: pixel acc, mean acc, mean IU, f.w. IU",
+       "fcntool score --model=VAL.prototxt --weights=W.caffemodel [--iterations=N]\n"
+       "              [--output_dir=DIR] [--score_blobs=score] [--label_blobs=label]\n"
+       "              [--classes=N] [--class_names=FILE] [--exclude_absent]\n"
+       "  Runs the net in phase TEST over its database (--iterations batches; default: the\n"
+       "  database's sample count), accumulates a confusion matrix per head (score blob, label\n"
+       "  blob; comma lists for several heads) and prints pixel accuracy, mean accuracy, mean\n"
+       "  IU, frequency-weighted IU and the per-class IU (definitions: docs/metrics.md). With\n"
+       "  --output_dir it writes confusion_<score blob>.csv and .png and metrics.json.",
+       {"model", "weights", "iterations", "output_dir", "score_blobs", "label_blobs", "classes",
+        "class_names", "exclude_absent", "level", "stage", "gpu"},
+       &RunScore},
+      {"segment",
+       "segment images: colour label PNGs and overlays",
+       "fcntool segment --model=DEPLOY.prototxt --weights=W.caffemodel [--output_dir=DIR]\n"
+       "                [--mean_value=104.00699,116.66877,122.67892] [--palette=voc|FILE]\n"
+       "                [--class_names=FILE] [--overlay_alpha=0.5] IMAGE...\n"
+       "  For each image (any size, decoded as BGR): subtracts the mean, reshapes the input to\n"
+       "  1x3xHxW, runs the net and takes the argmax of the score blob. Writes\n"
+       "  <name>_label.png (palette-indexed PNG: pixel value = class) and <name>_overlay.png\n"
+       "  (the image blended with the class colours) and prints the classes found.",
+       {"model", "weights", "output_dir", "mean_value", "palette", "class_names", "overlay_alpha",
+        "score_blobs", "gpu"},
+       &RunSegment,
+       /*takes_files=*/true},
   };
   return commands;
 }
@@ -132,6 +181,11 @@ NetStateOptions StateFromFlags(Phase default_phase) {
   state.level = FLAGS_level;
   state.stages = SplitList(FLAGS_stage);
   return state;
+}
+
+std::vector<std::string>& PositionalArgs() {
+  static std::vector<std::string> args;
+  return args;
 }
 
 void RequireFlag(const char* name, const std::string& value) {

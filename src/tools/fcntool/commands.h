@@ -18,6 +18,9 @@ DECLARE_string(stage);
 DECLARE_string(gpu);
 DECLARE_int32(iterations);
 DECLARE_string(output);
+DECLARE_string(output_dir);
+DECLARE_string(class_names);
+DECLARE_string(score_blobs);
 
 namespace fcn::tool {
 
@@ -27,6 +30,7 @@ struct Command {
   const char* usage;               ///< the synopsis and description for `fcntool help <name>`
   std::vector<std::string> flags;  ///< flags the command reads
   int (*run)();
+  bool takes_files = false;  ///< positional arguments (files) follow the command: PositionalArgs()
 };
 
 /// Every command, in the order `fcntool help` lists them.
@@ -43,6 +47,8 @@ NetStateOptions StateFromFlags(Phase default_phase);
 std::vector<std::string> SplitList(const std::string& text);
 /// Throws ConfigError when a required flag is empty.
 void RequireFlag(const char* name, const std::string& value);
+/// The positional arguments after the command name, for commands with takes_files.
+std::vector<std::string>& PositionalArgs();
 
 int RunAlign();
 int RunCheck();
@@ -50,5 +56,8 @@ int RunTest();
 int RunTrain();
 int RunTime();
 int RunDraw();
+int RunSurgery();
+int RunScore();
+int RunSegment();
 
 }  // namespace fcn::tool

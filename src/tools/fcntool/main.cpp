@@ -90,7 +90,9 @@ int main(int argc, char** argv) {
     PrintUsage(std::cerr);
     return 2;
   }
-  if (argc > 2) {
+  if (command->takes_files) {
+    fcn::tool::PositionalArgs().assign(argv + 2, argv + argc);
+  } else if (argc > 2) {
     std::cerr << "fcntool " << name << ": unexpected argument '" << argv[2]
               << "' (flags are written --name=value)\n";
     return 2;

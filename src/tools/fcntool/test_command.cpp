@@ -4,8 +4,8 @@
 
 #include <sstream>
 
+#include "io/net_paths.h"
 #include "solver/solver_internal.h"
-#include "solver/solver_paths.h"
 #include "tools/fcntool/commands.h"
 
 namespace fcn::tool {

@@ -7,7 +7,7 @@
 #include <system_error>
 
 #include "fcn/solver.h"
-#include "solver/solver_paths.h"
+#include "io/net_paths.h"
 #include "tools/fcntool/commands.h"
 
 DEFINE_string(solver, "", "The solver definition (prototxt); required for train.");

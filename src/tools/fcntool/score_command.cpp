@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// fcntool score: the FCN paper's metrics over a database (the reference score.py as a
+// command), one confusion matrix per head, written as CSV, PNG heat map and metrics.json.
+#include <glog/logging.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "fcn/metrics.h"
+#include "io/lmdb_db.h"
+#include "io/net_paths.h"
+#include "solver/solver_internal.h"
+#include "tools/fcntool/commands.h"
+
+DEFINE_string(label_blobs, "label", "The label blob(s), one per score blob (comma list).");
+DEFINE_int32(classes, 0,
+             "Number of classes scored (0: the channels of the score blob; must be >= them).");
+DEFINE_bool(exclude_absent, false,
+            "Leave every class absent from the truth out of mean accuracy and mean IU (SIFT "
+            "Flow); by default only classes with an undefined IU (absent from truth and "
+            "prediction) are left out, as the reference score.py.");
+
+namespace fcn::tool {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Head {
+  std::string score;
+  std::string label;
+  std::vector<std::string> names;
+  std::unique_ptr<ConfusionMatrix> matrix;
+};
+
+// Splits a comma list keeping empty items ("a,,b" -> a, "", b), so a head can go without.
+std::vector<std::string> SplitKeepEmpty(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) items.push_back(item);
+  if (!text.empty() && text.back() == ',') items.emplace_back();
+  return items;
+}
+
+// Batches in one pass over the net's first Data layer database: its ~meta count (fcn
+// segmentation LMDB) or its record count (Caffe Datum LMDB), over the batch size. 0 when
+// the net has no Data layer or the database cannot be read.
+int DatabasePasses(const NetParameter& param) {
+  for (const LayerParameter& layer : param.layer()) {
+    if (layer.type() != "Data" || !layer.has_data_param()) continue;
+    const std::string& source = layer.data_param().source();
+    const int batch = std::max(1, static_cast<int>(layer.data_param().batch_size()));
+    std::int64_t count = 0;
+    try {
+      LmdbReader db(source);
+      std::string_view meta;
+      if (db.Get("~meta", &meta)) {
+        google::protobuf::Struct json;
+        if (google::protobuf::util::JsonStringToMessage(std::string(meta), &json).ok() &&
+            json.fields().count("count")) {
+          count = static_cast<std::int64_t>(json.fields().at("count").number_value());
+        }
+      } else {
+        count = db.size();
+      }
+    } catch (const Error& e) {
+      LOG(WARNING) << "Cannot count the samples of " << source << ": " << e.what();
+      return 0;
+    }
+    if (count % batch != 0) {
+      LOG(WARNING) << source << ": " << count << " samples in batches of " << batch << "; the last "
+                   << count % batch << " are not scored (use batch_size: 1)";
+    }
+    LOG(INFO) << source << ": " << count << " samples, batch size " << batch;
+    return static_cast<int>(std::max<std::int64_t>(count / batch, 1));
+  }
+  return 0;
+}
+
+std::string Duration(double seconds) {
+  const long long s = std::llround(seconds);
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "%lld:%02lld:%02lld", s / 3600, (s / 60) % 60, s % 60);
+  return buf;
+}
+
+// A JSON number, or null for NaN.
+std::string JsonNumber(double v) {
+  if (std::isnan(v)) return "null";
+  // The shortest form that reads back as the same double.
+  char buf[40];
+  for (int digits = 15; digits <= 17; ++digits) {
+    std::snprintf(buf, sizeof(buf), "%.*g", digits, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+std::string JsonString(const std::string& text) {
+  std::string out = "\"";
+  for (const char ch : text) {
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (static_cast<unsigned char>(ch) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", ch);
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
+
+std::string Fixed(double v) {
+  if (std::isnan(v)) return "-";
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(4) << v;
+  return os.str();
+}
+
+void PrintHead(const Head& head, const SegmentationScores& s, bool exclude_absent) {
+  const ConfusionMatrix& m = *head.matrix;
+  std::cout << "Head " << head.score << " (label " << head.label << ", " << m.num_classes()
+            << " classes, ignore label " << m.ignore_label() << ", " << m.total()
+            << " pixels scored)\n"
+            << "  pixel accuracy  " << Fixed(s.pixel_acc) << "\n"
+            << "  mean accuracy   " << Fixed(s.mean_acc) << "\n"
+            << "  mean IU         " << Fixed(s.mean_iu) << "  (over " << s.classes_counted
+            << " classes" << (exclude_absent ? ", absent classes excluded" : "") << ")\n"
+            << "  f.w. IU         " << Fixed(s.fwavacc) << "\n"
+            << "  class                         IU     acc   truth px  predicted px\n";
+  for (int c = 0; c < m.num_classes(); ++c) {
+    std::string name = std::to_string(c);
+    if (!head.names.empty()) name += " " + head.names[static_cast<std::size_t>(c)];
+    std::cout << "  " << std::left << std::setw(26) << name << std::right << std::setw(8)
+              << Fixed(s.iu[static_cast<std::size_t>(c)]) << std::setw(8)
+              << Fixed(s.accuracy[static_cast<std::size_t>(c)]) << std::setw(11) << m.truth_count(c)
+              << std::setw(14) << m.predicted_count(c) << "\n";
+  }
+}
+
+void WriteJson(const std::string& path, const std::vector<Head>& heads,
+               const std::vector<SegmentationScores>& scores, int iterations, double loss) {
+  std::ofstream out(path);
+  if (!out) throw RuntimeError(StrCat(path, ": cannot open for writing"));
+  out << "{\n  \"iterations\": " << iterations << ",\n  \"loss\": " << JsonNumber(loss)
+      << ",\n  \"exclude_absent\": " << (FLAGS_exclude_absent ? "true" : "false")
+      << ",\n  \"heads\": [";
+  for (std::size_t h = 0; h < heads.size(); ++h) {
+    const ConfusionMatrix& m = *heads[h].matrix;
+    const SegmentationScores& s = scores[h];
+    out << (h ? "," : "") << "\n    {\"score_blob\": " << JsonString(heads[h].score)
+        << ", \"label_blob\": " << JsonString(heads[h].label)
+        << ", \"classes\": " << m.num_classes() << ", \"ignore_label\": " << m.ignore_label()
+        << ", \"pixels\": " << m.total() << ",\n     \"pixel_acc\": " << JsonNumber(s.pixel_acc)
+        << ", \"mean_acc\": " << JsonNumber(s.mean_acc)
+        << ", \"mean_iu\": " << JsonNumber(s.mean_iu) << ", \"fwavacc\": " << JsonNumber(s.fwavacc)
+        << ", \"classes_counted\": " << s.classes_counted << ",\n     \"per_class\": [";
+    for (int c = 0; c < m.num_classes(); ++c) {
+      const auto i = static_cast<std::size_t>(c);
+      out << (c ? "," : "") << "\n       {\"class\": " << c;
+      if (!heads[h].names.empty()) out << ", \"name\": " << JsonString(heads[h].names[i]);
+      out << ", \"iu\": " << JsonNumber(s.iu[i]) << ", \"acc\": " << JsonNumber(s.accuracy[i])
+          << ", \"truth_pixels\": " << m.truth_count(c)
+          << ", \"predicted_pixels\": " << m.predicted_count(c) << "}";
+    }
+    out << "],\n     \"confusion\": [";
+    for (int i = 0; i < m.num_classes(); ++i) {
+      out << (i ? ", " : "") << "[";
+      for (int j = 0; j < m.num_classes(); ++j) out << (j ? ", " : "") << m.count(i, j);
+      out << "]";
+    }
+    out << "]}";
+  }
+  out << "\n  ]\n}\n";
+  out.close();
+  if (!out) throw RuntimeError(StrCat(path, ": write failed"));
+}
+
+}  // namespace
+
+int RunScore() {
+  RequireFlag("model", FLAGS_model);
+  RequireFlag("weights", FLAGS_weights);
+  if (!FLAGS_gpu.empty()) throw ConfigError("--gpu: this build has no GPU support");
+  const std::vector<std::string> score_blobs = SplitList(FLAGS_score_blobs);
+  const std::vector<std::string> label_blobs = SplitList(FLAGS_label_blobs);
+  if (score_blobs.empty() || score_blobs.size() != label_blobs.size()) {
+    throw ConfigError(StrCat("--score_blobs=", FLAGS_score_blobs, " and --label_blobs=",
+                             FLAGS_label_blobs, ": give one label blob per score blob"));
+  }
+  std::vector<std::string> name_files = SplitKeepEmpty(FLAGS_class_names);
+  if (!name_files.empty() && name_files.size() != score_blobs.size()) {
+    throw ConfigError(StrCat("--class_names=", FLAGS_class_names, ": give one file per head (",
+                             score_blobs.size(), " heads); leave an item empty to skip one"));
+  }
+  if (FLAGS_classes < 0) throw ConfigError(StrCat("--classes=", FLAGS_classes, ": must be >= 0"));
+
+  NetStateOptions state;
+  state.phase = TEST;
+  state.level = FLAGS_level;
+  state.stages = SplitList(FLAGS_stage);
+  NetSource source;
+  NetParameter param = ReadNetParamFromTextFile(FLAGS_model, &source);
+  Net::SetState(state, &param);
+  ResolveNetPaths(DirName(FLAGS_model), &param);
+  Net net(param, &source);
+  LoadNetWeights(&net, FLAGS_weights, true);
+
+  int iterations = FLAGS_iterations;
+  gflags::CommandLineFlagInfo info;
+  if (gflags::GetCommandLineFlagInfo("iterations", &info) && info.is_default) {
+    const int passes = DatabasePasses(net.param());
+    iterations = passes > 0 ? passes : 50;
+  }
+  if (iterations <= 0) throw ConfigError(StrCat("--iterations=", iterations, ": must be > 0"));
+
+  std::vector<Head> heads(score_blobs.size());
+  for (std::size_t h = 0; h < heads.size(); ++h) {
+    Head& head = heads[h];
+    head.score = score_blobs[h];
+    head.label = label_blobs[h];
+    for (const std::string& blob : {head.score, head.label}) {
+      if (!net.has_blob(blob)) {
+        throw ConfigError(
+            StrCat(FLAGS_model, ": the net has no blob \"", blob,
+                   "\" (--score_blobs/--label_blobs); its blobs: ", Join(net.blob_names(), ", ")));
+      }
+    }
+    const Blob& score = *net.blob_by_name(head.score);
+    if (score.num_axes() < 2) {
+      throw ConfigError(StrCat("score blob \"", head.score, "\" has shape ", score.shape_string(),
+                               "; expected N x C x H x W"));
+    }
+    const int channels = static_cast<int>(score.shape(1));
+    const int classes = FLAGS_classes > 0 ? FLAGS_classes : channels;
+    if (classes < channels) {
+      throw ConfigError(StrCat("--classes=", classes, " is fewer than the ", channels,
+                               " channels of score blob \"", head.score, "\""));
+    }
+    head.matrix = std::make_unique<ConfusionMatrix>(classes, IgnoreLabelFor(param, head.label));
+    if (!name_files.empty() && !name_files[h].empty()) {
+      head.names = ReadClassNames(name_files[h]);
+      if (static_cast<int>(head.names.size()) != classes) {
+        throw ConfigError(StrCat(name_files[h], ": ", head.names.size(), " class names for the ",
+                                 classes, " classes of head \"", head.score, "\""));
+      }
+    }
+  }
+
+  LOG(INFO) << "Scoring " << iterations << " batches.";
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  const auto start = std::chrono::steady_clock::now();
+  auto last_report = start;
+  double loss = 0;
+  for (int i = 0; i < iterations; ++i) {
+    loss += net.Forward();
+    for (Head& head : heads) {
+      head.matrix->Accumulate(*net.blob_by_name(head.score), *net.blob_by_name(head.label),
+                              StrCat("label blob \"", head.label, "\" of batch ", i));
+    }
+    const auto now = std::chrono::steady_clock::now();
+    const double elapsed = std::chrono::duration<double>(now - start).count();
+    const bool last = i + 1 == iterations;
+    if (last || tty || std::chrono::duration<double>(now - last_report).count() >= 10) {
+      last_report = now;
+      const double per_s = (i + 1) / std::max(elapsed, 1e-9);
+      // One write per line, so that log lines of other threads do not split it.
+      std::ostringstream line;
+      line << (tty ? "\r" : "") << "score: " << i + 1 << "/" << iterations << " (" << std::fixed
+           << std::setprecision(1) << 100.0 * (i + 1) / iterations << "%, " << std::setprecision(2)
+           << per_s << " batches/s, eta " << Duration((iterations - i - 1) / per_s) << ")"
+           << (tty && !last ? "" : "\n");
+      std::cerr << line.str() << std::flush;
+    }
+  }
+  loss /= iterations;
+
+  std::vector<SegmentationScores> scores;
+  const AbsentClassPolicy policy =
+      FLAGS_exclude_absent ? AbsentClassPolicy::kExcludeAbsent : AbsentClassPolicy::kReference;
+  std::cout << "Scored " << iterations << " batches; mean loss " << loss << "\n";
+  for (const Head& head : heads) {
+    scores.push_back(head.matrix->Scores(policy));
+    PrintHead(head, scores.back(), FLAGS_exclude_absent);
+  }
+  if (!FLAGS_output_dir.empty()) {
+    std::error_code ec;
+    fs::create_directories(FLAGS_output_dir, ec);
+    if (ec) throw RuntimeError(StrCat(FLAGS_output_dir, ": cannot create it: ", ec.message()));
+    for (const Head& head : heads) {
+      const std::string stem = (fs::path(FLAGS_output_dir) / ("confusion_" + head.score)).string();
+      WriteConfusionCsv(*head.matrix, stem + ".csv", head.names);
+      WriteConfusionPng(*head.matrix, stem + ".png", head.names);
+    }
+    const std::string json = (fs::path(FLAGS_output_dir) / "metrics.json").string();
+    WriteJson(json, heads, scores, iterations, loss);
+    std::cout << "Wrote " << json << " and the confusion matrices to " << FLAGS_output_dir << "\n";
+  }
+  return 0;
+}
+
+}  // namespace fcn::tool

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// snapshot_format: HDF5 — Caffe's .caffemodel.h5 / .solverstate.h5 layout (read back with
+// h5py), weights loaded from .h5 files, and a resume from an HDF5 state in a new process
+// that ends bit for bit where an uninterrupted run (and the binary-format run) ends.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "fcn/io.h"
+#include "io/hdf5.h"
+#include "support/test_util.h"
+
+namespace fcn {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+struct Result {
+  int exit_code = -1;
+  std::string output;
+};
+
+Result RunIn(const std::string& cwd, const std::string& program, const std::string& args) {
+  const std::string command = "cd '" + cwd + "' && " + program + " " + args + " 2>&1";
+  Result r;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) r.output.append(buf, n);
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+Result Fcntool(const std::string& cwd, const std::string& args) {
+  return RunIn(cwd, FCNTOOL_PATH, args);
+}
+
+void Write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+// Random data and Dropout draw from the global RNG every iteration.
+const char* kNet = R"(name: "h5_net"
+layer { name: "data" type: "DummyData" top: "data"
+        dummy_data_param { shape { dim: 2 dim: 3 dim: 6 dim: 6 }
+                           data_filler { type: "gaussian" std: 1 } } }
+layer { name: "label" type: "DummyData" top: "label"
+        dummy_data_param { shape { dim: 2 dim: 1 dim: 6 dim: 6 }
+                           data_filler { type: "constant" value: 1 } } }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+        param { lr_mult: 1 } param { lr_mult: 2 decay_mult: 0 }
+        convolution_param { num_output: 4 kernel_size: 3 pad: 1
+                            weight_filler { type: "gaussian" std: 0.2 } } }
+layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }
+layer { name: "drop1" type: "Dropout" bottom: "conv1" top: "conv1" dropout_param { dropout_ratio: 0.3 } }
+layer { name: "score" type: "Convolution" bottom: "conv1" top: "score"
+        convolution_param { num_output: 3 kernel_size: 1
+                            weight_filler { type: "gaussian" std: 0.2 } } }
+layer { name: "loss" type: "SoftmaxWithLoss" bottom: "score" bottom: "label" top: "loss" }
+)";
+
+std::string Solver(const std::string& extra) {
+  return StrCat(R"(net: "net.prototxt"
+base_lr: 0.1
+lr_policy: "multistep"
+stepvalue: 3
+stepvalue: 7
+gamma: 0.5
+momentum: 0.9
+weight_decay: 0.001
+display: 1
+average_loss: 3
+random_seed: 5
+max_iter: 10
+snapshot: 5
+snapshot_prefix: "run"
+)",
+                extra);
+}
+
+// The log's iteration and net-output messages from `first_iter` on, timing removed.
+std::vector<std::string> LossLines(const std::string& log, int first_iter) {
+  std::vector<std::string> lines;
+  std::istringstream in(log);
+  std::string line;
+  int iter = -1;
+  const std::regex iteration(R"(^Iteration (\d+))");
+  const std::regex timing(R"( \([^)]*iters\)| img/s=.*$)");
+  while (std::getline(in, line)) {
+    const std::size_t pos = line.find("] ");
+    if (pos == std::string::npos) continue;
+    const std::string msg = line.substr(pos + 2);
+    std::smatch m;
+    if (std::regex_search(msg, m, iteration)) iter = std::stoi(m[1]);
+    if (iter < first_iter) continue;
+    if (msg.rfind("Iteration ", 0) == 0 || msg.find("net output #") != std::string::npos) {
+      lines.push_back(std::regex_replace(msg, timing, ""));
+    }
+  }
+  return lines;
+}
+
+std::vector<std::vector<float>> Params(const NetParameter& param) {
+  std::vector<std::vector<float>> out;
+  for (const LayerParameter& l : param.layer()) {
+    for (const BlobProto& b : l.blobs()) out.emplace_back(b.data().begin(), b.data().end());
+  }
+  return out;
+}
+
+TEST(Hdf5SnapshotTest, ResumeFromAnHdf5StateIsBitForBitAndEqualsTheBinaryRun) {
+  const std::string dir = test::TempDir();
+  Write(dir + "/net.prototxt", kNet);
+  Write(dir + "/h5.prototxt", Solver("snapshot_format: HDF5\n"));
+  Write(dir + "/bin.prototxt", Solver(""));
+  for (const char* sub : {"a", "b", "c"}) fs::create_directories(dir + "/" + sub);
+  const Result straight = Fcntool(dir + "/a", "train --solver=../h5.prototxt");
+  ASSERT_EQ(straight.exit_code, 0) << straight.output;
+  EXPECT_THAT(straight.output, HasSubstr("Snapshotting to HDF5 file run_iter_5.caffemodel.h5"));
+  EXPECT_THAT(straight.output,
+              HasSubstr("Snapshotting solver state to HDF5 file run_iter_5.solverstate.h5"));
+  for (const char* f : {"run_iter_5.caffemodel.h5", "run_iter_5.solverstate.h5",
+                        "run_iter_10.caffemodel.h5", "run_iter_10.solverstate.h5"}) {
+    EXPECT_TRUE(fs::exists(dir + "/a/" + f)) << f;
+    EXPECT_TRUE(IsHdf5File(dir + "/a/" + f)) << f;
+  }
+  // A new process in another directory resumes from the HDF5 state; its learned_net
+  // (run_iter_5.caffemodel.h5, relative to a/) is found beside the state.
+  const Result resumed = Fcntool(
+      dir + "/b", "train --solver=../h5.prototxt --snapshot=../a/run_iter_5.solverstate.h5");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_THAT(resumed.output, HasSubstr("using ../a/run_iter_5.caffemodel.h5 beside"));
+  const NetParameter wa = ReadNetParamFromHdf5File(dir + "/a/run_iter_10.caffemodel.h5");
+  const NetParameter wb = ReadNetParamFromHdf5File(dir + "/b/run_iter_10.caffemodel.h5");
+  EXPECT_EQ(Params(wa), Params(wb));
+  EXPECT_EQ(Params(wa).size(), 4u);
+  const std::vector<std::string> want = LossLines(straight.output, 5);
+  ASSERT_GE(want.size(), 10u);
+  EXPECT_EQ(LossLines(resumed.output, 5), want);
+  const SolverState sa = ReadSolverStateFromHdf5File(dir + "/a/run_iter_10.solverstate.h5");
+  const SolverState sb = ReadSolverStateFromHdf5File(dir + "/b/run_iter_10.solverstate.h5");
+  EXPECT_EQ(sa.SerializeAsString(), sb.SerializeAsString());
+  EXPECT_EQ(sa.iter(), 10);
+  EXPECT_EQ(sa.current_step(), 2);
+  EXPECT_EQ(sa.learned_net(), "run_iter_10.caffemodel.h5");
+  EXPECT_TRUE(sa.has_rng_state());
+
+  // The binary-format run gives the same weights and history: the formats hold the same state.
+  const Result binary = Fcntool(dir + "/c", "train --solver=../bin.prototxt");
+  ASSERT_EQ(binary.exit_code, 0) << binary.output;
+  const NetParameter wc = ReadNetParamFromBinaryFile(dir + "/c/run_iter_10.caffemodel");
+  EXPECT_EQ(Params(wa), Params(wc));
+  const SolverState sc = ReadSolverStateFromBinaryFile(dir + "/c/run_iter_10.solverstate");
+  ASSERT_EQ(sa.history_size(), sc.history_size());
+  for (int i = 0; i < sa.history_size(); ++i) {
+    EXPECT_TRUE(std::equal(sa.history(i).data().begin(), sa.history(i).data().end(),
+                           sc.history(i).data().begin(), sc.history(i).data().end()));
+  }
+  EXPECT_EQ(LossLines(binary.output, 0), LossLines(straight.output, 0));
+
+  // .h5 weights load by signature: in a net, for fine-tuning, and in fcntool test.
+  auto net = test::MakeNet(kNet);
+  net->CopyTrainedLayersFromFile(dir + "/a/run_iter_10.caffemodel.h5");
+  EXPECT_EQ(test::Data(*net->layer_by_name("score")->blobs()[0]), Params(wc)[2]);
+  const Result scored = Fcntool(dir,
+                                "test --model=net.prototxt "
+                                "--weights=a/run_iter_10.caffemodel.h5 --iterations=2");
+  EXPECT_EQ(scored.exit_code, 0) << scored.output;
+  const Result tuned = Fcntool(dir + "/b",
+                               "train --solver=../bin.prototxt "
+                               "--weights=../a/run_iter_10.caffemodel.h5");
+  EXPECT_EQ(tuned.exit_code, 0) << tuned.output;
+}
+
+// h5py (a second HDF5 reader) sees Caffe's layout: a /data group per layer (Split and
+// parameterless layers included) with datasets 0, 1, ... shaped as the blobs; /diff with
+// snapshot_diff; the state's scalar iter/current_step, the learned_net string, /history/i.
+TEST(Hdf5SnapshotTest, H5pySeesCaffesGroupLayout) {
+  const std::string dir = test::TempDir();
+  Write(dir + "/net.prototxt", kNet);
+  Write(dir + "/solver.prototxt", Solver("snapshot_format: HDF5\nsnapshot_diff: true\n"));
+  const Result r = Fcntool(dir, "train --solver=solver.prototxt");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  Write(dir + "/layout.py", R"(import sys
+import h5py
+with h5py.File(sys.argv[1], "r") as f:
+    f.visititems(lambda name, obj: print(name, obj.shape if isinstance(obj, h5py.Dataset) else "/"))
+with h5py.File(sys.argv[2], "r") as s:
+    print("iter", int(s["iter"][()]), "current_step", int(s["current_step"][()]))
+    print("learned_net", s["learned_net"][()].decode())
+    print("history", [s["history"][k].shape for k in sorted(s["history"])])
+)");
+  const Result py =
+      RunIn(dir, FCN_PYTHON, "layout.py run_iter_10.caffemodel.h5 run_iter_10.solverstate.h5");
+  ASSERT_EQ(py.exit_code, 0) << py.output;
+  EXPECT_EQ(py.output, R"(data /
+data/conv1 /
+data/conv1/0 (4, 3, 3, 3)
+data/conv1/1 (4,)
+data/data /
+data/drop1 /
+data/label /
+data/loss /
+data/relu1 /
+data/score /
+data/score/0 (3, 4, 1, 1)
+data/score/1 (3,)
+diff /
+diff/conv1 /
+diff/conv1/0 (4, 3, 3, 3)
+diff/conv1/1 (4,)
+diff/data /
+diff/drop1 /
+diff/label /
+diff/loss /
+diff/relu1 /
+diff/score /
+diff/score/0 (3, 4, 1, 1)
+diff/score/1 (3,)
+iter 10 current_step 2
+learned_net run_iter_10.caffemodel.h5
+history [(4, 3, 3, 3), (4,), (3, 4, 1, 1), (3,)]
+)");
+}
+
+TEST(Hdf5SnapshotTest, BadHdf5FilesAreClearErrors) {
+  const std::string dir = test::TempDir();
+  Write(dir + "/net.prototxt", kNet);
+  Write(dir + "/solver.prototxt", Solver("snapshot_format: HDF5\n"));
+  ASSERT_EQ(Fcntool(dir, "train --solver=solver.prototxt").exit_code, 0);
+  // A state is not a model and a model is not a state; a truncated file is not HDF5.
+  EXPECT_THAT(
+      test::ConfigErrorOf([&] { ReadNetParamFromHdf5File(dir + "/run_iter_5.solverstate.h5"); }),
+      HasSubstr("run_iter_5.solverstate.h5: has no /data group"));
+  EXPECT_THAT(
+      test::ConfigErrorOf([&] { ReadSolverStateFromHdf5File(dir + "/run_iter_5.caffemodel.h5"); }),
+      HasSubstr("run_iter_5.caffemodel.h5: has no /iter"));
+  std::string bytes = ReadFileToString(dir + "/run_iter_5.caffemodel.h5");
+  WriteStringToFile(bytes.substr(0, bytes.size() / 3), dir + "/cut.caffemodel.h5");
+  EXPECT_THAT(test::ConfigErrorOf([&] { ReadWeightsFile(dir + "/cut.caffemodel.h5"); }),
+              HasSubstr("cut.caffemodel.h5: not a readable HDF5 file"));
+  const Result missing =
+      Fcntool(dir, "train --solver=solver.prototxt --snapshot=nope.solverstate.h5");
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_THAT(missing.output, HasSubstr("nope.solverstate.h5"));
+  const Result wrong =
+      Fcntool(dir, "train --solver=solver.prototxt --snapshot=run_iter_5.caffemodel.h5");
+  EXPECT_EQ(wrong.exit_code, 2) << wrong.output;
+  EXPECT_THAT(wrong.output, HasSubstr("has no /iter"));
+}
+
+}  // namespace
+}  // namespace fcn
