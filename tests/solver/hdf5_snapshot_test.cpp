@@ -20,22 +20,10 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-struct Result {
-  int exit_code = -1;
-  std::string output;
-};
+using Result = test::CommandResult;
 
 Result RunIn(const std::string& cwd, const std::string& program, const std::string& args) {
-  const std::string command = "cd '" + cwd + "' && " + program + " " + args + " 2>&1";
-  Result r;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) r.output.append(buf, n);
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
+  return test::RunShell(program + " " + args, cwd);
 }
 
 Result Fcntool(const std::string& cwd, const std::string& args) {

@@ -2,12 +2,15 @@
 #include "support/test_util.h"
 
 #include <google/protobuf/text_format.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "fcn/layer_registry.h"
 #include "fcn/rng.h"
@@ -83,6 +86,28 @@ std::vector<float> Diff(const Blob& blob) {
   }
   if (bad == 0) return ::testing::AssertionSuccess();
   return result << "\n  " << bad << " of " << actual.size() << " elements differ";
+}
+
+CommandResult RunShell(const std::string& command, const std::string& cwd) {
+  const std::string line = (cwd.empty() ? "" : "cd '" + cwd + "' && ") + command + " 2>&1";
+  CommandResult r;
+  FILE* pipe = popen(line.c_str(), "r");
+  if (pipe == nullptr) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) r.output.append(buf, n);
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+CommandResult RunFcntool(const std::string& args, const std::string& cwd) {
+  return RunShell(std::string(FCNTOOL_PATH) + " " + args, cwd);
+}
+
+std::string WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+  return path;
 }
 
 std::string SourceDir() { return FCN_SOURCE_DIR; }

@@ -56,6 +56,19 @@ std::string ConfigErrorOf(Fn&& fn) {
   return "";
 }
 
+/// What a command printed (stdout and stderr together) and its exit status (128 + signal
+/// when it was killed).
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;
+};
+/// Runs a shell command, in `cwd` when given.
+CommandResult RunShell(const std::string& command, const std::string& cwd = "");
+/// Runs the fcntool built with the tests, in `cwd` when given: RunFcntool("check --model=x").
+CommandResult RunFcntool(const std::string& args, const std::string& cwd = "");
+/// Writes `text` to `path` (replacing it) and returns the path.
+std::string WriteFile(const std::string& path, const std::string& text);
+
 /// The root of the shared data (../shared beside the checkout), or "" when absent.
 std::string SharedDir();
 /// The project's source directory (for models/ and tests/data/).

@@ -24,23 +24,10 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct Result {
-  int exit_code = -1;
-  std::string output;
-};
+using Result = test::CommandResult;
 
 Result Fcntool(const std::string& cwd, const std::string& args) {
-  const std::string command =
-      "cd '" + cwd + "' && " + std::string(FCNTOOL_PATH) + " " + args + " 2>&1";
-  Result r;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) r.output.append(buf, n);
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
+  return test::RunFcntool(args, cwd);
 }
 
 void Write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }

@@ -18,26 +18,11 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct Result {
-  int exit_code = -1;
-  std::string output;
-};
+using Result = test::CommandResult;
 
-Result Shell(const std::string& command) {
-  Result r;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) r.output.append(buf, n);
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
+Result Shell(const std::string& command) { return test::RunShell(command); }
 
-Result Fcntool(const std::string& args) {
-  return Shell(std::string(FCNTOOL_PATH) + " " + args + " 2>&1");
-}
+Result Fcntool(const std::string& args) { return test::RunFcntool(args); }
 
 std::string Write(const std::string& dir, const std::string& name, const std::string& text) {
   const std::string path = dir + "/" + name;

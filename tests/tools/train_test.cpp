@@ -26,24 +26,11 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
-struct Result {
-  int exit_code = -1;
-  std::string output;
-};
+using Result = test::CommandResult;
 
 // Runs fcntool in `cwd` and returns its exit code and combined output.
 Result Fcntool(const std::string& cwd, const std::string& args) {
-  const std::string command =
-      "cd '" + cwd + "' && " + std::string(FCNTOOL_PATH) + " " + args + " 2>&1";
-  Result r;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) r.output.append(buf, n);
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
+  return test::RunFcntool(args, cwd);
 }
 
 std::string Write(const std::string& path, const std::string& text) {
