@@ -210,12 +210,14 @@ def score(fcntool: Path, ws: Workspace, heads: Sequence[tuple[str, str, int, int
 
 
 def segment(fcntool: Path, ws: Workspace, image: Path, classes: int,
-            extra: Sequence[str] = ()) -> None:
-    """fcntool segment on one image: label and overlay PNGs of the image's size."""
+            extra: Sequence[str] = (), more: Sequence[Path] = ()) -> None:
+    """fcntool segment on one image (and `more` files for the net's other inputs): label and
+    overlay PNGs of the image's size."""
     weights = ws.root / "snapshot" / f"{ws.model}_iter_2.caffemodel"
     out_dir = ws.root / "segment"
+    sample = ",".join(str(p) for p in [image, *more])
     run([fcntool, "segment", f"--model={ws.net_dir / 'deploy.prototxt'}", f"--weights={weights}",
-         f"--output_dir={out_dir}", *extra, image], ws.root)
+         f"--output_dir={out_dir}", *extra, sample], ws.root)
     size = Image.open(image).size
     label = Image.open(out_dir / f"{image.stem}_label.png")
     assert label.mode == "P" and label.size == size
@@ -265,8 +267,12 @@ def test_nyud_fcn32s_color_hha(tmp_path: Path, fcntool: Path, classifier: Path) 
 
     pixels = int((arrays[nyud_fixture.IDS[1]]["raw"] != 0).sum())
     score(fcntool, ws, [("score", "label", 40, pixels)])
-    # No segment: the colour+HHA deploy net has two image inputs and `fcntool segment` feeds
-    # one colour image.
+    # Both streams: colour as BGR, HHA in the file's order (as the reference loads it).
+    data = tmp_path / "nyud" / "data"
+    segment(fcntool, ws, data / "images" / f"img_{nyud_fixture.IDS[1]}.png", 40,
+            ["--input_blobs=color,hha", "--rgb_inputs=hha",
+             "--mean_value=116.190,97.203,92.318:132.431,94.076,118.477"],
+            more=[data / "hha" / f"img_{nyud_fixture.IDS[1]}.png"])
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -371,6 +372,120 @@ TEST(SegmentTest, CustomPaletteAndErrors) {
   r = Fcntool(dir, "check --model=deploy.prototxt red.png");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr("unexpected argument 'red.png'"));
+}
+
+// Two inputs, as NYUD's colour + depth/HHA nets: score = colour (identity) + depth on class 2.
+const char* kTwoInputNet = R"(name: "two"
+layer { name: "input" type: "Input" top: "color" top: "depth"
+        input_param { shape { dim: 1 dim: 3 dim: 4 dim: 4 } shape { dim: 1 dim: 1 dim: 4 dim: 4 } } }
+layer { name: "cat" type: "Concat" bottom: "color" bottom: "depth" top: "cat" }
+layer { name: "score" type: "Convolution" bottom: "cat" top: "score"
+        convolution_param { num_output: 3 kernel_size: 1 } }
+)";
+
+void WriteTwoInputWeights(const std::string& path) {
+  NetParameter weights;
+  LayerParameter* layer = weights.add_layer();
+  layer->set_name("score");
+  layer->set_type("Convolution");
+  BlobProto* w = layer->add_blobs();
+  for (const int d : {3, 4, 1, 1}) w->mutable_shape()->add_dim(d);
+  for (int o = 0; o < 3; ++o) {
+    for (int i = 0; i < 4; ++i) w->add_data(o == i || (o == 2 && i == 3) ? 1.0f : 0.0f);
+  }
+  BlobProto* b = layer->add_blobs();
+  b->mutable_shape()->add_dim(3);
+  for (int o = 0; o < 3; ++o) b->add_data(0.0f);
+  WriteProtoToBinaryFile(weights, path);
+}
+
+TEST(SegmentTest, FeedsEveryInputWithItsOwnTransform) {
+  const std::string dir = TempDir();
+  Write(dir + "/deploy.prototxt", kTwoInputNet);
+  WriteTwoInputWeights(dir + "/w.caffemodel");
+  // Colour (BGR) 1x3: class 0, 1, 0 by colour alone. Depth (16-bit): 0, 5, 1000. With
+  // --log_inputs=depth, mean 3 and scale 100 the depth term is 0 (no reading), (ln 5 - 3) * 100
+  // = -139 and (ln 1000 - 3) * 100 = 391: classes 0, 1, 2. Without the log, pixel 1 would get
+  // (5 - 3) * 100 = 200 and class 2.
+  cv::Mat colour(1, 3, CV_8UC3);
+  colour.at<cv::Vec3b>(0, 0) = cv::Vec3b(100, 90, 0);
+  colour.at<cv::Vec3b>(0, 1) = cv::Vec3b(90, 100, 0);
+  colour.at<cv::Vec3b>(0, 2) = cv::Vec3b(100, 90, 0);
+  cv::Mat depth(1, 3, CV_16UC1);
+  depth.at<std::uint16_t>(0, 0) = 0;
+  depth.at<std::uint16_t>(0, 1) = 5;
+  depth.at<std::uint16_t>(0, 2) = 1000;
+  ASSERT_TRUE(cv::imwrite(dir + "/c.png", colour));
+  ASSERT_TRUE(cv::imwrite(dir + "/d.png", depth));
+  ASSERT_TRUE(cv::imwrite(dir + "/small.png", cv::Mat(1, 2, CV_16UC1, cv::Scalar(1))));
+
+  const auto labels = [&](const std::string& stem) {
+    // OpenCV expands the palette: VOC colours 0 black, 1 (128,0,0), 2 (0,128,0) as BGR.
+    const cv::Mat label = cv::imread(dir + "/" + stem + "_label.png", cv::IMREAD_COLOR);
+    std::vector<int> classes;
+    for (int x = 0; x < label.cols; ++x) {
+      const cv::Vec3b bgr = label.at<cv::Vec3b>(0, x);
+      classes.push_back(bgr == cv::Vec3b(0, 0, 0)     ? 0
+                        : bgr == cv::Vec3b(0, 0, 128) ? 1
+                        : bgr == cv::Vec3b(0, 128, 0) ? 2
+                                                      : -1);
+    }
+    return classes;
+  };
+  Result r = Fcntool(dir,
+                     "segment --model=deploy.prototxt --weights=w.caffemodel "
+                     "--mean_value=0:3 --scale=1:100 --log_inputs=depth c.png,d.png");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("c.png: 3x1"));
+  EXPECT_EQ(labels("c"), (std::vector<int>{0, 1, 2}));
+
+  // The files follow --input_blobs' order; the outputs are named after the first file.
+  r = Fcntool(dir,
+              "segment --model=deploy.prototxt --weights=w.caffemodel --input_blobs=depth,color "
+              "--mean_value=3:0 --scale=100:1 --log_inputs=depth d.png,c.png");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(labels("d"), (std::vector<int>{0, 1, 2}));
+
+  // Without the log transform pixel 1 goes to class 2.
+  r = Fcntool(dir,
+              "segment --model=deploy.prototxt --weights=w.caffemodel "
+              "--mean_value=0:3 --scale=1:100 c.png,d.png");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(labels("c"), (std::vector<int>{0, 2, 2}));
+
+  // --rgb_inputs: the colour input gets the file's R,G,B order (depth term off, scale 0).
+  r = Fcntool(dir,
+              "segment --model=deploy.prototxt --weights=w.caffemodel "
+              "--mean_value=0:0 --scale=1:0 --rgb_inputs=color c.png,d.png");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(labels("c"), (std::vector<int>{2, 1, 2}));
+
+  const std::string base = "segment --model=deploy.prototxt --weights=w.caffemodel ";
+  r = Fcntool(dir, base + "c.png");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("c.png: 1 file(s) for the 2 inputs fed"));
+  r = Fcntool(dir, base + "c.png,small.png");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("small.png: 2x1, but c.png is 3x1"));
+  r = Fcntool(dir, base + "--mean_value=0:1:2 c.png,d.png");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("3 ':'-separated groups for the 2 inputs fed"));
+  r = Fcntool(dir, base + "--mean_value=1,2 c.png,d.png");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("2 values for the 3 channel(s) of input \"color\""));
+  r = Fcntool(dir, base + "--input_blobs=color,nir c.png,d.png");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("\"nir\" is not an input of deploy.prototxt (its inputs: "
+                                  "color, depth)"));
+  r = Fcntool(dir, base + "--input_blobs=color --log_inputs=depth c.png");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("--log_inputs: \"depth\" is not an input fed"));
+  r = Fcntool(dir, base + "--rgb_inputs=depth c.png,d.png");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("--rgb_inputs: \"depth\" has 1 channel(s), not 3"));
+  r = Fcntool(dir, base + "--scale=x c.png,d.png");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("--scale=x: \"x\" is not a number"));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -457,6 +457,33 @@ TEST(SurgeryTest, WithoutWeightsKeepsFillersAndWritesBilinearUpsampling) {
   }
 }
 
+// --random_seed seeds the fillers: the same seed writes the same weights, another seed others
+// (the seeds of the CamVid experiment start from different msra draws).
+TEST(SurgeryTest, RandomSeedSetsTheFillerDraws) {
+  const std::string dir = test::TempDir();
+  std::ofstream(dir + "/net.prototxt") << R"(
+    layer { name: "input" type: "Input" top: "data" input_param { shape { dim: 1 dim: 2 dim: 8 dim: 8 } } }
+    layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
+            convolution_param { num_output: 3 kernel_size: 3 weight_filler { type: "msra" } } }
+  )";
+  const auto draw = [&](const std::string& flags, const std::string& out) {
+    const Result r = Fcntool(dir, "surgery --model=net.prototxt --output=" + out + " " + flags);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    const NetParameter written = ReadNetParamFromBinaryFile(dir + "/" + out);
+    for (const LayerParameter& layer : written.layer()) {
+      if (layer.name() == "conv") {
+        return std::vector<float>(layer.blobs(0).data().begin(), layer.blobs(0).data().end());
+      }
+    }
+    return std::vector<float>();
+  };
+  const std::vector<float> a = draw("--random_seed=1", "a.caffemodel");
+  ASSERT_EQ(a.size(), 3u * 2 * 9);
+  EXPECT_EQ(draw("--random_seed=1", "b.caffemodel"), a);
+  EXPECT_NE(draw("--random_seed=2", "c.caffemodel"), a);
+  EXPECT_EQ(draw("", "d.caffemodel"), draw("", "e.caffemodel"));  // the default is fixed
+}
+
 TEST(SurgeryTest, ExpandScoreAndBadInputOnTheCommandLine) {
   Fixture f;
   Write(f.dir + "/fcn3.prototxt", Fcn32s(1, 3));

@@ -98,7 +98,7 @@ const std::vector<Command>& Commands() {
        "  coerced, dropped or kept, and writes the target's .caffemodel. The weights may be\n"
        "  V1 or current .caffemodel files, or .caffemodel.h5.",
        {"model", "weights", "output", "source_model", "interp_layers", "expand_score", "suffix",
-        "phase", "level", "stage"},
+        "phase", "level", "stage", "random_seed"},
        &RunSurgery},
       {"score",
        "score a segmentation net over a database: pixel acc, mean acc, mean IU, f.w. IU",
@@ -116,14 +116,21 @@ const std::vector<Command>& Commands() {
       {"segment",
        "segment images: colour label PNGs and overlays",
        "fcntool segment --model=DEPLOY.prototxt --weights=W.caffemodel [--output_dir=DIR]\n"
-       "                [--mean_value=104.00699,116.66877,122.67892] [--palette=voc|FILE]\n"
-       "                [--class_names=FILE] [--overlay_alpha=0.5] IMAGE...\n"
-       "  For each image (any size, decoded as BGR): subtracts the mean, reshapes the input to\n"
-       "  1x3xHxW, runs the net and takes the argmax of the score blob. Writes\n"
-       "  <name>_label.png (palette-indexed PNG: pixel value = class) and <name>_overlay.png\n"
-       "  (the image blended with the class colours) and prints the classes found.",
-       {"model", "weights", "output_dir", "mean_value", "palette", "class_names", "overlay_alpha",
-        "score_blobs", "gpu"},
+       "                [--mean_value=104.00699,116.66877,122.67892] [--scale=1]\n"
+       "                [--input_blobs=a,b] [--rgb_inputs=b] [--log_inputs=b]\n"
+       "                [--palette=voc|FILE] [--class_names=FILE] [--overlay_alpha=0.5]\n"
+       "                IMAGE[,IMAGE2...]...\n"
+       "  For each image (any size; 3-channel inputs decoded as BGR, 1-channel ones at the\n"
+       "  file's bit depth): subtracts the mean, multiplies by the scale, reshapes the input\n"
+       "  to 1xCxHxW, runs the net and takes the argmax of the score blob. A net with several\n"
+       "  inputs (NYUD colour + HHA) takes one comma-separated file list per sample, in\n"
+       "  --input_blobs order, and ':'-separated --mean_value/--scale groups per input, e.g.\n"
+       "  --mean_value=116.190,97.203,92.318:132.431,94.076,118.477 --rgb_inputs=hha\n"
+       "  color.png,hha.png. Writes <name>_label.png (palette-indexed PNG: pixel value =\n"
+       "  class) and <name>_overlay.png (the first image blended with the class colours),\n"
+       "  named after the first file, and prints the classes found.",
+       {"model", "weights", "output_dir", "mean_value", "scale", "input_blobs", "rgb_inputs",
+        "log_inputs", "palette", "class_names", "overlay_alpha", "score_blobs", "gpu"},
        &RunSegment,
        /*takes_files=*/true},
   };

@@ -5,6 +5,7 @@
 #include <memory>
 #include <utility>
 
+#include "fcn/rng.h"
 #include "fcn/surgery.h"
 #include "io/hdf5.h"
 #include "tools/fcntool/commands.h"
@@ -23,6 +24,10 @@ DEFINE_string(suffix, "",
               "surgery: source layer p goes into target layer p + suffix; a comma list gives one "
               "suffix per --weights file (NYUD late fusion: --weights=color.caffemodel,"
               "hha.caffemodel --suffix=color,hha).");
+
+DEFINE_int64(random_seed, 5489,
+             "surgery: seed of the target net's fillers (what layers not copied start from); "
+             "negative: drawn from the system's entropy.");
 
 namespace fcn::tool {
 
@@ -76,6 +81,7 @@ int RunSurgery() {
     throw ConfigError("--source_model, --expand_score and --suffix need --weights");
   }
   const NetStateOptions state = StateFromFlags(TEST);
+  SetGlobalSeed(FLAGS_random_seed);
   std::unique_ptr<Net> target = Net::FromFile(FLAGS_model, state);
 
   std::vector<NetParameter> sources;
