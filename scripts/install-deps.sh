@@ -11,12 +11,15 @@ packages=(
   libgoogle-glog-dev libgflags-dev
   libopenblas-dev
   liblmdb-dev
+  libdnnl-dev
   libhdf5-dev
   libpng-dev libjpeg-dev libopencv-dev
   libgtest-dev libgmock-dev
   # python side: data scripts, tests, benchmarks
   python3-numpy python3-protobuf python3-pytest python3-lmdb python3-pil
   python3-scipy python3-h5py python3-opencv
+  # loss curves of experiments/camvid/run.py report
+  python3-matplotlib
   # the speed comparison in bench/ (PyTorch, CPU)
   python3-torch
   # tools used by the fcntool draw command and docs

@@ -3,6 +3,7 @@
 #include "layers/base_conv.h"
 
 #include <climits>
+#include <cstdlib>
 #include <string>
 
 #include "fcn/filler.h"
@@ -74,6 +75,36 @@ BaseConvolutionLayer::BaseConvolutionLayer(const LayerParameter& param, bool tra
   }
   bias_term_ = p.bias_term();
   force_nd_im2col_ = p.force_nd_im2col();
+  switch (p.engine()) {
+    case ConvolutionParameter::CAFFE:
+      engine_ = Engine::kCaffe;
+      break;
+    case ConvolutionParameter::DNNL:
+      engine_ = Engine::kDnnl;
+      break;
+    case ConvolutionParameter::DNNL_WINOGRAD:
+      engine_ = Engine::kDnnlWinograd;
+      break;
+    default:  // DEFAULT, and CUDNN on the CPU
+      engine_ = Engine::kDefault;
+      break;
+  }
+  if (engine_ == Engine::kDefault) {
+    const char* env = std::getenv("FCN_CONV_ENGINE");
+    const std::string choice = env ? env : "";
+    if (choice == "CAFFE" || choice == "caffe") {
+      engine_ = Engine::kCaffe;
+    } else if (choice == "DNNL" || choice == "dnnl") {
+      engine_ = Engine::kDnnl;
+    } else if (!choice.empty() && choice != "DEFAULT" && choice != "default") {
+      throw ConfigError(StrCat("FCN_CONV_ENGINE=", choice, ": expected CAFFE, DNNL or DEFAULT"));
+    }
+  }
+  if ((engine_ == Engine::kDnnl || engine_ == Engine::kDnnlWinograd) && !DnnlConv::Available()) {
+    throw ConfigError(
+        "convolution_param.engine DNNL: this build has no oneDNN (FCN_USE_DNNL=OFF or "
+        "libdnnl-dev missing)");
+  }
   axis_param_ = p.axis();
 
   const bool kernel_hw = p.has_kernel_h() || p.has_kernel_w();
@@ -316,11 +347,64 @@ void BaseConvolutionLayer::Reshape(const BlobVec& bottom, const BlobVec& top) {
               "im2col geometry disagrees with the convolution output ", ShapeOf(conv_out_spatial));
   }
 
+  ReshapeEngine(first, in_spatial, out_spatial);
+
   if (bias_term_ && bias_multiplier_.count() != top_spatial_dim_) {
     bias_multiplier_.Reshape({top_spatial_dim_});
     float* ones = bias_multiplier_.mutable_cpu_data();
     for (int i = 0; i < top_spatial_dim_; ++i) ones[i] = 1.0f;
   }
+}
+
+void BaseConvolutionLayer::ReshapeEngine(const Blob& bottom, const std::vector<int>& in_spatial,
+                                         const std::vector<int>& out_spatial) {
+  if (engine_ == Engine::kCaffe) return;
+  std::string why;
+  bool can = channel_axis_ == 1 && num_spatial_axes_ == 2 && !force_nd_im2col_;
+  if (!can) why = "oneDNN runs 2-D convolutions with channel axis 1 (no force_nd_im2col)";
+  DnnlConvGeometry g;
+  if (can) {
+    g.transposed = transposed_;
+    g.winograd = engine_ == Engine::kDnnlWinograd;
+    g.num = bottom.shape(0);
+    g.in_channels = channels_;
+    g.in_h = in_spatial[0];
+    g.in_w = in_spatial[1];
+    g.out_channels = num_output_;
+    g.out_h = out_spatial[0];
+    g.out_w = out_spatial[1];
+    g.kernel_h = kernel_[0];
+    g.kernel_w = kernel_[1];
+    g.stride_h = stride_[0];
+    g.stride_w = stride_[1];
+    g.pad_h = pad_[0];
+    g.pad_w = pad_[1];
+    g.dilation_h = dilation_[0];
+    g.dilation_w = dilation_[1];
+    g.group = group_;
+    g.bias = bias_term_;
+    can = DnnlConv::Supported(g, &why);
+  }
+  if (!can) {
+    if (engine_ != Engine::kDefault) {
+      throw ConfigError(StrCat("convolution_param.engine DNNL cannot run bottom ",
+                               bottom.shape_string(), ": ", why));
+    }
+    dnnl_.reset();  // the im2col path
+    return;
+  }
+  if (dnnl_ && dnnl_->geometry() == g) return;
+  try {
+    dnnl_ = std::make_unique<DnnlConv>(g);
+  } catch (const ConfigError&) {
+    dnnl_.reset();
+    if (engine_ != Engine::kDefault) throw;  // asked for explicitly
+  }
+}
+
+std::string BaseConvolutionLayer::engine_name() const {
+  return dnnl_ ? StrCat("DNNL (", dnnl_->ForwardImplementation(), ")")
+               : std::string("CAFFE (im2col + GEMM)");
 }
 
 std::size_t BaseConvolutionLayer::internal_bytes() const {

@@ -22,9 +22,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "fcn/layer.h"
+#include "layers/dnnl_conv.h"
 #include "math/im2col.h"
 
 namespace fcn {
@@ -39,6 +42,11 @@ class BaseConvolutionLayer : public Layer {
   /// Checks the bottoms against the set-up, computes the top shape and the im2col geometry.
   void Reshape(const BlobVec& bottom, const BlobVec& top) override;
   std::size_t internal_bytes() const override;
+
+  /// The oneDNN engine for the current shape, or null when the im2col path runs.
+  DnnlConv* dnnl() const { return dnnl_.get(); }
+  /// "DNNL (<oneDNN implementation>)" or "CAFFE (im2col + GEMM)" (for logs and tests).
+  std::string engine_name() const;
 
  protected:
   // One image at a time, all groups. `col` is the im2col buffer (col_count() floats from the
@@ -57,6 +65,10 @@ class BaseConvolutionLayer : public Layer {
                   float* weight_diff);
   /// bias_diff[m] += sum over the top's spatial positions of top_diff[m, :].
   void BackwardBias(const ExecContext& ctx, const float* top_diff, float* bias_diff);
+  /// BackwardBias over every image of the batch.
+  void BackwardBiasAll(const ExecContext& ctx, const float* top_diff, float* bias_diff) {
+    for (std::int64_t n = 0; n < num_; ++n) BackwardBias(ctx, top_diff + n * top_dim_, bias_diff);
+  }
 
   /// The im2col buffer for the current shape, or nullptr on the 1x1 path.
   float* ColBuffer(const ExecContext& ctx) const;
@@ -70,6 +82,8 @@ class BaseConvolutionLayer : public Layer {
 
  private:
   void ResolveGeometry(const Blob& bottom);
+  void ReshapeEngine(const Blob& bottom, const std::vector<int>& in_spatial,
+                     const std::vector<int>& out_spatial);
   void SetUpBlobs();
   void Im2ColInput(const float* input, float* col) const;
   void Col2ImInput(const float* col, float* input) const;
@@ -105,6 +119,11 @@ class BaseConvolutionLayer : public Layer {
   std::vector<int> conv_input_shape_;  // [conv_in_channels, spatial...] for the N-d path
   std::vector<int> col_shape_;         // [kernel_dim * group, conv output spatial...]
   Blob bias_multiplier_;               // ones, top_spatial_dim_ long
+  // The engine: convolution_param.engine (DEFAULT: oneDNN wherever it can run, else im2col;
+  // the environment variable FCN_CONV_ENGINE=CAFFE|DNNL overrides DEFAULT).
+  enum class Engine { kDefault, kCaffe, kDnnl, kDnnlWinograd };
+  Engine engine_ = Engine::kDefault;
+  std::unique_ptr<DnnlConv> dnnl_;
 };
 
 }  // namespace fcn

@@ -18,6 +18,15 @@ const LayerSchema& DeconvolutionLayer::Schema() {
 
 void DeconvolutionLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom,
                                      const BlobVec& top) {
+  if (DnnlConv* engine = dnnl()) {
+    const float* weights = blobs_[0]->cpu_data();
+    const float* bias = bias_term() ? blobs_[1]->cpu_data() : nullptr;
+    for (std::size_t i = 0; i < bottom.size(); ++i) {
+      engine->Forward(ctx.workspace(), bottom[i]->cpu_data(), weights, bias,
+                      top[i]->mutable_cpu_data());
+    }
+    return;
+  }
   const float* weights = blobs_[0]->cpu_data();
   const float* bias = bias_term() ? blobs_[1]->cpu_data() : nullptr;
   float* col = ColBuffer(ctx);
@@ -35,6 +44,29 @@ void DeconvolutionLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bott
 void DeconvolutionLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
                                       const std::vector<bool>& propagate_down,
                                       const BlobVec& bottom) {
+  if (DnnlConv* engine = dnnl()) {
+    const float* weights = blobs_[0]->cpu_data();
+    const bool weight_grad = param_propagate_down(0);
+    const bool bias_grad = bias_term() && param_propagate_down(1);
+    float* weight_diff = weight_grad ? blobs_[0]->mutable_cpu_diff() : nullptr;
+    float* bias_diff = bias_grad ? blobs_[1]->mutable_cpu_diff() : nullptr;
+    for (std::size_t i = 0; i < top.size(); ++i) {
+      const float* top_diff = top[i]->cpu_diff();
+      if (weight_grad || bias_grad) {
+        // oneDNN computes both; a frozen weight (lr_mult 0) still skips the accumulation.
+        if (weight_grad) {
+          engine->BackwardWeights(ctx.workspace(), bottom[i]->cpu_data(), top_diff, weight_diff,
+                                  bias_diff);
+        } else {
+          BackwardBiasAll(ctx, top_diff, bias_diff);
+        }
+      }
+      if (i < propagate_down.size() && propagate_down[i]) {
+        engine->BackwardData(ctx.workspace(), top_diff, weights, bottom[i]->mutable_cpu_diff());
+      }
+    }
+    return;
+  }
   const float* weights = blobs_[0]->cpu_data();
   const bool weight_grad = param_propagate_down(0);
   const bool bias_grad = bias_term() && param_propagate_down(1);

@@ -14,6 +14,9 @@ DEFINE_string(input_shape, "",
 DEFINE_string(phase, "", "Net phase: TRAIN or TEST (each command has its own default).");
 DEFINE_int32(level, 0, "Net state level.");
 DEFINE_string(stage, "", "Comma-separated net state stages.");
+DEFINE_int32(threads, 0,
+             "Compute threads for OpenBLAS and oneDNN (0: $FCN_NUM_THREADS, else "
+             "$OMP_NUM_THREADS, else $OPENBLAS_NUM_THREADS, else every core).");
 DEFINE_string(gpu, "", "GPU device ids, comma-separated, or 'all' (CPU when empty).");
 DEFINE_int32(iterations, 50, "The number of iterations (batches for test, timed passes for time).");
 DEFINE_string(output, "",
@@ -55,7 +58,8 @@ const std::vector<Command>& Commands() {
        "  exactly where the snapshot was taken; --weights fine-tunes from .caffemodel files.\n"
        "  SIGINT/SIGHUP: stop (ends after the current iteration, with the final snapshot),\n"
        "  snapshot (writes one and continues) or none.",
-       {"solver", "snapshot", "weights", "sigint_effect", "sighup_effect", "level", "stage", "gpu"},
+       {"solver", "snapshot", "weights", "sigint_effect", "sighup_effect", "level", "stage", "gpu",
+        "threads"},
        &RunTrain},
       {"test",
        "score a net: the mean of every output blob over a number of batches",
@@ -64,7 +68,7 @@ const std::vector<Command>& Commands() {
        "  Builds the net in phase TEST, loads the weights and runs --iterations forward\n"
        "  passes, printing each batch's outputs, the mean loss and each output's mean\n"
        "  (as caffe test).",
-       {"model", "weights", "iterations", "level", "stage", "gpu"},
+       {"model", "weights", "iterations", "level", "stage", "gpu", "threads"},
        &RunTest},
       {"time",
        "time each layer's forward and backward pass of a training step",
@@ -74,7 +78,7 @@ const std::vector<Command>& Commands() {
        "  one untimed forward and backward pass, then times every layer's Forward and Backward\n"
        "  over --iterations passes and prints the per-layer and total averages (as caffe time)\n"
        "  and the peak resident memory. Inputs keep their declared shape with zero data.",
-       {"model", "iterations", "input_shape", "phase", "level", "stage"},
+       {"model", "iterations", "input_shape", "phase", "level", "stage", "threads"},
        &RunTime},
       {"draw",
        "write the net as a Graphviz dot graph",
@@ -111,7 +115,7 @@ const std::vector<Command>& Commands() {
        "  IU, frequency-weighted IU and the per-class IU (definitions: docs/metrics.md). With\n"
        "  --output_dir it writes confusion_<score blob>.csv and .png and metrics.json.",
        {"model", "weights", "iterations", "output_dir", "score_blobs", "label_blobs", "classes",
-        "class_names", "exclude_absent", "level", "stage", "gpu"},
+        "class_names", "exclude_absent", "level", "stage", "gpu", "threads"},
        &RunScore},
       {"segment",
        "segment images: colour label PNGs and overlays",
@@ -130,7 +134,7 @@ const std::vector<Command>& Commands() {
        "  class) and <name>_overlay.png (the first image blended with the class colours),\n"
        "  named after the first file, and prints the classes found.",
        {"model", "weights", "output_dir", "mean_value", "scale", "input_blobs", "rgb_inputs",
-        "log_inputs", "palette", "class_names", "overlay_alpha", "score_blobs", "gpu"},
+        "log_inputs", "palette", "class_names", "overlay_alpha", "score_blobs", "gpu", "threads"},
        &RunSegment,
        /*takes_files=*/true},
   };

@@ -16,6 +16,7 @@ DECLARE_string(phase);
 DECLARE_int32(level);
 DECLARE_string(stage);
 DECLARE_string(gpu);
+DECLARE_int32(threads);
 DECLARE_int32(iterations);
 DECLARE_string(output);
 DECLARE_string(output_dir);

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "fcn/common.h"
+#include "fcn/threads.h"
 #include "tools/fcntool/commands.h"
 
 namespace {
@@ -98,6 +99,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    fcn::SetNumThreads(FLAGS_threads);
     return command->run();
   } catch (const fcn::ConfigError& e) {
     std::cerr << "fcntool " << name << ": " << e.what() << "\n";

@@ -9,6 +9,8 @@
 #include <iomanip>
 #include <vector>
 
+#include "fcn/threads.h"
+#include "layers/base_conv.h"
 #include "tools/fcntool/commands.h"
 
 namespace fcn::tool {
@@ -62,6 +64,14 @@ int RunTime() {
               << (net.layer_need_backward()[i] ? " needs backward computation."
                                                : " does not need backward computation.");
   }
+
+  // Which engine each convolution runs (oneDNN's implementation name, or im2col).
+  for (std::size_t i = 0; i < net.layers().size(); ++i) {
+    if (const auto* conv = dynamic_cast<const BaseConvolutionLayer*>(net.layers()[i].get())) {
+      LOG(INFO) << net.layer_names()[i] << " engine: " << conv->engine_name();
+    }
+  }
+  LOG(INFO) << "Threads: " << NumThreads();
 
   const auto& layers = net.layers();
   const auto& bottoms = net.bottom_vecs();
