@@ -69,16 +69,17 @@ echo "=== FCN-8s from FCN-32s (new score layers zero); $iters iterations ==="
   tee $demo/train-fcn8s.log | grep -E "Iteration [0-9]+ \(|Test net metrics|Optimization Done" || true
 train_end=$(date +%s)
 
-mean=$($py -c "
+# segment gets the Data layer's transform: its mean and scale.
+read -r mean scale < <($py -c "
 import re; t=open('models/synthetic-fcn8s-narrow/train.prototxt').read()
-print(','.join(re.findall(r'mean_value: ([0-9.]+)', t)[:3]))")
+print(','.join(re.findall(r'mean_value: ([0-9.]+)', t)[:3]), re.search(r'scale: ([0-9.]+)', t)[1])")
 for net in fcn32s fcn8s; do
   echo "=== $net on the val split ==="
   "$fcntool" score --model=models/synthetic-$net-narrow/val.prototxt \
     --weights=$demo/${net}_iter_$iters.caffemodel --output_dir=$demo/score-$net
   mapfile -t images < <(head -n 4 out/synthetic/val.txt | awk '{print "out/synthetic/" $1}')
   "$fcntool" segment --model=models/synthetic-$net-narrow/deploy.prototxt \
-    --weights=$demo/${net}_iter_$iters.caffemodel --mean_value="$mean" \
+    --weights=$demo/${net}_iter_$iters.caffemodel --mean_value="$mean" --scale="$scale" \
     --output_dir=$demo/pred-$net "${images[@]}" >/dev/null
 done
 $py scripts/side_by_side.py --root out/synthetic --list out/synthetic/val.txt --rows 4 \
