@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-2-Clause
-"""Times VGG-16 FCN-8s (1x3x500x500) forward and forward+backward with `fcntool time` and
-with the same network in PyTorch, on the same threads, in one run, and prints both, their
-ratio and each one's peak resident memory.
+"""Times VGG-16 FCN-8s (1x3x500x500) forward and forward+backward with `fcntool time` (its
+default engines: oneDNN where built in; and with FCN_CONV_ENGINE=CAFFE, im2col + OpenBLAS)
+and with the same network in PyTorch, on the same threads, in one run, and prints them, the
+ratios to PyTorch and each one's peak resident memory, with the CPU's model and SIMD flags and
+the engine each convolution ran.
 
 Each framework runs in its own child process, whose peak RSS is read from os.wait4.
 """
@@ -59,16 +61,39 @@ def parse_caffe_time(output: str) -> tuple[float, float]:
     return values[0], values[1]
 
 
-def bench_fcn(fcntool: Path, model: Path, iterations: int, threads: int) -> Figures:
+def bench_fcn(fcntool: Path, model: Path, iterations: int, threads: int,
+              engine: str = "") -> tuple[Figures, dict[str, int]]:
+    """fcntool time's figures and how many convolutions ran on each engine."""
     env = dict(os.environ)
     env["OPENBLAS_NUM_THREADS"] = str(threads)
     env["OMP_NUM_THREADS"] = str(threads)
-    cmd = [str(fcntool), "time", f"--model={model}", f"--iterations={iterations}"]
+    if engine:
+        env["FCN_CONV_ENGINE"] = engine
+    cmd = [str(fcntool), "time", f"--model={model}", f"--iterations={iterations}",
+           f"--threads={threads}"]
     code, output, rss = run_child(cmd, env)
     if code != 0:
         sys.exit(f"bench: {' '.join(cmd)} failed with exit code {code}:\n{output[-4000:]}")
     forward, both = parse_caffe_time(output)
-    return Figures(forward, both, rss)
+    engines: dict[str, int] = {}
+    for m in re.finditer(r"\] \S+ engine: (.*)$", output, re.MULTILINE):
+        engines[m.group(1)] = engines.get(m.group(1), 0) + 1
+    return Figures(forward, both, rss), engines
+
+
+def cpu_description() -> str:
+    """The CPU model and its SIMD flags, from /proc/cpuinfo."""
+    model, flags = "unknown CPU", []
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model == "unknown CPU":
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = [f for f in value.split() if f.startswith(("avx", "fma", "amx"))]
+    except OSError:
+        pass
+    return f"{model}; {os.cpu_count()} logical CPUs; {' '.join(flags) or 'no AVX flags'}"
 
 
 def torch_available() -> bool:
@@ -183,15 +208,18 @@ def ratio(a: float, b: Optional[float]) -> str:
     return f"{a / b:.2f}" if b else "-"
 
 
-def print_table(fcn: Figures, torch_figures: Optional[Figures]) -> None:
+def print_table(fcn: Figures, im2col: Figures, torch_figures: Optional[Figures]) -> None:
     rows = [("forward (ms)", "forward_ms"), ("forward+backward (ms)", "forward_backward_ms"),
             ("peak RSS (MiB)", "peak_rss_mib")]
-    print(f"{'':22} {'fcn':>10} {'pytorch':>10} {'fcn/pytorch':>12}")
+    print(f"{'':22} {'fcn':>10} {'fcn im2col':>11} {'pytorch':>10} {'fcn/pytorch':>12} "
+          f"{'im2col/pytorch':>15}")
     for label, field in rows:
         mine = getattr(fcn, field)
+        base = getattr(im2col, field)
         theirs = getattr(torch_figures, field) if torch_figures else None
         theirs_text = f"{theirs:10.0f}" if theirs is not None else f"{'-':>10}"
-        print(f"{label:22} {mine:10.0f} {theirs_text} {ratio(mine, theirs):>12}")
+        print(f"{label:22} {mine:10.0f} {base:11.0f} {theirs_text} {ratio(mine, theirs):>12} "
+              f"{ratio(base, theirs):>15}")
 
 
 def main() -> None:
@@ -219,8 +247,13 @@ def main() -> None:
         sys.exit(f"bench: {fcntool} not found; build fcn first or pass --fcntool")
     print(f"FCN-8s 1x3x{SIZE}x{SIZE}, {args.threads} threads, 1 warm-up + "
           f"{args.iterations} timed passes each", flush=True)
-    fcn = bench_fcn(fcntool, args.model, args.iterations, args.threads)
+    print(f"CPU: {cpu_description()}", flush=True)
+    fcn, engines = bench_fcn(fcntool, args.model, args.iterations, args.threads)
     print(f"fcn done: {fcn}", flush=True)
+    for name, count in sorted(engines.items()):
+        print(f"  {count:2d} convolution layer(s) on {name}")
+    im2col, _ = bench_fcn(fcntool, args.model, args.iterations, args.threads, engine="CAFFE")
+    print(f"fcn im2col done: {im2col}", flush=True)
     torch_figures = None
     if torch_available():
         torch_figures = bench_torch(args.iterations, args.threads)
@@ -228,7 +261,7 @@ def main() -> None:
     else:
         print("PyTorch is not installed (Debian: apt-get install python3-torch): "
               "only fcn's figures are shown")
-    print_table(fcn, torch_figures)
+    print_table(fcn, im2col, torch_figures)
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ def log(message: str) -> None:
 
 
 def run(cmd: list[str], log_path: Path | None = None) -> None:
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", GLOG_logtostderr="1")
+    env = dict(os.environ, FCN_NUM_THREADS="1", GLOG_logtostderr="1")
     if log_path is None:
         subprocess.run(cmd, check=True, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
         return

@@ -185,6 +185,15 @@ int RunCheck() {
   std::printf("Activations: %s forward, %s with gradients; layer buffers %s\n",
               Bytes(data_bytes).c_str(), Bytes(data_bytes + diff_bytes).c_str(),
               Bytes(internal).c_str());
+  // What one training step holds besides the scratch workspace: weights, their gradients,
+  // SGD's momentum history (one value per learnable parameter) and the activations with
+  // their gradients.
+  const double param_bytes = static_cast<double>(total_params) * sizeof(float);
+  std::printf(
+      "Training memory: parameters %s + gradients %s + SGD history %s + activations %s = %s\n",
+      Bytes(param_bytes).c_str(), Bytes(param_bytes).c_str(), Bytes(param_bytes).c_str(),
+      Bytes(data_bytes + diff_bytes + internal).c_str(),
+      Bytes(3 * param_bytes + data_bytes + diff_bytes + internal).c_str());
   return 0;
 }
 
