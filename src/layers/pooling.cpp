@@ -163,13 +163,20 @@ void PoolingLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
   const std::int64_t n = bottom[0]->count();
   if (pool_ == PoolingParameter::AVE) {
     ForEachIndex(ctx, n, kernels::AvePoolBackward{top_diff, bottom_diff, Geometry()});
-  } else if (top.size() > 1) {
-    ForEachIndex(
-        ctx, n,
-        kernels::MaxPoolBackward<float>{top_diff, top[1]->cpu_data(), bottom_diff, Geometry()});
   } else {
-    const auto* argmax = static_cast<const int*>(argmax_->host_data());
-    ForEachIndex(ctx, n, kernels::MaxPoolBackward<int>{top_diff, argmax, bottom_diff, Geometry()});
+    // The CPU scatters per plane (MaxPoolBackwardPlane); a GPU gathers per bottom element.
+    const std::int64_t planes = bottom[0]->count(0, 2);
+    if (top.size() > 1) {
+      ForEachIndex(ctx, planes,
+                   kernels::MaxPoolBackwardPlane<float>{top_diff, top[1]->cpu_data(), bottom_diff,
+                                                        Geometry()},
+                   n / planes);
+    } else {
+      const auto* argmax = static_cast<const int*>(argmax_->host_data());
+      ForEachIndex(ctx, planes,
+                   kernels::MaxPoolBackwardPlane<int>{top_diff, argmax, bottom_diff, Geometry()},
+                   n / planes);
+    }
   }
 }
 

@@ -104,6 +104,32 @@ struct MaxPoolBackward {
   }
 };
 
+// The same gradient as MaxPoolBackward, one plane per index: the plane of bottom_diff is
+// zeroed, then every top diff is added at its argmax (windows may overlap, so the planes are
+// the unit of parallelism). The CPU runs this: one pass over the tops instead of a window
+// search per bottom element. Summation order per bottom element is the top's row-major order,
+// as in MaxPoolBackward, so both give the same floats.
+template <typename IndexT>
+struct MaxPoolBackwardPlane {
+  const float* top_diff;
+  const IndexT* argmax;
+  float* bottom_diff;
+  PoolGeometry g;
+
+  FCN_HOST_DEVICE void operator()(std::int64_t plane) const {
+    const std::int64_t size = g.height * g.width;
+    const std::int64_t pooled = g.pooled_height * g.pooled_width;
+    float* out = bottom_diff + plane * size;
+    for (std::int64_t k = 0; k < size; ++k) out[k] = 0.0f;
+    const float* diff = top_diff + plane * pooled;
+    const IndexT* index = argmax + plane * pooled;
+    for (std::int64_t t = 0; t < pooled; ++t) {
+      const auto k = static_cast<std::int64_t>(index[t]);
+      if (k >= 0) out[k] += diff[t];
+    }
+  }
+};
+
 // Divisor of the average window starting at (y_start, x_start): its extent within the padded
 // input [-pad, size + pad), counted before clipping to the image.
 FCN_HOST_DEVICE inline std::int64_t AvePoolSize(const PoolGeometry& g, std::int64_t y_start,

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "fcn/rng.h"
+#include "layers/pooling_kernels.h"
 #include "support/gradient_checker.h"
 #include "support/test_util.h"
 
@@ -438,6 +439,33 @@ TEST(PoolingLayerGradient, GlobalAverageMatchesFiniteDifferences) {
 
 TEST(PoolingLayerInPlace, SchemaForbidsInPlace) {
   EXPECT_FALSE(MakeLayer(PoolingText("kernel_size: 2"))->schema().in_place);
+}
+
+// The CPU's per-plane scatter and the per-element gather (the GPU's) give the same floats,
+// with overlapping windows (kernel 3, stride 2), padding and ties.
+TEST(PoolingKernels, PlaneScatterEqualsElementGather) {
+  kernels::PoolGeometry g{9, 8, 5, 4, 3, 3, 2, 2, 1, 1};
+  const std::int64_t planes = 3;
+  auto bottom = GaussianBlob({1, planes, g.height, g.width}, 11);
+  float* b = bottom->mutable_cpu_data();
+  b[5] = b[6];  // a tie inside one window
+  const std::int64_t pooled = planes * g.pooled_height * g.pooled_width;
+  std::vector<float> top(static_cast<std::size_t>(pooled));
+  std::vector<int> argmax(top.size());
+  const kernels::MaxPoolForward<int> forward{b, top.data(), argmax.data(), g};
+  for (std::int64_t i = 0; i < pooled; ++i) forward(i);
+  auto top_diff = GaussianBlob({pooled}, 12);
+  const std::int64_t count = planes * g.height * g.width;
+  std::vector<float> gathered(static_cast<std::size_t>(count), -1.0f);
+  std::vector<float> scattered(static_cast<std::size_t>(count), -1.0f);
+  const kernels::MaxPoolBackward<int> gather{top_diff->cpu_data(), argmax.data(), gathered.data(),
+                                             g};
+  for (std::int64_t i = 0; i < count; ++i) gather(i);
+  const kernels::MaxPoolBackwardPlane<int> scatter{top_diff->cpu_data(), argmax.data(),
+                                                   scattered.data(), g};
+  for (std::int64_t p = 0; p < planes; ++p) scatter(p);
+  EXPECT_EQ(scattered, gathered);
+  EXPECT_GT(std::count(gathered.begin(), gathered.end(), 0.0f), 0);  // some never chosen
 }
 
 }  // namespace
