@@ -17,7 +17,7 @@ the fillers (surgery), the solver's random_seed (dropout) and the Data layer's s
 Every stage snapshots every BUDGET/2 iterations; running the script again resumes each stage
 from its newest snapshot and skips what is done. `report` writes docs/results/camvid.json, the
 table of docs/results.md (between its markers) and the loss curves
-(docs/results/camvid-loss.png; needs python3-matplotlib).
+(docs/results/camvid-curves.png; needs python3-matplotlib).
 
 Usage:
   experiments/camvid/run.py train [--budget 1500] [--seeds 1 2] [--out out/camvid]
@@ -199,6 +199,29 @@ def read_losses(path: Path) -> list[tuple[int, float]]:
     return points
 
 
+def read_val(path: Path) -> list[tuple[int, float]]:
+    """(iteration, val mean IU) of the test passes in a training log."""
+    points, iteration = [], None
+    for line in path.read_text().splitlines() if path.exists() else []:
+        m = re.search(r"Iteration (\d+), Testing net", line)
+        if m:
+            iteration = int(m.group(1))
+        m = re.search(r"Test net metrics #0: .*mean_iu = ([0-9.eE+-]+)", line)
+        if m and iteration is not None:
+            points.append((iteration, float(m.group(1))))
+    return points
+
+
+def val_curves(work: Path, budget: int) -> dict[str, list[tuple[int, float]]]:
+    """Val mean IU per arm against the total iterations since the msra start."""
+    c32 = read_val(work / "fcn32s-train.log")
+    return {"fcn32s": c32,
+            "fcn32s_control": c32 + [p for p in read_val(work / "control-train.log")
+                                     if p[0] > budget],
+            "fcn16s": [(i + budget, v) for i, v in read_val(work / "fcn16s-train.log")],
+            "fcn8s": [(i + 2 * budget, v) for i, v in read_val(work / "fcn8s-train.log")]}
+
+
 def curves(work: Path, budget: int) -> dict[str, list[tuple[int, float]]]:
     """Training loss per arm against the total iterations trained since the msra start."""
     c32 = read_losses(work / "fcn32s-train.log")
@@ -250,9 +273,11 @@ def cmd_report(args: argparse.Namespace) -> None:
     except ImportError:
         print("matplotlib is missing (apt-get install python3-matplotlib): no loss curves")
         return
-    fig, axes = plt.subplots(1, len(seeds), figsize=(6 * len(seeds), 4), squeeze=False)
-    for ax, seed in zip(axes[0], seeds):
-        for arm, points in curves(args.out / f"seed{seed}", budget).items():
+    fig, axes = plt.subplots(2, len(seeds), figsize=(6 * len(seeds), 8), squeeze=False)
+    for column, seed in enumerate(seeds):
+        work = args.out / f"seed{seed}"
+        ax = axes[0][column]
+        for arm, points in curves(work, budget).items():
             if points:
                 ax.plot([p[0] for p in points], [p[1] for p in points], label=names[arm],
                         linewidth=1)
@@ -260,8 +285,17 @@ def cmd_report(args: argparse.Namespace) -> None:
         ax.set_xlabel("iterations since the msra start")
         ax.set_ylabel("per-pixel softmax loss")
         ax.legend()
+        ax = axes[1][column]
+        for arm, points in val_curves(work, budget).items():
+            if points:
+                ax.plot([p[0] for p in points], [p[1] for p in points], marker="o",
+                        label=names[arm], linewidth=1)
+        ax.set_title(f"CamVid, seed {seed}: val mean IU (the training log's test passes)")
+        ax.set_xlabel("iterations since the msra start")
+        ax.set_ylabel("mean IU")
+        ax.legend()
     fig.tight_layout()
-    png = ROOT / "docs" / "results" / "camvid-loss.png"
+    png = ROOT / "docs" / "results" / "camvid-curves.png"
     fig.savefig(png, dpi=80)
     print(f"wrote {json_path}, {md} and {png}")
 
