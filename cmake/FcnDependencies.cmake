@@ -11,13 +11,14 @@ find_package(OpenCV REQUIRED COMPONENTS core imgcodecs imgproc)
 # HDF5 snapshots (snapshot_format: HDF5) through the C API.
 find_package(HDF5 REQUIRED COMPONENTS C)
 find_package(PNG REQUIRED)
+# OpenMP (GCC's libgomp): parallel CPU loops of the index-wise kernels; oneDNN's runtime.
+find_package(OpenMP COMPONENTS CXX)
 # oneDNN (Debian libdnnl-dev): the default CPU engine of Convolution and Deconvolution.
 set(FCN_HAVE_DNNL 0)
 if(FCN_USE_DNNL)
   find_package(dnnl CONFIG)
   if(dnnl_FOUND)
     set(FCN_HAVE_DNNL 1)
-    find_package(OpenMP COMPONENTS CXX)
   else()
     message(WARNING "FCN_USE_DNNL: oneDNN not found (apt-get install libdnnl-dev); "
                     "convolutions use the im2col engine only")
