@@ -88,6 +88,7 @@ class Port {
     }
   }
   bool same() const { return user_ == prim_; }
+  const memory::desc& prim_desc() const { return prim_; }
   /// Floats of scratch this port needs (0 when the layouts agree), rounded to 64 bytes.
   std::size_t scratch_floats() const {
     return same() ? 0 : (prim_.get_size() / sizeof(float) + 15) / 16 * 16;
@@ -141,6 +142,9 @@ struct DnnlConv::Impl {
   dnnl::primitive bwd_weights;
   Port bw_src, bw_diff_dst, bw_diff_weights;
   std::size_t weight_count = 0;  // floats of the weights (the accumulation temporary)
+  // When oneDNN's diff-weights layout is not Caffe's: a reorder that adds into the layer's
+  // weight diff (post-op sum), so no second weight-sized temporary is needed.
+  dnnl::reorder accumulate_weights;
 };
 
 DnnlConv::DnnlConv(const DnnlConvGeometry& g) : g_(g), impl_(std::make_unique<Impl>()) {
@@ -247,6 +251,14 @@ void DnnlConv::Build() {
     m.bw_diff_weights = Port(m.weights_md, bwpd.diff_weights_desc());
   }
   m.weight_count = m.weights_md.get_size() / sizeof(float);
+  if (!m.bw_diff_weights.same()) {
+    dnnl::post_ops sum;
+    sum.append_sum(1.0f);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(sum);
+    m.accumulate_weights = dnnl::reorder(dnnl::reorder::primitive_desc(
+        CpuEngine(), m.bw_diff_weights.prim_desc(), CpuEngine(), m.weights_md, attr));
+  }
 }
 
 DnnlConv::~DnnlConv() = default;
@@ -291,25 +303,34 @@ void DnnlConv::BackwardData(Workspace& workspace, const float* top_diff, const f
 void DnnlConv::BackwardWeights(Workspace& workspace, const float* bottom, const float* top_diff,
                                float* weight_diff, float* bias_diff) {
   Impl& m = *impl_;
+  // oneDNN overwrites its outputs; the layer accumulates (iter_size, several bottoms). In
+  // oneDNN's own layout the reorder back adds into weight_diff; in Caffe's layout the result
+  // goes to a temporary that is added.
+  const bool direct = m.bw_diff_weights.same();
   const std::size_t bias_count = g_.bias ? static_cast<std::size_t>(g_.out_channels) : 0;
-  const std::size_t temp = (m.weight_count + 15) / 16 * 16 + (bias_count + 15) / 16 * 16;
-  float* cursor = workspace.Get(
-      static_cast<std::int64_t>(m.bw_src.scratch_floats() + m.bw_diff_dst.scratch_floats() +
-                                m.bw_diff_weights.scratch_floats() + temp));
+  const std::size_t weight_temp = direct ? (m.weight_count + 15) / 16 * 16 : 0;
+  float* cursor = workspace.Get(static_cast<std::int64_t>(
+      m.bw_src.scratch_floats() + m.bw_diff_dst.scratch_floats() +
+      m.bw_diff_weights.scratch_floats() + weight_temp + (bias_count + 15) / 16 * 16));
   m.bw_src.Bind(&cursor);
   m.bw_diff_dst.Bind(&cursor);
   m.bw_diff_weights.Bind(&cursor);
-  // oneDNN overwrites its outputs; the layer accumulates (iter_size, several bottoms).
-  float* dw = cursor;
-  float* db = cursor + (m.weight_count + 15) / 16 * 16;
+  float* dw = direct ? cursor : nullptr;
+  float* db = cursor + weight_temp;
+  memory diff_weights = m.bw_diff_weights.Out(dw);
   std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, m.bw_src.In(m.stream, bottom)},
                                           {DNNL_ARG_DIFF_DST, m.bw_diff_dst.In(m.stream, top_diff)},
-                                          {DNNL_ARG_DIFF_WEIGHTS, m.bw_diff_weights.Out(dw)}};
+                                          {DNNL_ARG_DIFF_WEIGHTS, diff_weights}};
   if (g_.bias) args[DNNL_ARG_DIFF_BIAS] = memory(m.bias_md, CpuEngine(), db);
   m.bwd_weights.execute(m.stream, args);
-  m.bw_diff_weights.Finish(m.stream, dw);
+  if (!direct) {
+    memory user(m.weights_md, CpuEngine(), weight_diff);
+    m.accumulate_weights.execute(m.stream, diff_weights, user);
+  }
   m.stream.wait();
-  for (std::size_t i = 0; i < m.weight_count; ++i) weight_diff[i] += dw[i];
+  if (direct) {
+    for (std::size_t i = 0; i < m.weight_count; ++i) weight_diff[i] += dw[i];
+  }
   if (bias_diff) {
     for (std::size_t i = 0; i < bias_count; ++i) bias_diff[i] += db[i];
   }

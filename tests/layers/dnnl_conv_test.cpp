@@ -68,6 +68,10 @@ const Case kCases[] = {
      "num_output: 3 kernel_size: 3 bias_term: false",
      {2, 2, 6, 5},
      2},
+    // Channel counts where oneDNN's kernels use blocked weight layouts (so the weight gradient
+    // is accumulated by a reorder with a sum post-op rather than a temporary).
+    {"blocked_3x3", "Convolution", "num_output: 32 kernel_size: 3 pad: 1", {1, 32, 10, 9}},
+    {"blocked_7x7", "Convolution", "num_output: 32 kernel_size: 7", {1, 16, 9, 8}},
     {"upscore2_grouped",
      "Deconvolution",
      "num_output: 6 group: 6 kernel_size: 4 stride: 2 bias_term: false",
