@@ -349,7 +349,8 @@ void BaseConvolutionLayer::Reshape(const BlobVec& bottom, const BlobVec& top) {
 
   ReshapeEngine(first, in_spatial, out_spatial);
 
-  if (bias_term_ && bias_multiplier_.count() != top_spatial_dim_) {
+  // The ones vector of the im2col path's bias GEMMs (oneDNN adds the bias itself).
+  if (bias_term_ && !dnnl_ && bias_multiplier_.count() != top_spatial_dim_) {
     bias_multiplier_.Reshape({top_spatial_dim_});
     float* ones = bias_multiplier_.mutable_cpu_data();
     for (int i = 0; i < top_spatial_dim_; ++i) ones[i] = 1.0f;

@@ -65,9 +65,18 @@ class BaseConvolutionLayer : public Layer {
                   float* weight_diff);
   /// bias_diff[m] += sum over the top's spatial positions of top_diff[m, :].
   void BackwardBias(const ExecContext& ctx, const float* top_diff, float* bias_diff);
-  /// BackwardBias over every image of the batch.
-  void BackwardBiasAll(const ExecContext& ctx, const float* top_diff, float* bias_diff) {
-    for (std::int64_t n = 0; n < num_; ++n) BackwardBias(ctx, top_diff + n * top_dim_, bias_diff);
+  /// bias_diff[m] += sum over every image and position of top_diff[n, m, :] (a plain loop:
+  /// the oneDNN path keeps no ones vector).
+  void BackwardBiasAll(const float* top_diff, float* bias_diff) const {
+    for (std::int64_t n = 0; n < num_; ++n) {
+      for (int m = 0; m < num_output_; ++m) {
+        const float* row =
+            top_diff + n * top_dim_ + static_cast<std::int64_t>(m) * top_spatial_dim_;
+        double sum = 0;
+        for (int i = 0; i < top_spatial_dim_; ++i) sum += row[i];
+        bias_diff[m] += static_cast<float>(sum);
+      }
+    }
   }
 
   /// The im2col buffer for the current shape, or nullptr on the 1x1 path.

@@ -58,7 +58,7 @@ void DeconvolutionLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top
           engine->BackwardWeights(ctx.workspace(), bottom[i]->cpu_data(), top_diff, weight_diff,
                                   bias_diff);
         } else {
-          BackwardBiasAll(ctx, top_diff, bias_diff);
+          BackwardBiasAll(top_diff, bias_diff);
         }
       }
       if (i < propagate_down.size() && propagate_down[i]) {

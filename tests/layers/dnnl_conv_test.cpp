@@ -205,11 +205,37 @@ INSTANTIATE_TEST_SUITE_P(ShapeClasses, DnnlConvEngine, ::testing::ValuesIn(kCase
 
 TEST(DnnlConvGradient, ConvolutionAndDeconvolution) {
   if (!DnnlConv::Available()) GTEST_SKIP() << "this build has no oneDNN";
-  for (const Case& c : {kCases[0], kCases[6], kCases[11]}) {
+  for (const Case& c : {kCases[0], kCases[6], kCases[11], kCases[13]}) {
     SCOPED_TRACE(c.name);
     Fixture r = Make(c, "DNNL");
     GradientChecker checker(1e-2, 1e-3);
     checker.CheckLayer(*r.layer, r.bottom, r.top);
+  }
+}
+
+// Frozen weights with a learned bias: the bias gradient alone (a plain sum on the oneDNN
+// path, which keeps no ones vector for a GEMM).
+TEST(DnnlConvGradient, BiasOnlyWhenTheWeightsAreFrozen) {
+  if (!DnnlConv::Available()) GTEST_SKIP() << "this build has no oneDNN";
+  for (const Case& c : {kCases[0], kCases[13]}) {
+    SCOPED_TRACE(c.name);
+    Fixture ref = Make(c, "CAFFE");
+    Fixture dnnl = Make(c, "DNNL");
+    ref.layer->set_param_propagate_down(0, false);
+    dnnl.layer->set_param_propagate_down(0, false);
+    ExecContext ctx;
+    ref.layer->Forward(ctx, ref.bottom, ref.top);
+    dnnl.layer->Forward(ctx, dnnl.bottom, dnnl.top);
+    FillGaussian(ref.top[0], 77);
+    const float* g = ref.top[0]->cpu_data();
+    std::copy(g, g + ref.top[0]->count(), ref.top[0]->mutable_cpu_diff());
+    std::copy(g, g + ref.top[0]->count(), dnnl.top[0]->mutable_cpu_diff());
+    ref.layer->Backward(ctx, ref.top, {false}, ref.bottom);
+    dnnl.layer->Backward(ctx, dnnl.top, {false}, dnnl.bottom);
+    ASSERT_EQ(dnnl.layer->blobs().size(), 2u);
+    ExpectClose(Diff(*dnnl.layer->blobs()[1]), Diff(*ref.layer->blobs()[1]), 1e-5, "bias diff");
+    // The frozen weights' diff is untouched (still the 0.25 it was set to).
+    for (float v : Diff(*dnnl.layer->blobs()[0])) ASSERT_EQ(v, 0.25f);
   }
 }
 
