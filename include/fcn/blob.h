@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fcn/common.h"
+#include "fcn/exec_context.h"
 #include "fcn/memory.h"
 
 namespace fcn {
@@ -50,6 +51,21 @@ class Blob {
   const float* gpu_diff() const;
   float* mutable_gpu_data();
   float* mutable_gpu_diff();
+  /// The buffers on ctx's device: cpu_* on a CPU context, gpu_* on a CUDA one. Layers whose
+  /// math runs through ForEachIndex and math:: calls use these, so one implementation serves
+  /// both devices.
+  const float* data(const ExecContext& ctx) const {
+    return ctx.device() == Device::kCuda ? gpu_data() : cpu_data();
+  }
+  const float* diff(const ExecContext& ctx) const {
+    return ctx.device() == Device::kCuda ? gpu_diff() : cpu_diff();
+  }
+  float* mutable_data(const ExecContext& ctx) {
+    return ctx.device() == Device::kCuda ? mutable_gpu_data() : mutable_cpu_data();
+  }
+  float* mutable_diff(const ExecContext& ctx) {
+    return ctx.device() == Device::kCuda ? mutable_gpu_diff() : mutable_cpu_diff();
+  }
 
   /// Makes this blob use other's data (or diff) buffer. Shapes must have equal counts.
   void ShareData(const Blob& other);

@@ -1,42 +1,73 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// ExecContext: what a layer needs to run besides its blobs: the device and a shared scratch
-// workspace (one im2col buffer for the whole net instead of one per convolution).
+// ExecContext: what a layer needs to run besides its blobs: the device, a shared scratch
+// workspace on that device (one im2col buffer for the whole net instead of one per
+// convolution), and on a GPU the cuBLAS/cuDNN handles.
 #pragma once
 
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 
 namespace fcn {
 
 enum class Device { kCpu, kCuda };
 
-/// Scratch memory shared by the layers of one net. Layers run one at a time, so a single
-/// buffer serves them all; it only grows.
+/// Scratch memory shared by the layers of one net, on the host or on a device. Layers run one
+/// at a time, so a single buffer serves them all; it only grows.
 class Workspace {
  public:
-  /// Returns an uninitialised, 64-byte aligned buffer of at least `count` floats, valid until
-  /// the next call. Growing drops the old contents (no copy, no zero fill).
+  explicit Workspace(Device device = Device::kCpu) : device_(device) {}
+  ~Workspace();
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+
+  /// Returns an uninitialised buffer of at least `count` floats on this workspace's device
+  /// (64-byte aligned on the host), valid until the next call. Growing drops the old contents
+  /// (no copy, no zero fill).
   float* Get(std::int64_t count);
   std::int64_t capacity() const { return capacity_; }
 
  private:
-  struct Free {
-    void operator()(float* p) const { std::free(p); }
-  };
-  std::unique_ptr<float, Free> host_;
+  void Release();
+  Device device_;
+  float* buffer_ = nullptr;
   std::int64_t capacity_ = 0;
 };
 
+/// cuBLAS and cuDNN handles of a CUDA context (defined in src/backend/cuda/handles.h).
+struct GpuHandles;
+
 class ExecContext {
  public:
-  explicit ExecContext(Device device = Device::kCpu) : device_(device) {}
+  ExecContext() : ExecContext(Device::kCpu) {}
+  /// A CUDA context makes `device_id` current (throws RuntimeError when it cannot; in a
+  /// CPU-only build always).
+  explicit ExecContext(Device device, int device_id = 0);
+  ~ExecContext();
+  ExecContext(const ExecContext&) = delete;
+  ExecContext& operator=(const ExecContext&) = delete;
+
   Device device() const { return device_; }
+  int device_id() const { return device_id_; }
+  /// Scratch on this context's device.
   Workspace& workspace() const { return workspace_; }
+  /// The CPU context that layers without a GPU implementation run on (itself on a CPU).
+  const ExecContext& host() const { return host_ ? *host_ : *this; }
+  /// cuBLAS/cuDNN handles, created on first use; only on a CUDA context.
+  GpuHandles& gpu() const;
 
  private:
   Device device_;
+  int device_id_;
   mutable Workspace workspace_;
+  std::unique_ptr<ExecContext> host_;
+  mutable std::unique_ptr<GpuHandles> gpu_;
 };
+
+/// The device that new Nets run on, as Caffe's Caffe::set_mode and SetDevice: the CPU
+/// unless set (fcntool's --gpu sets it). SetDefaultDevice(kCuda, id) checks that the device
+/// exists and throws RuntimeError with the runtime's reason when it does not.
+void SetDefaultDevice(Device device, int device_id = 0);
+Device DefaultDevice();
+int DefaultDeviceId();
 
 }  // namespace fcn

@@ -91,6 +91,12 @@ class Layer {
   bool param_propagate_down(int index) const;
   void set_param_propagate_down(int index, bool value);
 
+  /// Whether ForwardImpl/BackwardImpl run on `device`. Every layer runs on the CPU; a layer
+  /// whose math goes through ForEachIndex and math:: on the ctx-aware blob pointers
+  /// (Blob::data(ctx), ...) also runs on CUDA and returns true. On a CUDA context the others
+  /// run on ctx.host(), their blobs copied to the host and back on demand.
+  virtual bool RunsOn(Device device) const { return device == Device::kCpu; }
+
   /// Bytes of internal buffers beyond tops and parameters (reported by fcntool check).
   virtual std::size_t internal_bytes() const { return 0; }
 

@@ -5,6 +5,8 @@
 
 #include <cstddef>
 
+#include "fcn/exec_context.h"
+
 namespace fcn {
 
 class SyncedMemory {
@@ -23,10 +25,22 @@ class SyncedMemory {
   const void* device_data();
   void* mutable_device_data();
 
+  /// The buffer on ctx's device (host on a CPU context).
+  const void* data(const ExecContext& ctx) {
+    return ctx.device() == Device::kCuda ? device_data() : host_data();
+  }
+  void* mutable_data(const ExecContext& ctx) {
+    return ctx.device() == Device::kCuda ? mutable_device_data() : mutable_host_data();
+  }
+  /// Zeroes the buffer where it is newest (on the device when the device copy is the head),
+  /// without a round trip.
+  void ZeroFill();
+
   std::size_t size() const { return bytes_; }
   Head head() const { return head_; }
 
  private:
+  void AllocateHost();
   void ToHost();
   void ToDevice();
 

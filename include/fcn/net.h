@@ -110,7 +110,10 @@ class Net {
 
   /// The parameter the net was built from (after filtering, upgrades and Split insertion).
   const NetParameter& param() const { return param_; }
-  const ExecContext& context() const { return ctx_; }
+  const ExecContext& context() const { return *ctx_; }
+  /// Runs the following passes on `device` (a net starts on DefaultDevice()). Blobs follow
+  /// lazily: each is copied to where it is next used.
+  void UseDevice(Device device, int device_id = 0);
   const NetSource& source() const { return source_; }
   /// Location of layer i in its file (unknown for inserted Splits' own text).
   SourceLocation layer_location(int i) const;
@@ -132,7 +135,7 @@ class Net {
   NetParameter param_;
   NetSource source_;
   std::vector<SourceLocation> layer_locations_;
-  ExecContext ctx_;
+  std::unique_ptr<ExecContext> ctx_;
 
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<std::string> layer_names_;

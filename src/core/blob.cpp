@@ -198,7 +198,11 @@ double Blob::sumsq_diff() const {
 }
 
 void Blob::ZeroDiff() {
-  if (count_) std::memset(mutable_cpu_diff(), 0, static_cast<std::size_t>(count_) * sizeof(float));
+  // Zeroed where it is newest: a GPU net's parameter diffs stay on the device.
+  if (count_) {
+    FCN_CHECK(diff_, "blob has no diff");
+    diff_->ZeroFill();
+  }
 }
 
 }  // namespace fcn

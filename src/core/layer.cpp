@@ -46,7 +46,7 @@ void Layer::SetLossWeights(const BlobVec& top) {
 
 float Layer::Forward(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) {
   Reshape(bottom, top);
-  ForwardImpl(ctx, bottom, top);
+  ForwardImpl(RunsOn(ctx.device()) ? ctx : ctx.host(), bottom, top);
   float loss = 0;
   for (std::size_t i = 0; i < top.size() && i < loss_.size(); ++i) {
     if (loss_[i] == 0) continue;
@@ -62,7 +62,7 @@ float Layer::Forward(const ExecContext& ctx, const BlobVec& bottom, const BlobVe
 
 void Layer::Backward(const ExecContext& ctx, const BlobVec& top,
                      const std::vector<bool>& propagate_down, const BlobVec& bottom) {
-  BackwardImpl(ctx, top, propagate_down, bottom);
+  BackwardImpl(RunsOn(ctx.device()) ? ctx : ctx.host(), top, propagate_down, bottom);
 }
 
 void Layer::BackwardImpl(const ExecContext&, const BlobVec&,

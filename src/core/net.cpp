@@ -13,7 +13,8 @@
 
 namespace fcn {
 
-Net::Net(const NetParameter& param, const NetSource* source) {
+Net::Net(const NetParameter& param, const NetSource* source)
+    : ctx_(std::make_unique<ExecContext>(DefaultDevice(), DefaultDeviceId())) {
   if (source) source_ = *source;
   Init(param);
 }
@@ -345,7 +346,7 @@ float Net::ForwardFromTo(int start, int end) {
   for (int i = start; i <= end; ++i) {
     const auto li = static_cast<std::size_t>(i);
     try {
-      loss += layers_[li]->Forward(ctx_, bottom_vecs_[li], top_vecs_[li]);
+      loss += layers_[li]->Forward(*ctx_, bottom_vecs_[li], top_vecs_[li]);
     } catch (const ConfigError& e) {
       Rethrow(i, e);
     }
@@ -360,7 +361,7 @@ void Net::BackwardFromTo(int start, int end) {
     const auto li = static_cast<std::size_t>(i);
     if (!layer_need_backward_[li]) continue;
     try {
-      layers_[li]->Backward(ctx_, top_vecs_[li], bottom_need_backward_[li], bottom_vecs_[li]);
+      layers_[li]->Backward(*ctx_, top_vecs_[li], bottom_need_backward_[li], bottom_vecs_[li]);
     } catch (const ConfigError& e) {
       Rethrow(i, e);
     }
@@ -377,6 +378,11 @@ void Net::Reshape() {
       Rethrow(static_cast<int>(i), e);
     }
   }
+}
+
+void Net::UseDevice(Device device, int device_id) {
+  if (ctx_ && ctx_->device() == device && ctx_->device_id() == device_id) return;
+  ctx_ = std::make_unique<ExecContext>(device, device_id);
 }
 
 void Net::ClearParamDiffs() {

@@ -6,8 +6,10 @@
 #include <cstdlib>
 #include <string>
 
+#include "backend/for_each_index.h"
 #include "fcn/filler.h"
 #include "math/blas.h"
+#include "math/im2col_kernels.h"
 
 namespace fcn {
 
@@ -349,22 +351,26 @@ void BaseConvolutionLayer::Reshape(const BlobVec& bottom, const BlobVec& top) {
 
   ReshapeEngine(first, in_spatial, out_spatial);
 
-  // The ones vector of the im2col path's bias GEMMs (oneDNN adds the bias itself).
-  if (bias_term_ && !dnnl_ && bias_multiplier_.count() != top_spatial_dim_) {
-    bias_multiplier_.Reshape({top_spatial_dim_});
-    float* ones = bias_multiplier_.mutable_cpu_data();
-    for (int i = 0; i < top_spatial_dim_; ++i) ones[i] = 1.0f;
-  }
+  // The ones vector of the im2col path's bias GEMMs (oneDNN adds the bias itself; a GPU run
+  // without cuDNN makes it on first use).
+  if (bias_term_ && !dnnl_) EnsureBiasMultiplier();
+}
+
+void BaseConvolutionLayer::EnsureBiasMultiplier() {
+  if (bias_multiplier_.count() == top_spatial_dim_) return;
+  bias_multiplier_.Reshape({top_spatial_dim_});
+  float* ones = bias_multiplier_.mutable_cpu_data();
+  for (int i = 0; i < top_spatial_dim_; ++i) ones[i] = 1.0f;
 }
 
 void BaseConvolutionLayer::ReshapeEngine(const Blob& bottom, const std::vector<int>& in_spatial,
                                          const std::vector<int>& out_spatial) {
-  if (engine_ == Engine::kCaffe) return;
   std::string why;
-  bool can = channel_axis_ == 1 && num_spatial_axes_ == 2 && !force_nd_im2col_;
-  if (!can) why = "oneDNN runs 2-D convolutions with channel axis 1 (no force_nd_im2col)";
-  DnnlConvGeometry g;
-  if (can) {
+  have_geometry_ = channel_axis_ == 1 && num_spatial_axes_ == 2 && !force_nd_im2col_;
+  if (!have_geometry_) {
+    why = "oneDNN runs 2-D convolutions with channel axis 1 (no force_nd_im2col)";
+  } else {
+    DnnlConvGeometry& g = geometry2d_;
     g.transposed = transposed_;
     g.winograd = engine_ == Engine::kDnnlWinograd;
     g.num = bottom.shape(0);
@@ -384,8 +390,9 @@ void BaseConvolutionLayer::ReshapeEngine(const Blob& bottom, const std::vector<i
     g.dilation_w = dilation_[1];
     g.group = group_;
     g.bias = bias_term_;
-    can = DnnlConv::Supported(g, &why);
   }
+  if (engine_ == Engine::kCaffe) return;
+  const bool can = have_geometry_ && DnnlConv::Supported(geometry2d_, &why);
   if (!can) {
     if (engine_ != Engine::kDefault) {
       throw ConfigError(StrCat("convolution_param.engine DNNL cannot run bottom ",
@@ -394,13 +401,28 @@ void BaseConvolutionLayer::ReshapeEngine(const Blob& bottom, const std::vector<i
     dnnl_.reset();  // the im2col path
     return;
   }
-  if (dnnl_ && dnnl_->geometry() == g) return;
+  if (dnnl_ && dnnl_->geometry() == geometry2d_) return;
   try {
-    dnnl_ = std::make_unique<DnnlConv>(g);
+    dnnl_ = std::make_unique<DnnlConv>(geometry2d_);
   } catch (const ConfigError&) {
     dnnl_.reset();
     if (engine_ != Engine::kDefault) throw;  // asked for explicitly
   }
+}
+
+DnnlConv* BaseConvolutionLayer::dnnl(const ExecContext& ctx) const {
+  return ctx.device() == Device::kCpu ? dnnl_.get() : nullptr;
+}
+
+CudnnConv* BaseConvolutionLayer::cudnn(const ExecContext& ctx) {
+  if (ctx.device() != Device::kCuda || engine_ == Engine::kCaffe || !have_geometry_) {
+    return nullptr;
+  }
+  if (cudnn_ && cudnn_->geometry() == geometry2d_) return cudnn_.get();
+  cudnn_.reset();
+  if (!CudnnConv::Supported(geometry2d_, nullptr)) return nullptr;  // the GPU im2col path
+  cudnn_ = std::make_unique<CudnnConv>(geometry2d_, CudnnConvOptionsFromEnv());
+  return cudnn_.get();
 }
 
 std::string BaseConvolutionLayer::engine_name() const {
@@ -416,8 +438,14 @@ float* BaseConvolutionLayer::ColBuffer(const ExecContext& ctx) const {
   return is_1x1_ ? nullptr : ctx.workspace().Get(col_count_);
 }
 
-void BaseConvolutionLayer::Im2ColInput(const float* input, float* col) const {
-  if (use_nd_) {
+void BaseConvolutionLayer::Im2ColInput(const ExecContext& ctx, const float* input,
+                                       float* col) const {
+  if (ctx.device() == Device::kCuda) {
+    FCN_CHECK(!use_nd_, "the N-d im2col runs on the host only");
+    const auto shape = kernels::Im2ColShape::From(geometry_);
+    ForEachIndex(ctx, static_cast<std::int64_t>(shape.channels) * shape.out_h * shape.out_w,
+                 kernels::Im2ColIndex{input, col, shape});
+  } else if (use_nd_) {
     math::Im2ColNd(input, num_spatial_axes_, conv_input_shape_, col_shape_, kernel_, pad_, stride_,
                    dilation_, col);
   } else {
@@ -425,8 +453,14 @@ void BaseConvolutionLayer::Im2ColInput(const float* input, float* col) const {
   }
 }
 
-void BaseConvolutionLayer::Col2ImInput(const float* col, float* input) const {
-  if (use_nd_) {
+void BaseConvolutionLayer::Col2ImInput(const ExecContext& ctx, const float* col,
+                                       float* input) const {
+  if (ctx.device() == Device::kCuda) {
+    FCN_CHECK(!use_nd_, "the N-d col2im runs on the host only");
+    const auto shape = kernels::Im2ColShape::From(geometry_);
+    ForEachIndex(ctx, static_cast<std::int64_t>(shape.channels) * shape.height * shape.width,
+                 kernels::Col2ImIndex{col, input, shape});
+  } else if (use_nd_) {
     math::Col2ImNd(col, num_spatial_axes_, conv_input_shape_, col_shape_, kernel_, pad_, stride_,
                    dilation_, input);
   } else {
@@ -439,7 +473,7 @@ void BaseConvolutionLayer::ForwardGemm(const ExecContext& ctx, const float* inpu
                                        bool col_ready) {
   const float* col_data = input;
   if (!is_1x1_) {
-    if (!col_ready) Im2ColInput(input, col);
+    if (!col_ready) Im2ColInput(ctx, input, col);
     col_data = col;
   }
   const int group_out = conv_out_channels_ / group_;
@@ -451,8 +485,9 @@ void BaseConvolutionLayer::ForwardGemm(const ExecContext& ctx, const float* inpu
 }
 
 void BaseConvolutionLayer::ForwardBias(const ExecContext& ctx, const float* bias, float* output) {
+  EnsureBiasMultiplier();
   math::Gemm(ctx, math::Trans::kNo, math::Trans::kNo, num_output_, top_spatial_dim_, 1, 1.0f, bias,
-             bias_multiplier_.cpu_data(), 1.0f, output);
+             bias_multiplier_.data(ctx), 1.0f, output);
 }
 
 void BaseConvolutionLayer::BackwardGemm(const ExecContext& ctx, const float* output,
@@ -464,14 +499,14 @@ void BaseConvolutionLayer::BackwardGemm(const ExecContext& ctx, const float* out
                group_out, 1.0f, weights + weight_offset_ * g, output + output_offset_ * g, 0.0f,
                col_data + col_offset_ * g);
   }
-  if (!is_1x1_) Col2ImInput(col, input);
+  if (!is_1x1_) Col2ImInput(ctx, col, input);
 }
 
 void BaseConvolutionLayer::WeightGemm(const ExecContext& ctx, const float* input,
                                       const float* output, float* col, float* weight_diff) {
   const float* col_data = input;
   if (!is_1x1_) {
-    Im2ColInput(input, col);
+    Im2ColInput(ctx, input, col);
     col_data = col;
   }
   const int group_out = conv_out_channels_ / group_;
@@ -482,10 +517,27 @@ void BaseConvolutionLayer::WeightGemm(const ExecContext& ctx, const float* input
   }
 }
 
+void BaseConvolutionLayer::BackwardBiasAll(const ExecContext& ctx, const float* top_diff,
+                                           float* bias_diff) {
+  if (dnnl(ctx) == nullptr) {
+    for (std::int64_t n = 0; n < num_; ++n) BackwardBias(ctx, top_diff + n * top_dim_, bias_diff);
+    return;
+  }
+  for (std::int64_t n = 0; n < num_; ++n) {
+    for (int m = 0; m < num_output_; ++m) {
+      const float* row = top_diff + n * top_dim_ + static_cast<std::int64_t>(m) * top_spatial_dim_;
+      double sum = 0;
+      for (int i = 0; i < top_spatial_dim_; ++i) sum += row[i];
+      bias_diff[m] += static_cast<float>(sum);
+    }
+  }
+}
+
 void BaseConvolutionLayer::BackwardBias(const ExecContext& ctx, const float* top_diff,
                                         float* bias_diff) {
+  EnsureBiasMultiplier();
   math::Gemv(ctx, math::Trans::kNo, num_output_, top_spatial_dim_, 1.0f, top_diff,
-             bias_multiplier_.cpu_data(), 1.0f, bias_diff);
+             bias_multiplier_.data(ctx), 1.0f, bias_diff);
 }
 
 }  // namespace fcn

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "fcn/layer.h"
+#include "layers/cudnn_conv.h"
 #include "layers/dnnl_conv.h"
 #include "math/im2col.h"
 
@@ -45,6 +46,8 @@ class BaseConvolutionLayer : public Layer {
 
   /// The oneDNN engine for the current shape, or null when the im2col path runs.
   DnnlConv* dnnl() const { return dnnl_.get(); }
+  /// Runs on a GPU too: cuDNN, or the im2col path's GEMMs on cuBLAS (not the N-d im2col).
+  bool RunsOn(Device device) const override { return device == Device::kCpu || !use_nd_; }
   /// "DNNL (<oneDNN implementation>)" or "CAFFE (im2col + GEMM)" (for logs and tests).
   std::string engine_name() const;
 
@@ -65,19 +68,14 @@ class BaseConvolutionLayer : public Layer {
                   float* weight_diff);
   /// bias_diff[m] += sum over the top's spatial positions of top_diff[m, :].
   void BackwardBias(const ExecContext& ctx, const float* top_diff, float* bias_diff);
-  /// bias_diff[m] += sum over every image and position of top_diff[n, m, :] (a plain loop:
-  /// the oneDNN path keeps no ones vector).
-  void BackwardBiasAll(const float* top_diff, float* bias_diff) const {
-    for (std::int64_t n = 0; n < num_; ++n) {
-      for (int m = 0; m < num_output_; ++m) {
-        const float* row =
-            top_diff + n * top_dim_ + static_cast<std::int64_t>(m) * top_spatial_dim_;
-        double sum = 0;
-        for (int i = 0; i < top_spatial_dim_; ++i) sum += row[i];
-        bias_diff[m] += static_cast<float>(sum);
-      }
-    }
-  }
+  /// bias_diff[m] += sum over every image and position of top_diff[n, m, :]: the im2col
+  /// path's per-image GEMVs, or, where oneDNN runs (which keeps no ones vector), a plain loop.
+  void BackwardBiasAll(const ExecContext& ctx, const float* top_diff, float* bias_diff);
+
+  /// The engine that runs on ctx: oneDNN (CPU contexts) or cuDNN (CUDA contexts, made on
+  /// first use for the current shape); null means the im2col path.
+  DnnlConv* dnnl(const ExecContext& ctx) const;
+  CudnnConv* cudnn(const ExecContext& ctx);
 
   /// The im2col buffer for the current shape, or nullptr on the 1x1 path.
   float* ColBuffer(const ExecContext& ctx) const;
@@ -94,8 +92,9 @@ class BaseConvolutionLayer : public Layer {
   void ReshapeEngine(const Blob& bottom, const std::vector<int>& in_spatial,
                      const std::vector<int>& out_spatial);
   void SetUpBlobs();
-  void Im2ColInput(const float* input, float* col) const;
-  void Col2ImInput(const float* col, float* input) const;
+  void EnsureBiasMultiplier();
+  void Im2ColInput(const ExecContext& ctx, const float* input, float* col) const;
+  void Col2ImInput(const ExecContext& ctx, const float* col, float* input) const;
 
   const bool transposed_;
   // From convolution_param.
@@ -133,6 +132,10 @@ class BaseConvolutionLayer : public Layer {
   enum class Engine { kDefault, kCaffe, kDnnl, kDnnlWinograd };
   Engine engine_ = Engine::kDefault;
   std::unique_ptr<DnnlConv> dnnl_;
+  // The 2-D geometry of the current shape (when have_geometry_), for oneDNN and cuDNN.
+  bool have_geometry_ = false;
+  DnnlConvGeometry geometry2d_;
+  std::unique_ptr<CudnnConv> cudnn_;
 };
 
 }  // namespace fcn

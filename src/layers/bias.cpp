@@ -86,24 +86,24 @@ void BiasLayer::Reshape(const BlobVec& bottom, const BlobVec& top) {
 }
 
 void BiasLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) {
-  const float* bias = (bottom.size() > 1 ? bottom[1] : blobs_[0].get())->cpu_data();
+  const float* bias = (bottom.size() > 1 ? bottom[1] : blobs_[0].get())->data(ctx);
   ForEachIndex(ctx, top[0]->count(),
-               kernels::BiasForward{bottom[0]->cpu_data(), bias, dims_.dim, dims_.inner,
-                                    top[0]->mutable_cpu_data()});
+               kernels::BiasForward{bottom[0]->data(ctx), bias, dims_.dim, dims_.inner,
+                                    top[0]->mutable_data(ctx)});
 }
 
 void BiasLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
                              const std::vector<bool>& propagate_down, const BlobVec& bottom) {
-  const float* top_diff = top[0]->cpu_diff();
+  const float* top_diff = top[0]->diff(ctx);
   if (propagate_down[0] && bottom[0] != top[0]) {
-    math::Copy(ctx, top[0]->count(), top_diff, bottom[0]->mutable_cpu_diff());
+    math::Copy(ctx, top[0]->count(), top_diff, bottom[0]->mutable_diff(ctx));
   }
   const bool learned = bottom.size() == 1;
   if (learned ? param_propagate_down(0) : propagate_down[1]) {
     Blob* bias = learned ? blobs_[0].get() : bottom[1];
     ForEachIndex(ctx, dims_.dim,
                  kernels::BiasParamGrad{top_diff, dims_.outer, dims_.dim, dims_.inner, learned,
-                                        bias->mutable_cpu_diff()});
+                                        bias->mutable_diff(ctx)});
   }
 }
 

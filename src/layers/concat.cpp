@@ -60,12 +60,12 @@ void ConcatLayer::Reshape(const BlobVec& bottom, const BlobVec& top) {
 
 void ConcatLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) {
   if (bottom.size() == 1) return;
-  float* y = top[0]->mutable_cpu_data();
+  float* y = top[0]->mutable_data(ctx);
   const std::int64_t top_axis = top[0]->shape(axis_);
   std::int64_t offset = 0;
   for (const Blob* b : bottom) {
     const kernels::ConcatSlice slice{b->shape(axis_), top_axis, offset, inner_};
-    ForEachIndex(ctx, b->count(), kernels::ConcatForward{b->cpu_data(), y, slice});
+    ForEachIndex(ctx, b->count(), kernels::ConcatForward{b->data(ctx), y, slice});
     offset += b->shape(axis_);
   }
 }
@@ -73,14 +73,14 @@ void ConcatLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, con
 void ConcatLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
                                const std::vector<bool>& propagate_down, const BlobVec& bottom) {
   if (bottom.size() == 1) return;
-  const float* dy = top[0]->cpu_diff();
+  const float* dy = top[0]->diff(ctx);
   const std::int64_t top_axis = top[0]->shape(axis_);
   std::int64_t offset = 0;
   for (std::size_t k = 0; k < bottom.size(); ++k) {
     Blob* b = bottom[k];
     if (propagate_down[k]) {
       const kernels::ConcatSlice slice{b->shape(axis_), top_axis, offset, inner_};
-      ForEachIndex(ctx, b->count(), kernels::ConcatBackward{dy, b->mutable_cpu_diff(), slice});
+      ForEachIndex(ctx, b->count(), kernels::ConcatBackward{dy, b->mutable_diff(ctx), slice});
     }
     offset += b->shape(axis_);
   }

@@ -18,21 +18,25 @@ const LayerSchema& ConvolutionLayer::Schema() {
 
 void ConvolutionLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom,
                                    const BlobVec& top) {
-  if (DnnlConv* engine = dnnl()) {
-    const float* weights = blobs_[0]->cpu_data();
-    const float* bias = bias_term() ? blobs_[1]->cpu_data() : nullptr;
+  const float* weights = blobs_[0]->data(ctx);
+  const float* bias = bias_term() ? blobs_[1]->data(ctx) : nullptr;
+  if (DnnlConv* engine = dnnl(ctx)) {
     for (std::size_t i = 0; i < bottom.size(); ++i) {
-      engine->Forward(ctx.workspace(), bottom[i]->cpu_data(), weights, bias,
-                      top[i]->mutable_cpu_data());
+      engine->Forward(ctx.workspace(), bottom[i]->data(ctx), weights, bias,
+                      top[i]->mutable_data(ctx));
     }
     return;
   }
-  const float* weights = blobs_[0]->cpu_data();
-  const float* bias = bias_term() ? blobs_[1]->cpu_data() : nullptr;
+  if (CudnnConv* engine = cudnn(ctx)) {
+    for (std::size_t i = 0; i < bottom.size(); ++i) {
+      engine->Forward(ctx, bottom[i]->data(ctx), weights, bias, top[i]->mutable_data(ctx));
+    }
+    return;
+  }
   float* col = ColBuffer(ctx);
   for (std::size_t i = 0; i < bottom.size(); ++i) {
-    const float* bottom_data = bottom[i]->cpu_data();
-    float* top_data = top[i]->mutable_cpu_data();
+    const float* bottom_data = bottom[i]->data(ctx);
+    float* top_data = top[i]->mutable_data(ctx);
     for (std::int64_t n = 0; n < num(); ++n) {
       float* output = top_data + n * top_dim();
       ForwardGemm(ctx, bottom_data + n * bottom_dim(), weights, col, output);
@@ -44,45 +48,47 @@ void ConvolutionLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom
 void ConvolutionLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
                                     const std::vector<bool>& propagate_down,
                                     const BlobVec& bottom) {
-  if (DnnlConv* engine = dnnl()) {
-    const float* weights = blobs_[0]->cpu_data();
-    const bool weight_grad = param_propagate_down(0);
-    const bool bias_grad = bias_term() && param_propagate_down(1);
-    float* weight_diff = weight_grad ? blobs_[0]->mutable_cpu_diff() : nullptr;
-    float* bias_diff = bias_grad ? blobs_[1]->mutable_cpu_diff() : nullptr;
+  const float* weights = blobs_[0]->data(ctx);
+  const bool weight_grad = param_propagate_down(0);
+  const bool bias_grad = bias_term() && param_propagate_down(1);
+  float* weight_diff = weight_grad ? blobs_[0]->mutable_diff(ctx) : nullptr;
+  float* bias_diff = bias_grad ? blobs_[1]->mutable_diff(ctx) : nullptr;
+  DnnlConv* dnnl_engine = dnnl(ctx);
+  CudnnConv* cudnn_engine = dnnl_engine ? nullptr : cudnn(ctx);
+  if (dnnl_engine || cudnn_engine) {
     for (std::size_t i = 0; i < top.size(); ++i) {
-      const float* top_diff = top[i]->cpu_diff();
-      if (weight_grad || bias_grad) {
-        // oneDNN computes both; a frozen weight (lr_mult 0) still skips the accumulation.
-        if (weight_grad) {
-          engine->BackwardWeights(ctx.workspace(), bottom[i]->cpu_data(), top_diff, weight_diff,
-                                  bias_diff);
+      const float* top_diff = top[i]->diff(ctx);
+      // The engines compute both; a frozen weight (lr_mult 0) still skips the accumulation.
+      if (weight_grad) {
+        if (dnnl_engine) {
+          dnnl_engine->BackwardWeights(ctx.workspace(), bottom[i]->data(ctx), top_diff, weight_diff,
+                                       bias_diff);
         } else {
-          BackwardBiasAll(top_diff, bias_diff);
+          cudnn_engine->BackwardWeights(ctx, bottom[i]->data(ctx), top_diff, weight_diff,
+                                        bias_diff);
         }
+      } else if (bias_grad) {
+        BackwardBiasAll(ctx, top_diff, bias_diff);
       }
       if (i < propagate_down.size() && propagate_down[i]) {
-        engine->BackwardData(ctx.workspace(), top_diff, weights, bottom[i]->mutable_cpu_diff());
+        if (dnnl_engine) {
+          dnnl_engine->BackwardData(ctx.workspace(), top_diff, weights,
+                                    bottom[i]->mutable_diff(ctx));
+        } else {
+          cudnn_engine->BackwardData(ctx, top_diff, weights, bottom[i]->mutable_diff(ctx));
+        }
       }
     }
     return;
   }
-  const float* weights = blobs_[0]->cpu_data();
-  const bool weight_grad = param_propagate_down(0);
-  const bool bias_grad = bias_term() && param_propagate_down(1);
-  float* weight_diff = weight_grad ? blobs_[0]->mutable_cpu_diff() : nullptr;
-  float* bias_diff = bias_grad ? blobs_[1]->mutable_cpu_diff() : nullptr;
   float* col = ColBuffer(ctx);
   for (std::size_t i = 0; i < top.size(); ++i) {
-    const float* top_diff = top[i]->cpu_diff();
-    if (bias_grad) {
-      for (std::int64_t n = 0; n < num(); ++n)
-        BackwardBias(ctx, top_diff + n * top_dim(), bias_diff);
-    }
+    const float* top_diff = top[i]->diff(ctx);
+    if (bias_grad) BackwardBiasAll(ctx, top_diff, bias_diff);
     const bool data_grad = i < propagate_down.size() && propagate_down[i];
     if (!weight_grad && !data_grad) continue;
-    const float* bottom_data = bottom[i]->cpu_data();
-    float* bottom_diff = data_grad ? bottom[i]->mutable_cpu_diff() : nullptr;
+    const float* bottom_data = bottom[i]->data(ctx);
+    float* bottom_diff = data_grad ? bottom[i]->mutable_diff(ctx) : nullptr;
     for (std::int64_t n = 0; n < num(); ++n) {
       const float* output_diff = top_diff + n * top_dim();
       if (weight_grad) {

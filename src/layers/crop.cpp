@@ -61,15 +61,15 @@ void CropLayer::Reshape(const BlobVec& bottom, const BlobVec& top) {
 
 void CropLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) {
   ForEachIndex(ctx, top[0]->count(),
-               kernels::CropForward{map_, bottom[0]->cpu_data(), top[0]->mutable_cpu_data()});
+               kernels::CropForward{map_, bottom[0]->data(ctx), top[0]->mutable_data(ctx)});
 }
 
 void CropLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
                              const std::vector<bool>& propagate_down, const BlobVec& bottom) {
   if (!propagate_down[0]) return;
-  float* bottom_diff = bottom[0]->mutable_cpu_diff();
+  float* bottom_diff = bottom[0]->mutable_diff(ctx);
   math::Set(ctx, bottom[0]->count(), 0.0f, bottom_diff);
-  ForEachIndex(ctx, top[0]->count(), kernels::CropBackward{map_, top[0]->cpu_diff(), bottom_diff});
+  ForEachIndex(ctx, top[0]->count(), kernels::CropBackward{map_, top[0]->diff(ctx), bottom_diff});
 }
 
 }  // namespace fcn

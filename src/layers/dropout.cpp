@@ -39,17 +39,17 @@ void DropoutLayer::Reshape(const BlobVec& bottom, const BlobVec& top) {
 void DropoutLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) {
   const std::int64_t count = bottom[0]->count();
   if (phase_ != TRAIN) {
-    math::Copy(ctx, count, bottom[0]->cpu_data(), top[0]->mutable_cpu_data());
+    math::Copy(ctx, count, bottom[0]->data(ctx), top[0]->mutable_data(ctx));
     return;
   }
   // The draws are sequential on the host so that a seed gives one mask on every device.
-  float* mask = mask_.mutable_cpu_data();
+  float* mask = mask_.mutable_data(ctx);
   Rng& rng = GlobalRng();
   const float keep = 1.0f - ratio_;
   for (std::int64_t i = 0; i < count; ++i) mask[i] = rng.Bernoulli(keep) ? 1.0f : 0.0f;
   ForEachIndex(ctx, count,
-               kernels::ApplyDropoutMask{bottom[0]->cpu_data(), mask_.cpu_data(),
-                                         top[0]->mutable_cpu_data(), scale_});
+               kernels::ApplyDropoutMask{bottom[0]->data(ctx), mask_.data(ctx),
+                                         top[0]->mutable_data(ctx), scale_});
 }
 
 void DropoutLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
@@ -57,12 +57,12 @@ void DropoutLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
   if (!propagate_down[0]) return;
   const std::int64_t count = bottom[0]->count();
   if (phase_ != TRAIN) {
-    math::Copy(ctx, count, top[0]->cpu_diff(), bottom[0]->mutable_cpu_diff());
+    math::Copy(ctx, count, top[0]->diff(ctx), bottom[0]->mutable_diff(ctx));
     return;
   }
   ForEachIndex(ctx, count,
-               kernels::ApplyDropoutMask{top[0]->cpu_diff(), mask_.cpu_data(),
-                                         bottom[0]->mutable_cpu_diff(), scale_});
+               kernels::ApplyDropoutMask{top[0]->diff(ctx), mask_.data(ctx),
+                                         bottom[0]->mutable_diff(ctx), scale_});
 }
 
 }  // namespace fcn

@@ -23,6 +23,10 @@ class DropoutLayer final : public Layer {
   explicit DropoutLayer(const LayerParameter& param);
 
   void Reshape(const BlobVec& bottom, const BlobVec& top) override;
+
+  /// Runs on a GPU as well: the math is ForEachIndex functors and math:: calls.
+
+  bool RunsOn(Device) const override { return true; }
   /// The mask (TRAIN only).
   std::size_t internal_bytes() const override { return mask_.capacity_bytes(); }
 

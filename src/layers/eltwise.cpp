@@ -49,29 +49,29 @@ void EltwiseLayer::Reshape(const BlobVec& bottom, const BlobVec& top) {
 
 void EltwiseLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) {
   const std::int64_t n = top[0]->count();
-  float* y = top[0]->mutable_cpu_data();
+  float* y = top[0]->mutable_data(ctx);
   switch (op_) {
     case EltwiseParameter::SUM:
-      ForEachIndex(ctx, n, kernels::EltwiseScale{bottom[0]->cpu_data(), coeffs_[0], y});
+      ForEachIndex(ctx, n, kernels::EltwiseScale{bottom[0]->data(ctx), coeffs_[0], y});
       for (std::size_t k = 1; k < bottom.size(); ++k) {
-        ForEachIndex(ctx, n, kernels::EltwiseAxpy{bottom[k]->cpu_data(), coeffs_[k], y});
+        ForEachIndex(ctx, n, kernels::EltwiseAxpy{bottom[k]->data(ctx), coeffs_[k], y});
       }
       break;
     case EltwiseParameter::PROD:
-      ForEachIndex(ctx, n, kernels::EltwiseMul{bottom[0]->cpu_data(), bottom[1]->cpu_data(), y});
+      ForEachIndex(ctx, n, kernels::EltwiseMul{bottom[0]->data(ctx), bottom[1]->data(ctx), y});
       for (std::size_t k = 2; k < bottom.size(); ++k) {
-        ForEachIndex(ctx, n, kernels::EltwiseMul{y, bottom[k]->cpu_data(), y});
+        ForEachIndex(ctx, n, kernels::EltwiseMul{y, bottom[k]->data(ctx), y});
       }
       break;
     case EltwiseParameter::MAX: {
-      auto* winner = static_cast<int*>(winner_->mutable_host_data());
+      auto* winner = static_cast<int*>(winner_->mutable_data(ctx));
       ForEachIndex(
           ctx, n,
-          kernels::EltwiseMaxFirstPair{bottom[0]->cpu_data(), bottom[1]->cpu_data(), y, winner});
+          kernels::EltwiseMaxFirstPair{bottom[0]->data(ctx), bottom[1]->data(ctx), y, winner});
       for (std::size_t k = 2; k < bottom.size(); ++k) {
         ForEachIndex(
             ctx, n,
-            kernels::EltwiseMaxUpdate{bottom[k]->cpu_data(), static_cast<int>(k), y, winner});
+            kernels::EltwiseMaxUpdate{bottom[k]->data(ctx), static_cast<int>(k), y, winner});
       }
       break;
     }
@@ -81,10 +81,10 @@ void EltwiseLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, co
 void EltwiseLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
                                 const std::vector<bool>& propagate_down, const BlobVec& bottom) {
   const std::int64_t n = top[0]->count();
-  const float* dy = top[0]->cpu_diff();
+  const float* dy = top[0]->diff(ctx);
   for (std::size_t k = 0; k < bottom.size(); ++k) {
     if (!propagate_down[k]) continue;
-    float* dx = bottom[k]->mutable_cpu_diff();
+    float* dx = bottom[k]->mutable_diff(ctx);
     switch (op_) {
       case EltwiseParameter::SUM:
         ForEachIndex(ctx, n, kernels::EltwiseScale{dy, coeffs_[k], dx});
@@ -96,22 +96,22 @@ void EltwiseLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
           for (std::size_t j = 0; j < bottom.size(); ++j) {
             if (j == k) continue;
             if (first) {
-              ForEachIndex(ctx, n, kernels::EltwiseScale{bottom[j]->cpu_data(), 1.0f, dx});
+              ForEachIndex(ctx, n, kernels::EltwiseScale{bottom[j]->data(ctx), 1.0f, dx});
               first = false;
             } else {
-              ForEachIndex(ctx, n, kernels::EltwiseMul{dx, bottom[j]->cpu_data(), dx});
+              ForEachIndex(ctx, n, kernels::EltwiseMul{dx, bottom[j]->data(ctx), dx});
             }
           }
           ForEachIndex(ctx, n, kernels::EltwiseMul{dx, dy, dx});
         } else {
-          ForEachIndex(ctx, n,
-                       kernels::EltwiseProdGradByDivision{dy, top[0]->cpu_data(),
-                                                          bottom[k]->cpu_data(), dx});
+          ForEachIndex(
+              ctx, n,
+              kernels::EltwiseProdGradByDivision{dy, top[0]->data(ctx), bottom[k]->data(ctx), dx});
         }
         break;
       case EltwiseParameter::MAX:
         ForEachIndex(ctx, n,
-                     kernels::EltwiseMaxGrad{dy, static_cast<const int*>(winner_->host_data()),
+                     kernels::EltwiseMaxGrad{dy, static_cast<const int*>(winner_->data(ctx)),
                                              static_cast<int>(k), dx});
         break;
     }

@@ -31,6 +31,8 @@ class EltwiseLayer final : public Layer {
 
   void LayerSetUp(const BlobVec& bottom, const BlobVec& top) override;
   void Reshape(const BlobVec& bottom, const BlobVec& top) override;
+  /// Runs on a GPU as well: the math is ForEachIndex functors and math:: calls.
+  bool RunsOn(Device) const override { return true; }
   /// The winner buffer of MAX.
   std::size_t internal_bytes() const override { return winner_ ? winner_->size() : 0; }
 

@@ -103,22 +103,22 @@ void InnerProductLayer::Reshape(const BlobVec& bottom, const BlobVec& top) {
 
 void InnerProductLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom,
                                     const BlobVec& top) {
-  float* y = top[0]->mutable_cpu_data();
+  float* y = top[0]->mutable_data(ctx);
   math::Gemm(ctx, math::Trans::kNo, transpose_ ? math::Trans::kNo : math::Trans::kYes, m_,
-             num_output_, k_, 1.0f, bottom[0]->cpu_data(), blobs_[0]->cpu_data(), 0.0f, y);
+             num_output_, k_, 1.0f, bottom[0]->data(ctx), blobs_[0]->data(ctx), 0.0f, y);
   if (bias_term_) {
     math::Gemm(ctx, math::Trans::kNo, math::Trans::kNo, m_, num_output_, 1, 1.0f,
-               bias_multiplier_.cpu_data(), blobs_[1]->cpu_data(), 1.0f, y);
+               bias_multiplier_.data(ctx), blobs_[1]->data(ctx), 1.0f, y);
   }
 }
 
 void InnerProductLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
                                      const std::vector<bool>& propagate_down,
                                      const BlobVec& bottom) {
-  const float* top_diff = top[0]->cpu_diff();
-  const float* x = bottom[0]->cpu_data();
+  const float* top_diff = top[0]->diff(ctx);
+  const float* x = bottom[0]->data(ctx);
   if (param_propagate_down(0)) {
-    float* weight_diff = blobs_[0]->mutable_cpu_diff();
+    float* weight_diff = blobs_[0]->mutable_diff(ctx);
     if (transpose_) {
       math::Gemm(ctx, math::Trans::kYes, math::Trans::kNo, k_, num_output_, m_, 1.0f, x, top_diff,
                  1.0f, weight_diff);
@@ -128,13 +128,13 @@ void InnerProductLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
     }
   }
   if (bias_term_ && param_propagate_down(1)) {
-    math::Gemv(ctx, math::Trans::kYes, m_, num_output_, 1.0f, top_diff, bias_multiplier_.cpu_data(),
-               1.0f, blobs_[1]->mutable_cpu_diff());
+    math::Gemv(ctx, math::Trans::kYes, m_, num_output_, 1.0f, top_diff, bias_multiplier_.data(ctx),
+               1.0f, blobs_[1]->mutable_diff(ctx));
   }
   if (propagate_down[0]) {
     math::Gemm(ctx, math::Trans::kNo, transpose_ ? math::Trans::kYes : math::Trans::kNo, m_, k_,
-               num_output_, 1.0f, top_diff, blobs_[0]->cpu_data(), 0.0f,
-               bottom[0]->mutable_cpu_diff());
+               num_output_, 1.0f, top_diff, blobs_[0]->data(ctx), 0.0f,
+               bottom[0]->mutable_diff(ctx));
   }
 }
 

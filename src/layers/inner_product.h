@@ -28,6 +28,8 @@ class InnerProductLayer final : public Layer {
 
   void LayerSetUp(const BlobVec& bottom, const BlobVec& top) override;
   void Reshape(const BlobVec& bottom, const BlobVec& top) override;
+  /// Runs on a GPU as well: the math is ForEachIndex functors and math:: calls.
+  bool RunsOn(Device) const override { return true; }
   /// The ones vector of the bias GEMM.
   std::size_t internal_bytes() const override { return bias_multiplier_.capacity_bytes(); }
 

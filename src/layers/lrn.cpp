@@ -46,9 +46,9 @@ float LRNLayer::Coeff() const {
 void LRNLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) {
   const Blob& x = *bottom[0];
   ForEachIndex(ctx, x.count(),
-               kernels::LrnForward{
-                   x.cpu_data(), scale_.mutable_cpu_data(), top[0]->mutable_cpu_data(), Window(x),
-                   region_ == LRNParameter::ACROSS_CHANNELS ? k_ : 1.0f, Coeff(), beta_});
+               kernels::LrnForward{x.data(ctx), scale_.mutable_data(ctx), top[0]->mutable_data(ctx),
+                                   Window(x), region_ == LRNParameter::ACROSS_CHANNELS ? k_ : 1.0f,
+                                   Coeff(), beta_});
 }
 
 void LRNLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
@@ -57,8 +57,8 @@ void LRNLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
   const Blob& x = *bottom[0];
   ForEachIndex(
       ctx, x.count(),
-      kernels::LrnBackward{x.cpu_data(), top[0]->cpu_data(), scale_.cpu_data(), top[0]->cpu_diff(),
-                           bottom[0]->mutable_cpu_diff(), Window(x), Coeff(), beta_});
+      kernels::LrnBackward{x.data(ctx), top[0]->data(ctx), scale_.data(ctx), top[0]->diff(ctx),
+                           bottom[0]->mutable_diff(ctx), Window(x), Coeff(), beta_});
 }
 
 }  // namespace fcn

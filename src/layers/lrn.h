@@ -30,6 +30,10 @@ class LRNLayer final : public Layer {
   explicit LRNLayer(const LayerParameter& param);
 
   void Reshape(const BlobVec& bottom, const BlobVec& top) override;
+
+  /// Runs on a GPU as well: the math is ForEachIndex functors and math:: calls.
+
+  bool RunsOn(Device) const override { return true; }
   /// The scale s, kept from forward for backward.
   std::size_t internal_bytes() const override { return scale_.capacity_bytes(); }
 

@@ -141,41 +141,50 @@ kernels::PoolGeometry PoolingLayer::Geometry() const {
 }
 
 void PoolingLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) {
-  const float* in = bottom[0]->cpu_data();
-  float* out = top[0]->mutable_cpu_data();
+  const float* in = bottom[0]->data(ctx);
+  float* out = top[0]->mutable_data(ctx);
   const std::int64_t n = top[0]->count();
   if (pool_ == PoolingParameter::AVE) {
     ForEachIndex(ctx, n, kernels::AvePoolForward{in, out, Geometry()});
   } else if (top.size() > 1) {
     ForEachIndex(ctx, n,
-                 kernels::MaxPoolForward<float>{in, out, top[1]->mutable_cpu_data(), Geometry()});
+                 kernels::MaxPoolForward<float>{in, out, top[1]->mutable_data(ctx), Geometry()});
   } else {
-    auto* argmax = static_cast<int*>(argmax_->mutable_host_data());
+    auto* argmax = static_cast<int*>(argmax_->mutable_data(ctx));
     ForEachIndex(ctx, n, kernels::MaxPoolForward<int>{in, out, argmax, Geometry()});
+  }
+}
+
+template <typename IndexT>
+void PoolingLayer::MaxBackward(const ExecContext& ctx, const float* top_diff, const IndexT* argmax,
+                               float* bottom_diff, std::int64_t n, std::int64_t planes) const {
+  if (ctx.device() == Device::kCuda) {
+    ForEachIndex(ctx, n,
+                 kernels::MaxPoolBackward<IndexT>{top_diff, argmax, bottom_diff, Geometry()});
+  } else {
+    ForEachIndex(ctx, planes,
+                 kernels::MaxPoolBackwardPlane<IndexT>{top_diff, argmax, bottom_diff, Geometry()},
+                 n / planes);
   }
 }
 
 void PoolingLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
                                 const std::vector<bool>& propagate_down, const BlobVec& bottom) {
   if (!propagate_down[0]) return;
-  const float* top_diff = top[0]->cpu_diff();
-  float* bottom_diff = bottom[0]->mutable_cpu_diff();
+  const float* top_diff = top[0]->diff(ctx);
+  float* bottom_diff = bottom[0]->mutable_diff(ctx);
   const std::int64_t n = bottom[0]->count();
   if (pool_ == PoolingParameter::AVE) {
     ForEachIndex(ctx, n, kernels::AvePoolBackward{top_diff, bottom_diff, Geometry()});
   } else {
-    // The CPU scatters per plane (MaxPoolBackwardPlane); a GPU gathers per bottom element.
+    // The CPU scatters per plane (MaxPoolBackwardPlane): one pass over the tops. A GPU gathers
+    // per bottom element (MaxPoolBackward), without atomics; both give the same floats.
     const std::int64_t planes = bottom[0]->count(0, 2);
     if (top.size() > 1) {
-      ForEachIndex(ctx, planes,
-                   kernels::MaxPoolBackwardPlane<float>{top_diff, top[1]->cpu_data(), bottom_diff,
-                                                        Geometry()},
-                   n / planes);
+      MaxBackward(ctx, top_diff, top[1]->data(ctx), bottom_diff, n, planes);
     } else {
-      const auto* argmax = static_cast<const int*>(argmax_->host_data());
-      ForEachIndex(ctx, planes,
-                   kernels::MaxPoolBackwardPlane<int>{top_diff, argmax, bottom_diff, Geometry()},
-                   n / planes);
+      MaxBackward(ctx, top_diff, static_cast<const int*>(argmax_->data(ctx)), bottom_diff, n,
+                  planes);
     }
   }
 }

@@ -38,6 +38,8 @@ class PoolingLayer final : public Layer {
 
   void LayerSetUp(const BlobVec& bottom, const BlobVec& top) override;
   void Reshape(const BlobVec& bottom, const BlobVec& top) override;
+  /// Runs on a GPU as well: the math is ForEachIndex functors and math:: calls.
+  bool RunsOn(Device) const override { return true; }
   /// The argmax buffer of MAX pooling without a mask top.
   std::size_t internal_bytes() const override { return argmax_ ? argmax_->size() : 0; }
 
@@ -48,6 +50,9 @@ class PoolingLayer final : public Layer {
 
  private:
   kernels::PoolGeometry Geometry() const;
+  template <typename IndexT>
+  void MaxBackward(const ExecContext& ctx, const float* top_diff, const IndexT* argmax,
+                   float* bottom_diff, std::int64_t n, std::int64_t planes) const;
 
   PoolingParameter::PoolMethod pool_ = PoolingParameter::MAX;
   PoolingParameter::RoundMode round_mode_ = PoolingParameter::CEIL;

@@ -44,15 +44,15 @@ void ReLULayer::Reshape(const BlobVec& bottom, const BlobVec& top) {
 void ReLULayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) {
   ForEachIndex(
       ctx, bottom[0]->count(),
-      kernels::ReluForward{bottom[0]->cpu_data(), top[0]->mutable_cpu_data(), negative_slope_});
+      kernels::ReluForward{bottom[0]->data(ctx), top[0]->mutable_data(ctx), negative_slope_});
 }
 
 void ReLULayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
                              const std::vector<bool>& propagate_down, const BlobVec& bottom) {
   if (!propagate_down[0]) return;
   ForEachIndex(ctx, bottom[0]->count(),
-               kernels::ReluBackward{top[0]->cpu_diff(), bottom[0]->cpu_data(),
-                                     bottom[0]->mutable_cpu_diff(), negative_slope_});
+               kernels::ReluBackward{top[0]->diff(ctx), bottom[0]->data(ctx),
+                                     bottom[0]->mutable_diff(ctx), negative_slope_});
 }
 
 }  // namespace fcn

@@ -20,6 +20,8 @@ class ReLULayer final : public Layer {
 
   void LayerSetUp(const BlobVec& bottom, const BlobVec& top) override;
   void Reshape(const BlobVec& bottom, const BlobVec& top) override;
+  /// Runs on a GPU as well: the math is ForEachIndex functors and math:: calls.
+  bool RunsOn(Device) const override { return true; }
 
  protected:
   void ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) override;

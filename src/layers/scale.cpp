@@ -73,40 +73,40 @@ void ScaleLayer::Reshape(const BlobVec& bottom, const BlobVec& top) {
 
 void ScaleLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) {
   const std::int64_t n = top[0]->count();
-  const float* x = bottom[0]->cpu_data();
-  if (top[0] == bottom[0]) math::Copy(ctx, n, x, saved_bottom_.mutable_cpu_data());
-  const float* scale = (bottom.size() > 1 ? bottom[1] : blobs_[0].get())->cpu_data();
-  float* y = top[0]->mutable_cpu_data();
+  const float* x = bottom[0]->data(ctx);
+  if (top[0] == bottom[0]) math::Copy(ctx, n, x, saved_bottom_.mutable_data(ctx));
+  const float* scale = (bottom.size() > 1 ? bottom[1] : blobs_[0].get())->data(ctx);
+  float* y = top[0]->mutable_data(ctx);
   ForEachIndex(ctx, n, kernels::ScaleForward{x, scale, scale_dims_.dim, scale_dims_.inner, y});
   if (bias_term_) {
     ForEachIndex(
         ctx, n,
-        kernels::BiasForward{y, blobs_.back()->cpu_data(), bias_dims_.dim, bias_dims_.inner, y});
+        kernels::BiasForward{y, blobs_.back()->data(ctx), bias_dims_.dim, bias_dims_.inner, y});
   }
 }
 
 void ScaleLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
                               const std::vector<bool>& propagate_down, const BlobVec& bottom) {
-  const float* top_diff = top[0]->cpu_diff();
+  const float* top_diff = top[0]->diff(ctx);
   if (bias_term_ && param_propagate_down(static_cast<int>(blobs_.size()) - 1)) {
     ForEachIndex(
         ctx, bias_dims_.dim,
         kernels::BiasParamGrad{top_diff, bias_dims_.outer, bias_dims_.dim, bias_dims_.inner,
-                               /*accumulate=*/true, blobs_.back()->mutable_cpu_diff()});
+                               /*accumulate=*/true, blobs_.back()->mutable_diff(ctx)});
   }
   const bool learned = bottom.size() == 1;
   Blob* scale = learned ? blobs_[0].get() : bottom[1];
   if (learned ? param_propagate_down(0) : propagate_down[1]) {
-    const float* x = (top[0] == bottom[0] ? &saved_bottom_ : bottom[0])->cpu_data();
+    const float* x = (top[0] == bottom[0] ? &saved_bottom_ : bottom[0])->data(ctx);
     ForEachIndex(ctx, scale_dims_.dim,
                  kernels::ScaleParamGrad{top_diff, x, scale_dims_.outer, scale_dims_.dim,
-                                         scale_dims_.inner, learned, scale->mutable_cpu_diff()});
+                                         scale_dims_.inner, learned, scale->mutable_diff(ctx)});
   }
   // Last: in place, this overwrites the top diff read above.
   if (propagate_down[0]) {
     ForEachIndex(ctx, top[0]->count(),
-                 kernels::ScaleForward{top_diff, scale->cpu_data(), scale_dims_.dim,
-                                       scale_dims_.inner, bottom[0]->mutable_cpu_diff()});
+                 kernels::ScaleForward{top_diff, scale->data(ctx), scale_dims_.dim,
+                                       scale_dims_.inner, bottom[0]->mutable_diff(ctx)});
   }
 }
 

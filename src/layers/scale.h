@@ -30,6 +30,8 @@ class ScaleLayer final : public Layer {
 
   void LayerSetUp(const BlobVec& bottom, const BlobVec& top) override;
   void Reshape(const BlobVec& bottom, const BlobVec& top) override;
+  /// Runs on a GPU as well: the math is ForEachIndex functors and math:: calls.
+  bool RunsOn(Device) const override { return true; }
   /// The saved input of an in-place layer.
   std::size_t internal_bytes() const override { return saved_bottom_.capacity_bytes(); }
 

@@ -20,7 +20,7 @@ void SilenceLayer::ForwardImpl(const ExecContext&, const BlobVec&, const BlobVec
 void SilenceLayer::BackwardImpl(const ExecContext& ctx, const BlobVec&,
                                 const std::vector<bool>& propagate_down, const BlobVec& bottom) {
   for (std::size_t i = 0; i < bottom.size(); ++i) {
-    if (propagate_down[i]) math::Set(ctx, bottom[i]->count(), 0.0f, bottom[i]->mutable_cpu_diff());
+    if (propagate_down[i]) math::Set(ctx, bottom[i]->count(), 0.0f, bottom[i]->mutable_diff(ctx));
   }
 }
 

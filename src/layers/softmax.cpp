@@ -25,17 +25,17 @@ void SoftmaxLayer::Reshape(const BlobVec& bottom, const BlobVec& top) {
 }
 
 void SoftmaxLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) {
-  ForEachIndex(ctx, outer_ * inner_,
-               kernels::SoftmaxForward{bottom[0]->cpu_data(), top[0]->mutable_cpu_data(), channels_,
-                                       inner_});
+  ForEachIndex(
+      ctx, outer_ * inner_,
+      kernels::SoftmaxForward{bottom[0]->data(ctx), top[0]->mutable_data(ctx), channels_, inner_});
 }
 
 void SoftmaxLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
                                 const std::vector<bool>& propagate_down, const BlobVec& bottom) {
   if (!propagate_down[0]) return;
   ForEachIndex(ctx, outer_ * inner_,
-               kernels::SoftmaxBackward{top[0]->cpu_data(), top[0]->cpu_diff(),
-                                        bottom[0]->mutable_cpu_diff(), channels_, inner_});
+               kernels::SoftmaxBackward{top[0]->data(ctx), top[0]->diff(ctx),
+                                        bottom[0]->mutable_diff(ctx), channels_, inner_});
 }
 
 }  // namespace fcn

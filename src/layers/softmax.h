@@ -23,6 +23,10 @@ class SoftmaxLayer final : public Layer {
 
   void Reshape(const BlobVec& bottom, const BlobVec& top) override;
 
+  /// Runs on a GPU as well: the math is ForEachIndex functors and math:: calls.
+
+  bool RunsOn(Device) const override { return true; }
+
  protected:
   void ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) override;
   void BackwardImpl(const ExecContext& ctx, const BlobVec& top,

@@ -94,23 +94,20 @@ void SoftmaxWithLossLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bo
                                        const BlobVec& top) {
   CheckLabels(*bottom[1]);
   const std::int64_t positions = outer_ * inner_;
-  float* prob = prob_.mutable_cpu_data();
+  float* prob = prob_.mutable_data(ctx);
   ForEachIndex(ctx, positions,
-               kernels::SoftmaxForward{bottom[0]->cpu_data(), prob, channels_, inner_});
+               kernels::SoftmaxForward{bottom[0]->data(ctx), prob, channels_, inner_});
   float* loss = ctx.workspace().Get(2 * positions);
   float* valid = loss + positions;
   ForEachIndex(ctx, positions,
-               kernels::SoftmaxLossForward{prob, bottom[1]->cpu_data(), loss, valid, channels_,
+               kernels::SoftmaxLossForward{prob, bottom[1]->data(ctx), loss, valid, channels_,
                                            inner_, has_ignore_label_, ignore_label_});
-  double loss_sum = 0.0;
-  double valid_sum = 0.0;
-  for (std::int64_t i = 0; i < positions; ++i) {
-    loss_sum += loss[i];
-    valid_sum += valid[i];
-  }
+  // Both are sums of non-negative values (per-position losses, 0/1 flags).
+  const double loss_sum = math::Asum(ctx, positions, loss);
+  const double valid_sum = math::Asum(ctx, positions, valid);
   valid_count_ = static_cast<std::int64_t>(valid_sum);
   top[0]->mutable_cpu_data()[0] = static_cast<float>(loss_sum / Normalizer());
-  if (top.size() > 1) math::Copy(ctx, prob_.count(), prob, top[1]->mutable_cpu_data());
+  if (top.size() > 1) math::Copy(ctx, prob_.count(), prob, top[1]->mutable_data(ctx));
 }
 
 void SoftmaxWithLossLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
@@ -123,8 +120,8 @@ void SoftmaxWithLossLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& t
   // Caffe: the loss weight is the first value of top[0]'s diff.
   const float scale = top[0]->cpu_diff()[0] / Normalizer();
   ForEachIndex(ctx, outer_ * inner_,
-               kernels::SoftmaxLossBackward{prob_.cpu_data(), bottom[1]->cpu_data(),
-                                            bottom[0]->mutable_cpu_diff(), channels_, inner_,
+               kernels::SoftmaxLossBackward{prob_.data(ctx), bottom[1]->data(ctx),
+                                            bottom[0]->mutable_diff(ctx), channels_, inner_,
                                             has_ignore_label_, ignore_label_, scale});
 }
 

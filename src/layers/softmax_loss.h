@@ -33,6 +33,10 @@ class SoftmaxWithLossLayer final : public Layer {
   explicit SoftmaxWithLossLayer(const LayerParameter& param);
 
   void Reshape(const BlobVec& bottom, const BlobVec& top) override;
+
+  /// Runs on a GPU as well: the math is ForEachIndex functors and math:: calls.
+
+  bool RunsOn(Device) const override { return true; }
   std::size_t internal_bytes() const override { return prob_.capacity_bytes(); }
 
  protected:

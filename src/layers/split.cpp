@@ -34,10 +34,10 @@ void SplitLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
                               const std::vector<bool>& propagate_down, const BlobVec& bottom) {
   if (!propagate_down[0]) return;
   const std::int64_t count = bottom[0]->count();
-  float* bottom_diff = bottom[0]->mutable_cpu_diff();
-  math::Copy(ctx, count, top[0]->cpu_diff(), bottom_diff);
+  float* bottom_diff = bottom[0]->mutable_diff(ctx);
+  math::Copy(ctx, count, top[0]->diff(ctx), bottom_diff);
   for (std::size_t k = 1; k < top.size(); ++k) {
-    math::Axpy(ctx, count, 1.0f, top[k]->cpu_diff(), bottom_diff);
+    math::Axpy(ctx, count, 1.0f, top[k]->diff(ctx), bottom_diff);
   }
 }
 

@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "backend/for_each_index.h"
 #include "fcn/rng.h"
+#include "math/im2col_kernels.h"
 #include "support/test_util.h"
 
 namespace fcn::test {
@@ -152,6 +154,29 @@ TEST_P(Im2ColTest, NdTransformsEqualTwoDForTwoSpatialAxes) {
   math::Col2ImNd(col.data(), 2, image_shape, col_shape, kernel, pad, stride, dilation,
                  image_nd.data());
   EXPECT_TRUE(AllNear(image_nd, image_2d, 1e-6f));
+}
+
+// The index-wise functors that the GPU's im2col engine launches (im2col_kernels.h), run here
+// by ForEachIndex on the CPU: the same objects, held to the CPU's loops.
+TEST_P(Im2ColTest, IndexFunctorsEqualTheCpuTransforms) {
+  const ConvGeometry2d& g = GetParam().g;
+  const ExecContext ctx;
+  const auto shape = kernels::Im2ColShape::From(g);
+  const std::vector<float> image = RandomVector(ImageCount(g), 7);
+  std::vector<float> expected_col(static_cast<std::size_t>(ColCount(g)));
+  std::vector<float> col(expected_col.size(), 7.0f);
+  math::Im2Col(image.data(), g, expected_col.data());
+  ForEachIndex(ctx, static_cast<std::int64_t>(g.channels) * g.out_h() * g.out_w(),
+               kernels::Im2ColIndex{image.data(), col.data(), shape});
+  EXPECT_TRUE(AllNear(col, expected_col, 0.0f));
+
+  const std::vector<float> columns = RandomVector(ColCount(g), 8);
+  std::vector<float> expected_image(image.size());
+  std::vector<float> gathered(image.size(), 7.0f);
+  math::Col2Im(columns.data(), g, expected_image.data());
+  ForEachIndex(ctx, ImageCount(g), kernels::Col2ImIndex{columns.data(), gathered.data(), shape});
+  // Another summation order (a gather per pixel instead of a scatter per column row).
+  EXPECT_TRUE(AllNear(gathered, expected_image, 1e-6f));
 }
 
 INSTANTIATE_TEST_SUITE_P(Geometries, Im2ColTest, ::testing::ValuesIn(Geometries()),

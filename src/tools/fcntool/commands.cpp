@@ -2,7 +2,14 @@
 // The one table of fcntool commands: usage text and dispatch come from it.
 #include "tools/fcntool/commands.h"
 
+#include <glog/logging.h>
+
+#include <iostream>
 #include <sstream>
+
+#include "fcn/common.h"
+#include "fcn/exec_context.h"
+#include "fcn/gpu.h"
 
 DEFINE_string(model, "", "The net definition (prototxt).");
 DEFINE_string(weights, "",
@@ -17,7 +24,9 @@ DEFINE_string(stage, "", "Comma-separated net state stages.");
 DEFINE_int32(threads, 0,
              "Compute threads for OpenBLAS and oneDNN (0: $FCN_NUM_THREADS, else "
              "$OMP_NUM_THREADS, else $OPENBLAS_NUM_THREADS, else every core).");
-DEFINE_string(gpu, "", "GPU device ids, comma-separated, or 'all' (CPU when empty).");
+DEFINE_string(gpu, "",
+              "Run on this CUDA device (an id, or 'all' for device 0 of several); the CPU when "
+              "empty. One device per process: several ids need NCCL, which is not built.");
 DEFINE_int32(iterations, 50, "The number of iterations (batches for test, timed passes for time).");
 DEFINE_string(output, "",
               "The output file (standard output when empty, where a command allows it).");
@@ -78,7 +87,7 @@ const std::vector<Command>& Commands() {
        "  one untimed forward and backward pass, then times every layer's Forward and Backward\n"
        "  over --iterations passes and prints the per-layer and total averages (as caffe time)\n"
        "  and the peak resident memory. Inputs keep their declared shape with zero data.",
-       {"model", "iterations", "input_shape", "phase", "level", "stage", "threads"},
+       {"model", "iterations", "input_shape", "phase", "level", "stage", "gpu", "threads"},
        &RunTime},
       {"draw",
        "write the net as a Graphviz dot graph",
@@ -137,6 +146,14 @@ const std::vector<Command>& Commands() {
         "log_inputs", "palette", "class_names", "overlay_alpha", "score_blobs", "gpu", "threads"},
        &RunSegment,
        /*takes_files=*/true},
+      {"device_query",
+       "describe a CUDA device (name, compute capability, memory, versions)",
+       "fcntool device_query [--gpu=0]\n"
+       "  Prints the properties of each device in --gpu (default 0; 'all' for every device), as\n"
+       "  caffe device_query. Fails (exit 1) with the CUDA runtime's reason when there is no\n"
+       "  device or driver, and (exit 2) in a build without CUDA.",
+       {"gpu"},
+       &RunDeviceQuery},
   };
   return commands;
 }
@@ -197,6 +214,65 @@ NetStateOptions StateFromFlags(Phase default_phase) {
 std::vector<std::string>& PositionalArgs() {
   static std::vector<std::string> args;
   return args;
+}
+
+std::vector<int> ParseGpuFlag() {
+  std::vector<int> ids;
+  if (FLAGS_gpu.empty()) return ids;
+  if (!gpu::Built()) {
+    throw ConfigError(
+        StrCat("--gpu=", FLAGS_gpu,
+               ": this fcn was built without CUDA (configure with -DFCN_USE_CUDA=ON)"));
+  }
+  if (FLAGS_gpu == "all") {
+    std::string why;
+    const int count = gpu::DeviceCount(&why);
+    if (count == 0) throw RuntimeError(StrCat("--gpu=all: no CUDA device (", why, ")"));
+    for (int i = 0; i < count; ++i) ids.push_back(i);
+    return ids;
+  }
+  for (const std::string& item : SplitList(FLAGS_gpu)) {
+    std::size_t used = 0;
+    int id = -1;
+    try {
+      id = std::stoi(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || id < 0) {
+      throw ConfigError(StrCat("--gpu=", FLAGS_gpu, ": expected a device id such as 0, or 'all'"));
+    }
+    ids.push_back(id);
+  }
+  if (ids.empty()) throw ConfigError("--gpu is empty");
+  return ids;
+}
+
+void ApplyGpuFlag() {
+  const std::vector<int> ids = ParseGpuFlag();
+  if (ids.empty()) return;
+  if (ids.size() > 1 && FLAGS_gpu != "all") {
+    throw ConfigError(StrCat("--gpu=", FLAGS_gpu,
+                             ": one device per process (several need NCCL, which this build does "
+                             "not have); give one id"));
+  }
+  SetDefaultDevice(Device::kCuda, ids[0]);
+  LOG(INFO) << "Use GPU with device ID " << ids[0];
+}
+
+int RunDeviceQuery() {
+  std::vector<int> ids = ParseGpuFlag();
+  if (ids.empty()) {
+    if (!gpu::Built()) {
+      throw ConfigError("this fcn was built without CUDA (configure with -DFCN_USE_CUDA=ON)");
+    }
+    ids.push_back(0);
+  }
+  for (int id : ids) {
+    LOG(INFO) << "Querying GPU " << id;
+    std::cout << gpu::DeviceQuery(id) << "\n";
+  }
+  return 0;
 }
 
 void RequireFlag(const char* name, const std::string& value) {

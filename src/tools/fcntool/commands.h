@@ -48,6 +48,12 @@ NetStateOptions StateFromFlags(Phase default_phase);
 std::vector<std::string> SplitList(const std::string& text);
 /// Throws ConfigError when a required flag is empty.
 void RequireFlag(const char* name, const std::string& value);
+/// The device ids of --gpu (empty: the CPU); throws ConfigError on bad text or in a build
+/// without CUDA, RuntimeError for 'all' without devices.
+std::vector<int> ParseGpuFlag();
+/// Makes --gpu's device the one new Nets run on (nothing when --gpu is empty).
+void ApplyGpuFlag();
+
 /// The positional arguments after the command name, for commands with takes_files.
 std::vector<std::string>& PositionalArgs();
 
@@ -60,5 +66,6 @@ int RunDraw();
 int RunSurgery();
 int RunScore();
 int RunSegment();
+int RunDeviceQuery();
 
 }  // namespace fcn::tool

@@ -3,6 +3,7 @@
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -100,6 +101,10 @@ int main(int argc, char** argv) {
   }
   try {
     fcn::SetNumThreads(FLAGS_threads);
+    if (command->run != &fcn::tool::RunDeviceQuery &&
+        std::find(command->flags.begin(), command->flags.end(), "gpu") != command->flags.end()) {
+      fcn::tool::ApplyGpuFlag();
+    }
     return command->run();
   } catch (const fcn::ConfigError& e) {
     std::cerr << "fcntool " << name << ": " << e.what() << "\n";

@@ -195,7 +195,6 @@ void WriteJson(const std::string& path, const std::vector<Head>& heads,
 int RunScore() {
   RequireFlag("model", FLAGS_model);
   RequireFlag("weights", FLAGS_weights);
-  if (!FLAGS_gpu.empty()) throw ConfigError("--gpu: this build has no GPU support");
   const std::vector<std::string> score_blobs = SplitList(FLAGS_score_blobs);
   const std::vector<std::string> label_blobs = SplitList(FLAGS_label_blobs);
   if (score_blobs.empty() || score_blobs.size() != label_blobs.size()) {

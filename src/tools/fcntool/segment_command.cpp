@@ -235,7 +235,6 @@ const Blob& ScoreBlob(const Net& net, std::string* name) {
 int RunSegment() {
   RequireFlag("model", FLAGS_model);
   RequireFlag("weights", FLAGS_weights);
-  if (!FLAGS_gpu.empty()) throw ConfigError("--gpu: this build has no GPU support");
   const std::vector<std::string>& images = PositionalArgs();
   if (images.empty()) {
     throw ConfigError(

@@ -13,7 +13,6 @@ namespace fcn::tool {
 int RunTest() {
   RequireFlag("model", FLAGS_model);
   RequireFlag("weights", FLAGS_weights);
-  if (!FLAGS_gpu.empty()) throw ConfigError("--gpu: this build has no GPU support");
   if (FLAGS_iterations <= 0) {
     throw ConfigError(StrCat("--iterations=", FLAGS_iterations, ": must be > 0"));
   }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "fcn/gpu.h"
 #include "fcn/solver.h"
 #include "io/net_paths.h"
 #include "tools/fcntool/commands.h"
@@ -69,7 +70,6 @@ int RunTrain() {
         "Give a snapshot to resume training or weights to finetune but not both (--snapshot "
         "and --weights)");
   }
-  if (!FLAGS_gpu.empty()) throw ConfigError("--gpu: this build has no GPU support");
   const SolverAction sigint_action = ParseEffect("sigint_effect", FLAGS_sigint_effect);
   const SolverAction sighup_action = ParseEffect("sighup_effect", FLAGS_sighup_effect);
   std::error_code ec;
@@ -82,10 +82,17 @@ int RunTrain() {
   for (const std::string& stage : SplitList(FLAGS_stage)) {
     param.mutable_train_state()->add_stage(stage);
   }
-  if (param.has_solver_mode() && param.solver_mode() == SolverParameter::GPU) {
-    LOG(WARNING) << FLAGS_solver << " asks for solver_mode: GPU; this build has no GPU support";
+  // As caffe train: without --gpu, the solver's solver_mode GPU picks its device_id.
+  if (FLAGS_gpu.empty() && param.has_solver_mode() && param.solver_mode() == SolverParameter::GPU) {
+    std::string why;
+    if (gpu::DeviceCount(&why) > 0) {
+      SetDefaultDevice(Device::kCuda, param.device_id());
+      LOG(INFO) << "Use GPU with device ID " << param.device_id();
+    } else {
+      LOG(WARNING) << FLAGS_solver << " asks for solver_mode: GPU; running on the CPU: " << why;
+    }
   }
-  LOG(INFO) << "Use CPU.";
+  if (DefaultDevice() == Device::kCpu) LOG(INFO) << "Use CPU.";
   if (!FLAGS_snapshot.empty()) {
     param.clear_weights();
   } else if (!FLAGS_weights.empty()) {

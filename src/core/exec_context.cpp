@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "fcn/exec_context.h"
+
+#include <cstdlib>
+
+#include "backend/cuda/handles.h"
+#include "backend/device_memory.h"
+#include "fcn/common.h"
+#include "fcn/gpu.h"
+
+namespace fcn {
+
+Workspace::~Workspace() { Release(); }
+
+void Workspace::Release() {
+  if (device_ == Device::kCuda) {
+    device::Free(buffer_);
+  } else {
+    std::free(buffer_);
+  }
+  buffer_ = nullptr;
+  capacity_ = 0;
+}
+
+float* Workspace::Get(std::int64_t count) {
+  if (count > capacity_) {
+    Release();
+    const std::size_t bytes = (static_cast<std::size_t>(count) * sizeof(float) + 63) / 64 * 64;
+    if (device_ == Device::kCuda) {
+      buffer_ = static_cast<float*>(device::Malloc(bytes));
+    } else {
+      buffer_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+      if (buffer_ == nullptr) {
+        throw RuntimeError(StrCat("out of memory allocating a ", bytes, "-byte workspace"));
+      }
+    }
+    capacity_ = count;
+  }
+  return buffer_;
+}
+
+ExecContext::ExecContext(Device device, int device_id)
+    : device_(device), device_id_(device_id), workspace_(device) {
+  if (device_ == Device::kCuda) {
+    gpu::SetDevice(device_id_);
+    host_ = std::make_unique<ExecContext>(Device::kCpu);
+  }
+}
+
+ExecContext::~ExecContext() = default;
+
+namespace {
+Device g_default_device = Device::kCpu;
+int g_default_device_id = 0;
+}  // namespace
+
+void SetDefaultDevice(Device device, int device_id) {
+  if (device == Device::kCuda) gpu::SetDevice(device_id);
+  g_default_device = device;
+  g_default_device_id = device_id;
+}
+
+Device DefaultDevice() { return g_default_device; }
+int DefaultDeviceId() { return g_default_device_id; }
+
+GpuHandles& ExecContext::gpu() const {
+  FCN_CHECK(device_ == Device::kCuda, "GPU handles requested on a CPU context");
+  if (!gpu_) gpu_ = std::make_unique<GpuHandles>();
+  return *gpu_;
+}
+
+}  // namespace fcn

@@ -1,0 +1,6 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// GPU launches of the functors in accuracy_kernels.h, the same objects the CPU path runs.
+#include "backend/cuda/launch.cuh"
+#include "layers/accuracy_kernels.h"
+
+FCN_CUDA_FOR_EACH_INDEX(fcn::kernels::AccuracyHit)

@@ -1,0 +1,514 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// CudnnConv: cuDNN 9 legacy-API (cudnn.h) convolution and deconvolution behind the layer's
+// Caffe layouts.
+#include "layers/cudnn_conv.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <limits>
+#include <string>
+
+#include "fcn/common.h"
+
+#if FCN_HAVE_CUDNN
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/handles.h"
+#endif
+
+namespace fcn {
+
+CudnnConvOptions CudnnConvOptionsFromEnv() {
+  CudnnConvOptions options;
+  const char* mb_env = std::getenv("FCN_CUDNN_WORKSPACE_MB");
+  if (mb_env != nullptr && *mb_env != '\0') {
+    const std::string text = mb_env;
+    constexpr unsigned long long kMaxMb = std::numeric_limits<std::size_t>::max() >> 20;
+    bool ok = text.find_first_not_of("0123456789") == std::string::npos;
+    unsigned long long mb = 0;
+    if (ok) {
+      errno = 0;
+      mb = std::strtoull(mb_env, nullptr, 10);
+      ok = errno == 0 && mb <= kMaxMb;
+    }
+    if (!ok) {
+      throw ConfigError(
+          StrCat("FCN_CUDNN_WORKSPACE_MB=", text, ": expected a whole number of MiB (0 or more)"));
+    }
+    options.workspace_limit_bytes = static_cast<std::size_t>(mb) << 20;
+  }
+  const char* det_env = std::getenv("FCN_CUDNN_DETERMINISTIC");
+  if (det_env != nullptr && *det_env != '\0') {
+    const std::string text = det_env;
+    if (text == "1") {
+      options.deterministic = true;
+    } else if (text == "0") {
+      options.deterministic = false;
+    } else {
+      throw ConfigError(StrCat("FCN_CUDNN_DETERMINISTIC=", text, ": expected 1 or 0"));
+    }
+  }
+  return options;
+}
+
+#if FCN_HAVE_CUDNN
+
+namespace {
+
+constexpr long long kIntMax = std::numeric_limits<int>::max();
+
+// Caffe's (and cuDNN's) floored output size of a convolution; < 1 when the kernel does not fit.
+long long ConvOutSize(long long in, int kernel, int stride, int pad, int dilation) {
+  const long long extent = static_cast<long long>(dilation) * (kernel - 1) + 1;
+  const long long padded = in + 2LL * pad;
+  return padded < extent ? 0 : (padded - extent) / stride + 1;
+}
+
+std::string GeometryString(const DnnlConvGeometry& g) {
+  return StrCat(g.transposed ? "deconvolution " : "convolution ", g.num, "x", g.in_channels, "x",
+                g.in_h, "x", g.in_w, " -> ", g.num, "x", g.out_channels, "x", g.out_h, "x", g.out_w,
+                ", kernel ", g.kernel_h, "x", g.kernel_w, ", stride ", g.stride_h, "x", g.stride_w,
+                ", pad ", g.pad_h, "x", g.pad_w, ", dilation ", g.dilation_h, "x", g.dilation_w,
+                ", group ", g.group);
+}
+
+std::string BytesString(std::size_t bytes) {
+  if (bytes % (std::size_t{1} << 20) == 0) return StrCat(bytes >> 20, " MiB");
+  return StrCat(bytes, " bytes");
+}
+
+const char* AlgoName(cudnnConvolutionFwdAlgo_t algo) {
+  switch (algo) {
+    case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM:
+      return "IMPLICIT_GEMM";
+    case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM:
+      return "IMPLICIT_PRECOMP_GEMM";
+    case CUDNN_CONVOLUTION_FWD_ALGO_GEMM:
+      return "GEMM";
+    case CUDNN_CONVOLUTION_FWD_ALGO_DIRECT:
+      return "DIRECT";
+    case CUDNN_CONVOLUTION_FWD_ALGO_FFT:
+      return "FFT";
+    case CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING:
+      return "FFT_TILING";
+    case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD:
+      return "WINOGRAD";
+    case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED:
+      return "WINOGRAD_NONFUSED";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+const char* AlgoName(cudnnConvolutionBwdDataAlgo_t algo) {
+  switch (algo) {
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_0:
+      return "ALGO_0";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_1:
+      return "ALGO_1";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT:
+      return "FFT";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING:
+      return "FFT_TILING";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD:
+      return "WINOGRAD";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED:
+      return "WINOGRAD_NONFUSED";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+const char* AlgoName(cudnnConvolutionBwdFilterAlgo_t algo) {
+  switch (algo) {
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0:
+      return "ALGO_0";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1:
+      return "ALGO_1";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT:
+      return "FFT";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3:
+      return "ALGO_3";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD:
+      return "WINOGRAD";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED:
+      return "WINOGRAD_NONFUSED";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING:
+      return "FFT_TILING";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+// The algorithm of one cuDNN direction, chosen on first use.
+template <typename Algo>
+struct Choice {
+  bool chosen = false;
+  Algo algo{};
+  std::size_t bytes = 0;  // its workspace
+};
+
+// Takes the first of cuDNN's heuristic results (best first) that runs, fits the workspace limit,
+// is deterministic when asked and uses no tensor-op (TF32) math. `workspace_size(algo, &bytes)`
+// is cuDNN's exact workspace query for the algorithm; the larger of it and the heuristic's
+// estimate is what the algorithm is charged. Throws RuntimeError when nothing qualifies.
+template <typename Algo, typename Perf, typename WorkspaceSize>
+Choice<Algo> Pick(const std::vector<Perf>& perfs, const CudnnConvOptions& options,
+                  WorkspaceSize workspace_size, const std::string& direction) {
+  std::vector<std::string> rejected;
+  for (const Perf& perf : perfs) {
+    const char* name = AlgoName(perf.algo);
+    if (perf.status != CUDNN_STATUS_SUCCESS) {
+      rejected.push_back(StrCat(name, " (", cudnnGetErrorString(perf.status), ")"));
+      continue;
+    }
+    if (options.deterministic && perf.determinism != CUDNN_DETERMINISTIC) {
+      rejected.push_back(StrCat(name, " (non-deterministic)"));
+      continue;
+    }
+    if (perf.mathType == CUDNN_TENSOR_OP_MATH ||
+        perf.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) {
+      rejected.push_back(StrCat(name, " (tensor-op math)"));
+      continue;
+    }
+    std::size_t exact = 0;
+    const cudnnStatus_t status = workspace_size(perf.algo, &exact);
+    if (status != CUDNN_STATUS_SUCCESS) {
+      rejected.push_back(StrCat(name, " (workspace query: ", cudnnGetErrorString(status), ")"));
+      continue;
+    }
+    const std::size_t bytes = std::max(perf.memory, exact);
+    if (bytes > options.workspace_limit_bytes) {
+      rejected.push_back(StrCat(name, " (needs ", BytesString(bytes), " of workspace)"));
+      continue;
+    }
+    Choice<Algo> choice;
+    choice.chosen = true;
+    choice.algo = perf.algo;
+    choice.bytes = bytes;
+    return choice;
+  }
+  throw RuntimeError(StrCat(
+      "engine CUDNN: no cuDNN algorithm for the ", direction, " within the workspace limit of ",
+      BytesString(options.workspace_limit_bytes), " (FCN_CUDNN_WORKSPACE_MB)",
+      options.deterministic ? ", deterministic only (FCN_CUDNN_DETERMINISTIC=1)" : "",
+      "; cuDNN offered: ", rejected.empty() ? std::string("nothing") : Join(rejected, ", ")));
+}
+
+// Device scratch of at least `bytes` from the net's shared workspace (null for none).
+void* Scratch(const ExecContext& ctx, std::size_t bytes) {
+  if (bytes == 0) return nullptr;
+  return ctx.workspace().Get(static_cast<std::int64_t>((bytes + 3) / 4));
+}
+
+const float kOne = 1.0f;
+const float kZero = 0.0f;
+
+}  // namespace
+
+// The descriptors of the underlying convolution x (*) w = y: x is the bottom and y the top of
+// a Convolution, the other way round for a Deconvolution.
+struct CudnnConv::Impl {
+  bool transposed = false;
+  cudnnTensorDescriptor_t bottom = nullptr;
+  cudnnTensorDescriptor_t top = nullptr;
+  cudnnTensorDescriptor_t bias = nullptr;  // 1 x out_channels x 1 x 1 (top channels)
+  cudnnFilterDescriptor_t filter = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  Choice<cudnnConvolutionFwdAlgo_t> fwd;
+  Choice<cudnnConvolutionBwdDataAlgo_t> bwd_data;
+  Choice<cudnnConvolutionBwdFilterAlgo_t> bwd_filter;
+
+  Impl() = default;
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  ~Impl() {
+    // Statuses are ignored: a destructor must not throw.
+    if (conv != nullptr) cudnnDestroyConvolutionDescriptor(conv);
+    if (filter != nullptr) cudnnDestroyFilterDescriptor(filter);
+    if (bias != nullptr) cudnnDestroyTensorDescriptor(bias);
+    if (top != nullptr) cudnnDestroyTensorDescriptor(top);
+    if (bottom != nullptr) cudnnDestroyTensorDescriptor(bottom);
+  }
+
+  cudnnTensorDescriptor_t x() const { return transposed ? top : bottom; }
+  cudnnTensorDescriptor_t y() const { return transposed ? bottom : top; }
+
+  // Choose each cuDNN direction's algorithm once, from its heuristics (max count requested).
+  // `direction` names the layer's pass in an error.
+  void ChooseForward(cudnnHandle_t handle, const CudnnConvOptions& options,
+                     const std::string& direction) {
+    if (fwd.chosen) return;
+    int max_count = 0;
+    FCN_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(handle, &max_count));
+    std::vector<cudnnConvolutionFwdAlgoPerf_t> perfs(std::max(max_count, 1));
+    int returned = 0;
+    FCN_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(
+        handle, x(), filter, conv, y(), static_cast<int>(perfs.size()), &returned, perfs.data()));
+    perfs.resize(std::clamp(returned, 0, static_cast<int>(perfs.size())));
+    fwd = Pick<cudnnConvolutionFwdAlgo_t>(
+        perfs, options,
+        [&](cudnnConvolutionFwdAlgo_t algo, std::size_t* bytes) {
+          return cudnnGetConvolutionForwardWorkspaceSize(handle, x(), filter, conv, y(), algo,
+                                                         bytes);
+        },
+        direction);
+  }
+
+  void ChooseBackwardData(cudnnHandle_t handle, const CudnnConvOptions& options,
+                          const std::string& direction) {
+    if (bwd_data.chosen) return;
+    int max_count = 0;
+    FCN_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(handle, &max_count));
+    std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perfs(std::max(max_count, 1));
+    int returned = 0;
+    FCN_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+        handle, filter, y(), conv, x(), static_cast<int>(perfs.size()), &returned, perfs.data()));
+    perfs.resize(std::clamp(returned, 0, static_cast<int>(perfs.size())));
+    bwd_data = Pick<cudnnConvolutionBwdDataAlgo_t>(
+        perfs, options,
+        [&](cudnnConvolutionBwdDataAlgo_t algo, std::size_t* bytes) {
+          return cudnnGetConvolutionBackwardDataWorkspaceSize(handle, filter, y(), conv, x(), algo,
+                                                              bytes);
+        },
+        direction);
+  }
+
+  void ChooseBackwardFilter(cudnnHandle_t handle, const CudnnConvOptions& options,
+                            const std::string& direction) {
+    if (bwd_filter.chosen) return;
+    int max_count = 0;
+    FCN_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(handle, &max_count));
+    std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perfs(std::max(max_count, 1));
+    int returned = 0;
+    FCN_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+        handle, x(), y(), conv, filter, static_cast<int>(perfs.size()), &returned, perfs.data()));
+    perfs.resize(std::clamp(returned, 0, static_cast<int>(perfs.size())));
+    bwd_filter = Pick<cudnnConvolutionBwdFilterAlgo_t>(
+        perfs, options,
+        [&](cudnnConvolutionBwdFilterAlgo_t algo, std::size_t* bytes) {
+          return cudnnGetConvolutionBackwardFilterWorkspaceSize(handle, x(), y(), conv, filter,
+                                                                algo, bytes);
+        },
+        direction);
+  }
+};
+
+bool CudnnConv::Available() { return true; }
+
+bool CudnnConv::Supported(const DnnlConvGeometry& g, std::string* why) {
+  auto refuse = [why](const std::string& reason) {
+    if (why != nullptr) *why = reason;
+    return false;
+  };
+  if (g.num < 1 || g.in_channels < 1 || g.in_h < 1 || g.in_w < 1 || g.out_channels < 1 ||
+      g.out_h < 1 || g.out_w < 1 || g.kernel_h < 1 || g.kernel_w < 1 || g.stride_h < 1 ||
+      g.stride_w < 1 || g.dilation_h < 1 || g.dilation_w < 1 || g.group < 1 || g.pad_h < 0 ||
+      g.pad_w < 0) {
+    return refuse(StrCat("not a valid 2-D convolution: ", GeometryString(g)));
+  }
+  if (g.in_channels % g.group != 0 || g.out_channels % g.group != 0) {
+    return refuse(StrCat("group ", g.group, " does not divide the channels (", g.in_channels,
+                         " in, ", g.out_channels, " out)"));
+  }
+  // The legacy API's descriptors take int sizes and strides.
+  const long long bottom_count =
+      static_cast<long long>(g.num) * g.in_channels * static_cast<long long>(g.in_h) * g.in_w;
+  const long long top_count =
+      static_cast<long long>(g.num) * g.out_channels * static_cast<long long>(g.out_h) * g.out_w;
+  const long long weight_count = static_cast<long long>(g.in_channels / g.group) * g.out_channels *
+                                 static_cast<long long>(g.kernel_h) * g.kernel_w;
+  if (g.num > kIntMax || bottom_count > kIntMax || top_count > kIntMax || weight_count > kIntMax) {
+    return refuse("a blob has 2^31 or more elements (cuDNN's legacy API counts in int)");
+  }
+  // cuDNN derives the convolution's output size from its input (x) and checks y against it.
+  const int x_h = g.transposed ? g.out_h : g.in_h;
+  const int x_w = g.transposed ? g.out_w : g.in_w;
+  const int y_h = g.transposed ? g.in_h : g.out_h;
+  const int y_w = g.transposed ? g.in_w : g.out_w;
+  if (ConvOutSize(x_h, g.kernel_h, g.stride_h, g.pad_h, g.dilation_h) != y_h ||
+      ConvOutSize(x_w, g.kernel_w, g.stride_w, g.pad_w, g.dilation_w) != y_w) {
+    return refuse(StrCat("the blob sizes do not match the kernel, stride, pad and dilation: ",
+                         GeometryString(g)));
+  }
+  return true;
+}
+
+CudnnConv::CudnnConv(const DnnlConvGeometry& g, const CudnnConvOptions& options)
+    : g_(g), options_(options), impl_(std::make_unique<Impl>()) {
+  std::string why;
+  if (!Supported(g, &why)) throw ConfigError(StrCat("engine CUDNN: ", why));
+  Impl& m = *impl_;  // on a throw below, ~Impl destroys what was created
+  m.transposed = g.transposed;
+  const int num = static_cast<int>(g.num);
+  FCN_CUDNN_CHECK(cudnnCreateTensorDescriptor(&m.bottom));
+  FCN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(m.bottom, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, num,
+                                             g.in_channels, g.in_h, g.in_w));
+  FCN_CUDNN_CHECK(cudnnCreateTensorDescriptor(&m.top));
+  FCN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(m.top, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, num,
+                                             g.out_channels, g.out_h, g.out_w));
+  FCN_CUDNN_CHECK(cudnnCreateTensorDescriptor(&m.bias));
+  FCN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(m.bias, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1,
+                                             g.out_channels, 1, 1));
+  // K x C/G x kh x kw with K = y channels and C = x channels: Caffe's M x C/G x kh x kw for a
+  // Convolution, C_bottom x M/G x kh x kw for a Deconvolution.
+  const int filter_k = g.transposed ? g.in_channels : g.out_channels;
+  const int filter_c = (g.transposed ? g.out_channels : g.in_channels) / g.group;
+  FCN_CUDNN_CHECK(cudnnCreateFilterDescriptor(&m.filter));
+  FCN_CUDNN_CHECK(cudnnSetFilter4dDescriptor(m.filter, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW,
+                                             filter_k, filter_c, g.kernel_h, g.kernel_w));
+  FCN_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&m.conv));
+  FCN_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(m.conv, g.pad_h, g.pad_w, g.stride_h, g.stride_w,
+                                                  g.dilation_h, g.dilation_w,
+                                                  CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  FCN_CUDNN_CHECK(cudnnSetConvolutionGroupCount(m.conv, g.group));
+  // Plain FP32 FMA: CUDNN_DEFAULT_MATH would allow TF32 tensor ops on Ampere and later.
+  FCN_CUDNN_CHECK(cudnnSetConvolutionMathType(m.conv, CUDNN_FMA_MATH));
+}
+
+CudnnConv::~CudnnConv() = default;
+
+std::string CudnnConv::AlgorithmNames() const {
+  const Impl& m = *impl_;
+  // Named by the layer's directions; a Deconvolution's forward is cuDNN's backward data and
+  // its backward data cuDNN's forward.
+  std::vector<std::string> parts;
+  if (!g_.transposed) {
+    if (m.fwd.chosen) parts.push_back(StrCat("fwd ", AlgoName(m.fwd.algo)));
+    if (m.bwd_data.chosen) parts.push_back(StrCat("bwd data ", AlgoName(m.bwd_data.algo)));
+  } else {
+    if (m.bwd_data.chosen) {
+      parts.push_back(StrCat("fwd ", AlgoName(m.bwd_data.algo), " (cuDNN backward data)"));
+    }
+    if (m.fwd.chosen) {
+      parts.push_back(StrCat("bwd data ", AlgoName(m.fwd.algo), " (cuDNN forward)"));
+    }
+  }
+  if (m.bwd_filter.chosen) parts.push_back(StrCat("bwd filter ", AlgoName(m.bwd_filter.algo)));
+  return parts.empty() ? std::string("none chosen yet") : Join(parts, ", ");
+}
+
+namespace {
+
+// "forward pass (cudnnConvolutionForward) of convolution 1x3x...": what an error names.
+std::string Direction(const DnnlConvGeometry& g, const char* layer_direction,
+                      const char* cudnn_call) {
+  return StrCat(layer_direction, " (", cudnn_call, ") of ", GeometryString(g));
+}
+
+}  // namespace
+
+void CudnnConv::Forward(const ExecContext& ctx, const float* bottom, const float* weights,
+                        const float* bias, float* top) {
+  FCN_CHECK(!g_.bias || bias != nullptr, "CudnnConv::Forward: the geometry has a bias, none given");
+  Impl& m = *impl_;
+  const cudnnHandle_t handle = ctx.gpu().cudnn;
+  if (!g_.transposed) {
+    if (!m.fwd.chosen) {
+      m.ChooseForward(handle, options_, Direction(g_, "forward pass", "cudnnConvolutionForward"));
+    }
+    void* scratch = Scratch(ctx, m.fwd.bytes);
+    FCN_CUDNN_CHECK(cudnnConvolutionForward(handle, &kOne, m.bottom, bottom, m.filter, weights,
+                                            m.conv, m.fwd.algo, scratch, m.fwd.bytes, &kZero, m.top,
+                                            top));
+  } else {
+    if (!m.bwd_data.chosen) {
+      m.ChooseBackwardData(handle, options_,
+                           Direction(g_, "forward pass", "cudnnConvolutionBackwardData"));
+    }
+    void* scratch = Scratch(ctx, m.bwd_data.bytes);
+    FCN_CUDNN_CHECK(cudnnConvolutionBackwardData(handle, &kOne, m.filter, weights, m.bottom, bottom,
+                                                 m.conv, m.bwd_data.algo, scratch, m.bwd_data.bytes,
+                                                 &kZero, m.top, top));
+  }
+  if (g_.bias) FCN_CUDNN_CHECK(cudnnAddTensor(handle, &kOne, m.bias, bias, &kOne, m.top, top));
+}
+
+void CudnnConv::BackwardData(const ExecContext& ctx, const float* top_diff, const float* weights,
+                             float* bottom_diff) {
+  Impl& m = *impl_;
+  const cudnnHandle_t handle = ctx.gpu().cudnn;
+  if (!g_.transposed) {
+    if (!m.bwd_data.chosen) {
+      m.ChooseBackwardData(handle, options_,
+                           Direction(g_, "backward data pass", "cudnnConvolutionBackwardData"));
+    }
+    void* scratch = Scratch(ctx, m.bwd_data.bytes);
+    FCN_CUDNN_CHECK(cudnnConvolutionBackwardData(handle, &kOne, m.filter, weights, m.top, top_diff,
+                                                 m.conv, m.bwd_data.algo, scratch, m.bwd_data.bytes,
+                                                 &kZero, m.bottom, bottom_diff));
+  } else {
+    if (!m.fwd.chosen) {
+      m.ChooseForward(handle, options_,
+                      Direction(g_, "backward data pass", "cudnnConvolutionForward"));
+    }
+    void* scratch = Scratch(ctx, m.fwd.bytes);
+    FCN_CUDNN_CHECK(cudnnConvolutionForward(handle, &kOne, m.top, top_diff, m.filter, weights,
+                                            m.conv, m.fwd.algo, scratch, m.fwd.bytes, &kZero,
+                                            m.bottom, bottom_diff));
+  }
+}
+
+void CudnnConv::BackwardWeights(const ExecContext& ctx, const float* bottom, const float* top_diff,
+                                float* weight_diff, float* bias_diff) {
+  Impl& m = *impl_;
+  const cudnnHandle_t handle = ctx.gpu().cudnn;
+  if (!m.bwd_filter.chosen) {
+    m.ChooseBackwardFilter(
+        handle, options_, Direction(g_, "backward weights pass", "cudnnConvolutionBackwardFilter"));
+  }
+  // x is the bottom of a Convolution and the top (here its diff) of a Deconvolution.
+  const float* x = g_.transposed ? top_diff : bottom;
+  const float* dy = g_.transposed ? bottom : top_diff;
+  void* scratch = Scratch(ctx, m.bwd_filter.bytes);
+  FCN_CUDNN_CHECK(cudnnConvolutionBackwardFilter(handle, &kOne, m.x(), x, m.y(), dy, m.conv,
+                                                 m.bwd_filter.algo, scratch, m.bwd_filter.bytes,
+                                                 &kOne, m.filter, weight_diff));
+  if (bias_diff != nullptr) {
+    FCN_CUDNN_CHECK(
+        cudnnConvolutionBackwardBias(handle, &kOne, m.top, top_diff, &kOne, m.bias, bias_diff));
+  }
+}
+
+#else  // !FCN_HAVE_CUDNN
+
+struct CudnnConv::Impl {};
+
+bool CudnnConv::Available() { return false; }
+
+bool CudnnConv::Supported(const DnnlConvGeometry& /*g*/, std::string* why) {
+  if (why != nullptr) *why = "this fcn was built without cuDNN";
+  return false;
+}
+
+CudnnConv::CudnnConv(const DnnlConvGeometry& g, const CudnnConvOptions& options)
+    : g_(g), options_(options) {
+  throw ConfigError("engine CUDNN: this fcn was built without cuDNN");
+}
+
+CudnnConv::~CudnnConv() = default;
+
+std::string CudnnConv::AlgorithmNames() const { return "none (built without cuDNN)"; }
+
+void CudnnConv::Forward(const ExecContext& /*ctx*/, const float* /*bottom*/,
+                        const float* /*weights*/, const float* /*bias*/, float* /*top*/) {
+  throw ConfigError("engine CUDNN: this fcn was built without cuDNN");
+}
+
+void CudnnConv::BackwardData(const ExecContext& /*ctx*/, const float* /*top_diff*/,
+                             const float* /*weights*/, float* /*bottom_diff*/) {
+  throw ConfigError("engine CUDNN: this fcn was built without cuDNN");
+}
+
+void CudnnConv::BackwardWeights(const ExecContext& /*ctx*/, const float* /*bottom*/,
+                                const float* /*top_diff*/, float* /*weight_diff*/,
+                                float* /*bias_diff*/) {
+  throw ConfigError("engine CUDNN: this fcn was built without cuDNN");
+}
+
+#endif  // FCN_HAVE_CUDNN
+
+}  // namespace fcn
