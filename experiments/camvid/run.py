@@ -259,6 +259,16 @@ def cmd_report(args: argparse.Namespace) -> None:
             spread = (max(v) - min(v)) / 2 if len(v) > 1 else 0.0
             cells.append(f"{100 * statistics.mean(v):.1f} ± {100 * spread:.1f}")
         rows.append(f"| {names[arm]} | " + " | ".join(cells) + " |")
+    # The gains, seed by seed: the arms of one seed share the msra draws and the data order, so
+    # the per-seed differences are the paired comparison.
+    rows += ["", "| gain (mean IU, points) | per seed | mean ± half range |", "|---|---|---|"]
+    for better, worse in (("fcn16s", "fcn32s"), ("fcn8s", "fcn16s"), ("fcn8s", "fcn32s_control")):
+        diffs = [100 * (x - y) for x, y in zip(results[better]["mean_iu"],
+                                                results[worse]["mean_iu"])]
+        spread = (max(diffs) - min(diffs)) / 2 if len(diffs) > 1 else 0.0
+        per_seed = " / ".join(f"{d:+.1f}" for d in diffs)
+        rows.append(f"| {names[better]} over {names[worse]} | {per_seed} | "
+                    f"{statistics.mean(diffs):+.1f} ± {spread:.1f} |")
     table = "\n".join(rows)
     md = ROOT / "docs" / "results.md"
     text = md.read_text() if md.exists() else f"{MARK_BEGIN}\n{MARK_END}\n"
