@@ -71,6 +71,16 @@ class Blob {
   void ShareData(const Blob& other);
   void ShareDiff(const Blob& other);
   bool SharesDataWith(const Blob& other) const { return data_ == other.data_; }
+  bool SharesDiffWith(const Blob& other) const { return diff_ == other.diff_; }
+  /// Frees the diff's memory (for every blob sharing it); the next use allocates it again,
+  /// zero-filled. Net uses it to drop a gradient once the backward pass has consumed it.
+  void ReleaseDiff() {
+    if (diff_) diff_->Release();
+  }
+  /// Whether the diff holds memory (false before first use and after ReleaseDiff).
+  bool diff_allocated() const {
+    return diff_ && diff_->head() != SyncedMemory::Head::kUninitialized;
+  }
 
   /// Reads the values (and the shape, when reshape is true) of a BlobProto, honouring the
   /// legacy num/channels/height/width and double_data fields. Throws ConfigError when the

@@ -36,6 +36,9 @@ class SyncedMemory {
   /// without a round trip.
   void ZeroFill();
 
+  /// Frees the buffers (host and device); the next use allocates them again, zero-filled.
+  void Release();
+
   std::size_t size() const { return bytes_; }
   Head head() const { return head_; }
 

@@ -48,6 +48,21 @@ class Net {
     Backward();
     return loss;
   }
+  /// With `release` (the solver's training net, fcntool time), each activation gradient is
+  /// freed as soon as the backward pass has consumed it (after the backward of the layer that
+  /// produced the blob), so a training step holds the gradients of a few layers at a time
+  /// instead of all of them. Net inputs, outputs, loss tops and parameters keep their diffs;
+  /// other blobs' diffs are not readable after Backward(). Off by default. CPU contexts only
+  /// (on a GPU, freeing and re-allocating device memory every step would cost more than it
+  /// saves).
+  void set_release_consumed_diffs(bool release) { release_consumed_diffs_ = release; }
+  bool release_consumed_diffs() const { return release_consumed_diffs_; }
+  /// Frees the diffs that layer i's backward has consumed (its tops that are neither its
+  /// bottoms, nor net inputs or outputs, nor loss tops), when release_consumed_diffs() is on.
+  /// Backward() calls it after each layer; callers that run layers one by one (fcntool
+  /// time) call it themselves.
+  void ReleaseConsumedDiffs(int layer_index);
+
   /// Recomputes every shape from the inputs (after an input blob was reshaped).
   void Reshape();
   /// Zeroes the diffs of all learnable parameters.
@@ -136,6 +151,8 @@ class Net {
   NetSource source_;
   std::vector<SourceLocation> layer_locations_;
   std::unique_ptr<ExecContext> ctx_;
+  bool release_consumed_diffs_ = false;
+  std::vector<std::vector<int>> consumed_tops_;  ///< per layer: the blob ids it may release
 
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<std::string> layer_names_;

@@ -64,6 +64,14 @@ void SyncedMemory::ToDevice() {
   }
 }
 
+void SyncedMemory::Release() {
+  std::free(host_);
+  host_ = nullptr;
+  device::Free(device_);
+  device_ = nullptr;
+  head_ = Head::kUninitialized;
+}
+
 void SyncedMemory::ZeroFill() {
   if (bytes_ == 0) return;
   if (head_ == Head::kDevice || (head_ == Head::kSynced && device_ != nullptr)) {

@@ -6,6 +6,7 @@
 
 #include <glog/logging.h>
 
+#include <algorithm>
 #include <set>
 
 #include "fcn/layer_registry.h"
@@ -359,12 +360,46 @@ float Net::Forward() { return ForwardFromTo(0, static_cast<int>(layers_.size()) 
 void Net::BackwardFromTo(int start, int end) {
   for (int i = start; i >= end; --i) {
     const auto li = static_cast<std::size_t>(i);
-    if (!layer_need_backward_[li]) continue;
+    if (!layer_need_backward_[li]) {
+      ReleaseConsumedDiffs(i);
+      continue;
+    }
     try {
       layers_[li]->Backward(*ctx_, top_vecs_[li], bottom_need_backward_[li], bottom_vecs_[li]);
     } catch (const ConfigError& e) {
       Rethrow(i, e);
     }
+    ReleaseConsumedDiffs(i);
+  }
+}
+
+void Net::ReleaseConsumedDiffs(int layer_index) {
+  if (!release_consumed_diffs_ || ctx_->device() != Device::kCpu) return;
+  const auto li = static_cast<std::size_t>(layer_index);
+  if (consumed_tops_.empty()) {
+    // Blob ids whose diffs must stay: inputs, outputs and loss tops (their diffs hold the
+    // loss weights).
+    std::vector<bool> keep(blobs_.size(), false);
+    for (int id : input_blob_indices_) keep[static_cast<std::size_t>(id)] = true;
+    for (int id : output_blob_indices_) keep[static_cast<std::size_t>(id)] = true;
+    for (std::size_t id = 0; id < blob_loss_weights_.size(); ++id) {
+      if (blob_loss_weights_[id] != 0) keep[id] = true;
+    }
+    consumed_tops_.resize(layers_.size());
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+      for (int top : top_id_vecs_[l]) {
+        const bool in_place = std::find(bottom_id_vecs_[l].begin(), bottom_id_vecs_[l].end(),
+                                        top) != bottom_id_vecs_[l].end();
+        if (!in_place && !keep[static_cast<std::size_t>(top)]) consumed_tops_[l].push_back(top);
+      }
+    }
+  }
+  for (int top : consumed_tops_[li]) {
+    Blob* blob = blobs_[static_cast<std::size_t>(top)].get();
+    // A top that shares its diff with a bottom (Concat of one input) keeps it for the bottom.
+    bool shared = false;
+    for (const Blob* bottom : bottom_vecs_[li]) shared = shared || blob->SharesDiffWith(*bottom);
+    if (!shared) blob->ReleaseDiff();
   }
 }
 

@@ -256,6 +256,8 @@ void Solver::InitTrainNet() {
   state.MergeFrom(net_param.state());
   state.MergeFrom(param_.train_state());
   net_ = BuildNet(net_param, source, state, dir);
+  // Activation gradients are dropped once consumed (nothing reads them after the step).
+  net_->set_release_consumed_diffs(true);
   for (const std::string& weights : param_.weights()) LoadNetWeights(net_.get(), weights, true);
 }
 

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "fcn/rng.h"
 #include "support/test_util.h"
 
 namespace fcn {
@@ -386,6 +387,54 @@ TEST(NetTest, ShareTrainedLayersWithPointsAtTheSameData) {
   test_net->ShareTrainedLayersWith(*train);
   EXPECT_EQ(test_net->layer_by_name("a")->blobs()[0]->cpu_data(),
             train->layer_by_name("a")->blobs()[0]->cpu_data());
+}
+
+// A training step that frees each activation gradient once consumed computes the same
+// parameter and input gradients as one that keeps them all, and holds no intermediate
+// gradient afterwards.
+TEST(NetTest, ReleasingConsumedDiffsKeepsEveryGradient) {
+  const char* text = R"(
+    force_backward: true
+    layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: 3 dim: 8 dim: 8 } } }
+    layer { name: "label" type: "Input" top: "label" input_param { shape { dim: 2 dim: 1 dim: 8 dim: 8 } } }
+    layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+            convolution_param { num_output: 4 kernel_size: 3 pad: 1 weight_filler { type: "gaussian" std: 0.3 } } }
+    layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }
+    layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+    layer { name: "one" type: "Concat" bottom: "pool1" top: "one" }
+    layer { name: "score" type: "Convolution" bottom: "one" top: "score"
+            convolution_param { num_output: 3 kernel_size: 1 weight_filler { type: "gaussian" std: 0.3 } } }
+    layer { name: "up" type: "Deconvolution" bottom: "score" top: "up"
+            convolution_param { num_output: 3 kernel_size: 2 stride: 2 weight_filler { type: "gaussian" std: 0.3 } } }
+    layer { name: "loss" type: "SoftmaxWithLoss" bottom: "up" bottom: "label" top: "loss" }
+  )";
+  auto step = [&](bool release) {
+    GlobalRng().Seed(17);  // the same filler draws for both nets
+    auto net = MakeNet(text);
+    net->set_release_consumed_diffs(release);
+    test::FillGaussian(net->blob_by_name("data"), 3);
+    float* label = net->blob_by_name("label")->mutable_cpu_data();
+    for (int i = 0; i < 128; ++i) label[i] = static_cast<float>(i % 3);
+    for (int iteration = 0; iteration < 2; ++iteration) {  // the second reallocates
+      net->ClearParamDiffs();
+      net->Forward();
+      net->Backward();
+    }
+    return net;
+  };
+  const auto kept = step(false);
+  const auto released = step(true);
+  for (std::size_t p = 0; p < kept->params().size(); ++p) {
+    EXPECT_EQ(test::Diff(*kept->params()[p]), test::Diff(*released->params()[p])) << "param " << p;
+  }
+  EXPECT_EQ(test::Diff(*kept->blob_by_name("data")), test::Diff(*released->blob_by_name("data")));
+  for (const char* name : {"conv1", "pool1", "one", "score", "up"}) {
+    EXPECT_TRUE(kept->blob_by_name(name)->diff_allocated()) << name;
+    EXPECT_FALSE(released->blob_by_name(name)->diff_allocated()) << name;
+  }
+  // Inputs and the loss top keep theirs (the loss top's diff is its loss weight).
+  EXPECT_TRUE(released->blob_by_name("data")->diff_allocated());
+  EXPECT_EQ(released->blob_by_name("loss")->cpu_diff()[0], 1.0f);
 }
 
 }  // namespace

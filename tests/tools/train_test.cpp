@@ -301,7 +301,7 @@ TEST(TrainTest, BadInputIsAClearErrorWithExitTwoAndWritesNothing) {
       {"train --solver=solver.prototxt --weights=other.caffemodel --snapshot=a.solverstate",
        "but not both"},
       {"train --solver=solver.prototxt --sigint_effect=explode", "expected stop, snapshot or none"},
-      {"train --solver=solver.prototxt --gpu=0", "this build has no GPU support"},
+      {"train --solver=solver.prototxt --gpu=first", "expected a device id"},
       {"train", "--solver is required"},
       {"test --model=net.prototxt", "--weights is required"},
       {"test --model=net.prototxt --weights=other.caffemodel", "belong to another net"},

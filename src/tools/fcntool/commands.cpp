@@ -219,12 +219,15 @@ std::vector<std::string>& PositionalArgs() {
 std::vector<int> ParseGpuFlag() {
   std::vector<int> ids;
   if (FLAGS_gpu.empty()) return ids;
-  if (!gpu::Built()) {
-    throw ConfigError(
-        StrCat("--gpu=", FLAGS_gpu,
-               ": this fcn was built without CUDA (configure with -DFCN_USE_CUDA=ON)"));
-  }
+  const auto require_cuda = [] {
+    if (!gpu::Built()) {
+      throw ConfigError(StrCat("--gpu=", FLAGS_gpu,
+                               ": this fcn was built without CUDA (configure with "
+                               "-DFCN_USE_CUDA=ON)"));
+    }
+  };
   if (FLAGS_gpu == "all") {
+    require_cuda();
     std::string why;
     const int count = gpu::DeviceCount(&why);
     if (count == 0) throw RuntimeError(StrCat("--gpu=all: no CUDA device (", why, ")"));
@@ -245,6 +248,7 @@ std::vector<int> ParseGpuFlag() {
     ids.push_back(id);
   }
   if (ids.empty()) throw ConfigError("--gpu is empty");
+  require_cuda();
   return ids;
 }
 

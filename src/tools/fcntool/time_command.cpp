@@ -49,6 +49,8 @@ int RunTime() {
   // Time a deploy net like a training net: every parameter and every bottom gets a gradient.
   param.set_force_backward(true);
   Net net(param, &source);
+  // A training step as the solver runs it: activation gradients freed once consumed.
+  net.set_release_consumed_diffs(true);
   if (!FLAGS_input_shape.empty()) {
     if (net.input_blobs().empty()) {
       throw ConfigError(
@@ -85,7 +87,10 @@ int RunTime() {
   LOG(INFO) << "Initial loss: " << initial_loss;
   LOG(INFO) << "Performing Backward";
   SeedOutputDiffs(net);
-  for (std::size_t i = n; i-- > 0;) layers[i]->Backward(ctx, tops[i], need[i], bottoms[i]);
+  for (std::size_t i = n; i-- > 0;) {
+    layers[i]->Backward(ctx, tops[i], need[i], bottoms[i]);
+    net.ReleaseConsumedDiffs(static_cast<int>(i));
+  }
 
   LOG(INFO) << "*** Benchmark begins ***";
   LOG(INFO) << "Testing for " << FLAGS_iterations << " iterations.";
@@ -106,6 +111,7 @@ int RunTime() {
     for (std::size_t i = n; i-- > 0;) {
       const Clock::time_point start = Clock::now();
       layers[i]->Backward(ctx, tops[i], need[i], bottoms[i]);
+      net.ReleaseConsumedDiffs(static_cast<int>(i));  // as the solver's training net does
       backward_ms[i] += MsSince(start);
     }
     backward_total += MsSince(pass_start);
