@@ -81,6 +81,46 @@ def bench_fcn(fcntool: Path, model: Path, iterations: int, threads: int,
     return Figures(forward, both, rss), engines
 
 
+def fcn8s_conv_gflop(size: int = SIZE) -> float:
+    """Multiply-adds x 2 of FCN-8s's convolutions and deconvolutions in one forward pass at
+    size x size (VGG-16 with conv1_1 pad 100 and ceil-mode pooling, as the prototxt)."""
+    flop = 0.0
+
+    def conv(cin: int, cout: int, k: int, h: int, pad: int = 0, stride: int = 1) -> int:
+        nonlocal flop
+        out = (h + 2 * pad - k) // stride + 1
+        flop += 2.0 * cin * cout * k * k * out * out
+        return out
+
+    def deconv(cin: int, cout: int, k: int, h: int, stride: int, groups: int = 1) -> int:
+        nonlocal flop
+        flop += 2.0 * cin * (cout // groups) * k * k * h * h
+        return (h - 1) * stride + k
+
+    def pool(h: int) -> int:
+        return -(-(h - 2) // 2) + 1
+
+    h = conv(3, 64, 3, size, pad=100)
+    h = conv(64, 64, 3, h, pad=1)
+    h = pool(h)
+    sizes = {}
+    for stage, (cin, cout, n) in enumerate([(64, 128, 2), (128, 256, 3), (256, 512, 3),
+                                            (512, 512, 3)], start=2):
+        for i in range(n):
+            h = conv(cin if i == 0 else cout, cout, 3, h, pad=1)
+        h = pool(h)
+        sizes[stage] = h
+    h = conv(512, 4096, 7, h)
+    h = conv(4096, 4096, 1, h)
+    h = conv(4096, N_CLASSES, 1, h)
+    h = deconv(N_CLASSES, N_CLASSES, 4, h, 2)
+    conv(512, N_CLASSES, 1, sizes[4])
+    h = deconv(N_CLASSES, N_CLASSES, 4, h, 2)
+    conv(256, N_CLASSES, 1, sizes[3])
+    deconv(N_CLASSES, N_CLASSES, 16, h, 8)
+    return flop / 1e9
+
+
 def cpu_description() -> str:
     """The CPU model and its SIMD flags, from /proc/cpuinfo."""
     model, flags = "unknown CPU", []
@@ -234,6 +274,10 @@ def main() -> None:
     parser.add_argument("--model", type=Path,
                         default=REPO / "models" / "voc-fcn8s" / "deploy.prototxt",
                         help="the fcn net (default models/voc-fcn8s/deploy.prototxt)")
+    parser.add_argument("--peak-gflops", type=float, default=0.0,
+                        help="this CPU's FMA peak for --threads cores, to print fcn's share of "
+                             "it (about 430 for the 2-core AVX-512 EPYC of the project's "
+                             "machines; not printed when 0)")
     parser.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.iterations < 1 or args.threads < 1:
@@ -262,6 +306,19 @@ def main() -> None:
         print("PyTorch is not installed (Debian: apt-get install python3-torch): "
               "only fcn's figures are shown")
     print_table(fcn, im2col, torch_figures)
+    # Convolution work over the whole pass's time (pooling, ReLU, loss and copies included):
+    # forward, and forward + backward data + backward weights (3x).
+    gflop = fcn8s_conv_gflop()
+    for label, figures in (("fcn", fcn), ("fcn im2col", im2col)):
+        forward = gflop / (figures.forward_ms / 1e3)
+        training = 3 * gflop / (figures.forward_backward_ms / 1e3)
+        line = (f"{label}: {gflop:.0f} GFLOP of convolutions per forward pass; "
+                f"{forward:.0f} GFLOP/s forward, {training:.0f} GFLOP/s forward+backward")
+        if args.peak_gflops > 0:
+            line += (f" ({100 * forward / args.peak_gflops:.0f}% and "
+                     f"{100 * training / args.peak_gflops:.0f}% of the {args.peak_gflops:.0f} "
+                     f"GFLOP/s FMA peak)")
+        print(line)
 
 
 if __name__ == "__main__":

@@ -77,6 +77,16 @@ class Blob {
   void ReleaseDiff() {
     if (diff_) diff_->Release();
   }
+  /// Frees the data's memory (for every blob sharing it); the next use allocates it again,
+  /// zero-filled. Net uses it in inference to drop an activation once its last reader ran.
+  void ReleaseData() {
+    if (data_) data_->Release();
+  }
+  bool data_allocated() const {
+    return data_ && data_->head() != SyncedMemory::Head::kUninitialized;
+  }
+  /// The buffer object behind the data (blobs that ShareData have the same one).
+  const void* data_identity() const { return data_.get(); }
   /// Whether the diff holds memory (false before first use and after ReleaseDiff).
   bool diff_allocated() const {
     return diff_ && diff_->head() != SyncedMemory::Head::kUninitialized;

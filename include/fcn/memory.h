@@ -37,6 +37,8 @@ class SyncedMemory {
   void ZeroFill();
 
   /// Frees the buffers (host and device); the next use allocates them again, zero-filled.
+  /// The host buffer goes to a pool that serves the next allocation of about its size (the
+  /// same sizes recur every pass), so a released buffer costs no page faults when reused.
   void Release();
 
   std::size_t size() const { return bytes_; }
@@ -49,6 +51,7 @@ class SyncedMemory {
 
   std::size_t bytes_ = 0;
   void* host_ = nullptr;
+  std::size_t host_capacity_ = 0;  ///< bytes allocated at host_ (at least bytes_ rounded up)
   void* device_ = nullptr;
   Head head_ = Head::kUninitialized;
 };

@@ -63,6 +63,15 @@ class Net {
   /// time) call it themselves.
   void ReleaseConsumedDiffs(int layer_index);
 
+  /// For nets that only run forward (scoring, segmentation, `fcntool test`): with `release`,
+  /// each activation's memory is freed as soon as the last layer that reads it has run, so a
+  /// pass holds a few layers' activations at a time instead of all of them. Inputs, outputs,
+  /// loss tops and the blobs named in `keep` stay readable after Forward(); other blobs do
+  /// not. Blobs that share data (Split's tops, a one-input Concat) are freed together, after
+  /// the last reader of any of them. Backward() on such a net is a logic error. CPU contexts
+  /// only. Off by default.
+  void set_release_consumed_data(bool release, const std::vector<std::string>& keep = {});
+
   /// Recomputes every shape from the inputs (after an input blob was reshaped).
   void Reshape();
   /// Zeroes the diffs of all learnable parameters.
@@ -153,6 +162,10 @@ class Net {
   std::unique_ptr<ExecContext> ctx_;
   bool release_consumed_diffs_ = false;
   std::vector<std::vector<int>> consumed_tops_;  ///< per layer: the blob ids it may release
+  void ReleaseConsumedData(int layer_index);
+  bool release_consumed_data_ = false;
+  std::vector<std::string> keep_data_;
+  std::vector<std::vector<int>> data_last_read_;  ///< per layer: blob ids whose data it frees
 
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<std::string> layer_names_;

@@ -7,6 +7,7 @@
 #include <glog/logging.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "fcn/layer_registry.h"
@@ -351,6 +352,7 @@ float Net::ForwardFromTo(int start, int end) {
     } catch (const ConfigError& e) {
       Rethrow(i, e);
     }
+    ReleaseConsumedData(i);
   }
   return loss;
 }
@@ -370,6 +372,53 @@ void Net::BackwardFromTo(int start, int end) {
       Rethrow(i, e);
     }
     ReleaseConsumedDiffs(i);
+  }
+}
+
+void Net::set_release_consumed_data(bool release, const std::vector<std::string>& keep) {
+  for (const std::string& name : keep) {
+    FCN_CHECK(has_blob(name), "set_release_consumed_data: no blob \"", name, "\"");
+  }
+  release_consumed_data_ = release;
+  keep_data_ = keep;
+  data_last_read_.clear();
+}
+
+void Net::ReleaseConsumedData(int layer_index) {
+  if (!release_consumed_data_ || ctx_->device() != Device::kCpu) return;
+  if (data_last_read_.empty()) {
+    // Group the blobs that share one buffer (set up by the layers' Reshape at Init); a group
+    // is freed after the last layer that reads any of its blobs, unless one of them is kept.
+    std::map<const void*, std::vector<int>> groups;
+    for (std::size_t id = 0; id < blobs_.size(); ++id) {
+      groups[blobs_[id]->data_identity()].push_back(static_cast<int>(id));
+    }
+    std::vector<bool> keep(blobs_.size(), false);
+    for (int id : input_blob_indices_) keep[static_cast<std::size_t>(id)] = true;
+    for (int id : output_blob_indices_) keep[static_cast<std::size_t>(id)] = true;
+    for (std::size_t id = 0; id < blob_loss_weights_.size(); ++id) {
+      if (blob_loss_weights_[id] != 0) keep[id] = true;
+    }
+    for (const std::string& name : keep_data_)
+      keep[static_cast<std::size_t>(blob_index_.at(name))] = true;
+    std::vector<int> last_read(blobs_.size(), -1);
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+      for (int id : bottom_id_vecs_[l])
+        last_read[static_cast<std::size_t>(id)] = static_cast<int>(l);
+    }
+    data_last_read_.resize(layers_.size());
+    for (const auto& [identity, members] : groups) {
+      int last = -1;
+      bool kept = identity == nullptr;
+      for (int id : members) {
+        kept = kept || keep[static_cast<std::size_t>(id)];
+        last = std::max(last, last_read[static_cast<std::size_t>(id)]);
+      }
+      if (!kept && last >= 0) data_last_read_[static_cast<std::size_t>(last)].push_back(members[0]);
+    }
+  }
+  for (int id : data_last_read_[static_cast<std::size_t>(layer_index)]) {
+    blobs_[static_cast<std::size_t>(id)]->ReleaseData();
   }
 }
 

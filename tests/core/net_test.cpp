@@ -437,5 +437,51 @@ TEST(NetTest, ReleasingConsumedDiffsKeepsEveryGradient) {
   EXPECT_EQ(released->blob_by_name("loss")->cpu_diff()[0], 1.0f);
 }
 
+// An inference pass that frees each activation after its last reader computes the same
+// outputs (twice: the second pass reuses the pooled buffers), keeps the outputs and the blobs
+// asked for, and frees blobs that share data (Split's tops) only after all their readers.
+TEST(NetTest, ReleasingConsumedDataKeepsOutputsAndNamedBlobs) {
+  const char* text = R"(
+    layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }
+    layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+            convolution_param { num_output: 4 kernel_size: 3 pad: 1 weight_filler { type: "gaussian" std: 0.3 } } }
+    layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }
+    layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+    layer { name: "one" type: "Concat" bottom: "pool1" top: "one" }
+    layer { name: "score" type: "Convolution" bottom: "one" top: "score"
+            convolution_param { num_output: 3 kernel_size: 1 weight_filler { type: "gaussian" std: 0.3 } } }
+    layer { name: "up" type: "Deconvolution" bottom: "score" top: "up"
+            convolution_param { num_output: 3 kernel_size: 2 stride: 2 weight_filler { type: "gaussian" std: 0.3 } } }
+    layer { name: "conv1b" type: "Convolution" bottom: "conv1" top: "conv1b"
+            convolution_param { num_output: 3 kernel_size: 1 weight_filler { type: "gaussian" std: 0.3 } } }
+    layer { name: "fuse" type: "Eltwise" bottom: "up" bottom: "conv1b" top: "fuse" }
+  )";
+  auto run = [&](bool release) {
+    GlobalRng().Seed(23);
+    auto net = MakeNet(text);
+    net->set_release_consumed_data(release, {"score"});
+    std::vector<std::vector<float>> outputs;
+    for (int pass = 0; pass < 2; ++pass) {
+      test::FillGaussian(net->blob_by_name("data"), 5 + pass);
+      net->Forward();
+      outputs.push_back(test::Data(*net->blob_by_name("fuse")));
+      outputs.push_back(test::Data(*net->blob_by_name("score")));
+    }
+    return std::make_pair(std::move(net), outputs);
+  };
+  const auto [kept, kept_outputs] = run(false);
+  const auto [released, released_outputs] = run(true);
+  EXPECT_EQ(kept_outputs, released_outputs);
+  // conv1 (read by pool1 and, through a Split, by conv1b), pool1, one and up are freed; the
+  // output, the input and "score" (asked for) are not.
+  for (const char* name : {"conv1", "pool1", "one", "up"}) {
+    EXPECT_TRUE(kept->blob_by_name(name)->data_allocated()) << name;
+    EXPECT_FALSE(released->blob_by_name(name)->data_allocated()) << name;
+  }
+  for (const char* name : {"data", "score", "fuse"}) {
+    EXPECT_TRUE(released->blob_by_name(name)->data_allocated()) << name;
+  }
+}
+
 }  // namespace
 }  // namespace fcn

@@ -6,6 +6,7 @@
 #include "layers/dnnl_conv.h"
 
 #include <gmock/gmock.h>
+#include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -16,6 +17,8 @@
 #include <vector>
 
 #include "fcn/layer_registry.h"
+#include "fcn/rng.h"
+#include "fcn/solver.h"
 #include "layers/base_conv.h"
 #include "support/gradient_checker.h"
 #include "support/test_util.h"
@@ -263,6 +266,58 @@ TEST(DnnlConvEngineChoice, DefaultPicksOneDnnWhereItRuns) {
   auto nd = MakeLayer(LayerText("Convolution", "DEFAULT", "num_output: 2 kernel_size: 3", 1));
   nd->SetUp({&x3}, {&y3});
   EXPECT_THAT(Conv(*nd).engine_name(), StartsWith("CAFFE"));
+}
+
+// Ten SGD steps (momentum, weight decay, iter_size 2) of a small FCN with every engine choice
+// left at DEFAULT: oneDNN and im2col (FCN_CONV_ENGINE=CAFFE) end at the same weights.
+TEST(DnnlConvTraining, TenStepsGiveTheIm2colWeights) {
+  if (!DnnlConv::Available()) GTEST_SKIP() << "this build has no oneDNN";
+  const std::string net =
+      "layer { name: 'data' type: 'DummyData' top: 'data' top: 'label' dummy_data_param {\n"
+      "  shape { dim: 2 dim: 3 dim: 20 dim: 18 } shape { dim: 2 dim: 1 dim: 20 dim: 18 }\n"
+      "  data_filler { type: 'gaussian' std: 1 } data_filler { type: 'constant' value: 1 } } }\n"
+      "layer { name: 'conv1' type: 'Convolution' bottom: 'data' top: 'conv1' convolution_param "
+      "{ num_output: 16 kernel_size: 3 pad: 10 weight_filler { type: 'msra' } } }\n"
+      "layer { name: 'relu1' type: 'ReLU' bottom: 'conv1' top: 'conv1' }\n"
+      "layer { name: 'pool1' type: 'Pooling' bottom: 'conv1' top: 'pool1' pooling_param { "
+      "pool: MAX kernel_size: 2 stride: 2 } }\n"
+      "layer { name: 'fc' type: 'Convolution' bottom: 'pool1' top: 'fc' convolution_param { "
+      "num_output: 32 kernel_size: 5 weight_filler { type: 'msra' } } }\n"
+      "layer { name: 'score' type: 'Convolution' bottom: 'fc' top: 'score' convolution_param { "
+      "num_output: 2 kernel_size: 1 weight_filler { type: 'gaussian' std: 0.1 } } }\n"
+      "layer { name: 'up' type: 'Deconvolution' bottom: 'score' top: 'up' convolution_param { "
+      "num_output: 2 group: 2 kernel_size: 4 stride: 2 bias_term: false weight_filler { "
+      "type: 'bilinear' } } }\n"
+      "layer { name: 'crop' type: 'Crop' bottom: 'up' bottom: 'data' top: 'crop' crop_param { "
+      "offset: 1 } }\n"
+      "layer { name: 'loss' type: 'SoftmaxWithLoss' bottom: 'crop' bottom: 'label' top: 'loss' "
+      "}\n";
+  SolverParameter param;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      "base_lr: 0.01 momentum: 0.9 weight_decay: 0.0005 lr_policy: 'fixed' iter_size: 2 "
+      "display: 0 snapshot_after_train: false random_seed: 3 net_param { " +
+          net + " }",
+      &param));
+  auto train = [&](const char* engine) {
+    ::setenv("FCN_CONV_ENGINE", engine, 1);
+    Solver solver(param);
+    ::unsetenv("FCN_CONV_ENGINE");
+    for (const auto& layer : solver.net()->layers()) {
+      if (const auto* conv = dynamic_cast<const BaseConvolutionLayer*>(layer.get())) {
+        EXPECT_THAT(conv->engine_name(), StartsWith(engine)) << layer->name();
+      }
+    }
+    solver.Step(10);
+    std::vector<std::vector<float>> weights;
+    for (Blob* p : solver.net()->learnable_params()) weights.push_back(Data(*p));
+    return weights;
+  };
+  const auto dnnl = train("DNNL");
+  const auto im2col = train("CAFFE");
+  ASSERT_EQ(dnnl.size(), im2col.size());
+  for (std::size_t i = 0; i < dnnl.size(); ++i) {
+    EXPECT_TRUE(AllNear(dnnl[i], im2col[i], 1e-4f, 1e-3f)) << "parameter " << i;
+  }
 }
 
 TEST(DnnlConvEngineChoice, WinogradIsOptInAndClose) {

@@ -260,6 +260,11 @@ int RunScore() {
     }
   }
 
+  // Inference only: each activation is freed once its last reader has run.
+  std::vector<std::string> keep;
+  for (const Head& head : heads) keep.insert(keep.end(), {head.score, head.label});
+  net.set_release_consumed_data(true, keep);
+
   LOG(INFO) << "Scoring " << iterations << " batches.";
   const bool tty = isatty(STDERR_FILENO) != 0;
   const auto start = std::chrono::steady_clock::now();

@@ -259,6 +259,8 @@ int RunSegment() {
   const std::vector<FedInput> inputs = FedInputs(&net);
   std::string score_name;
   const int channels = static_cast<int>(ScoreBlob(net, &score_name).shape(1));
+  // Inference only: each activation is freed once its last reader has run.
+  net.set_release_consumed_data(true, {score_name});
   if (channels > static_cast<int>(palette.size())) {
     throw ConfigError(StrCat("--palette=", FLAGS_palette, " has ", palette.size(),
                              " colours for the ", channels, " classes of \"", score_name, "\""));

@@ -27,6 +27,7 @@ int RunTest() {
   ResolveNetPaths(DirName(FLAGS_model), &param);
   Net net(param, &source);
   LoadNetWeights(&net, FLAGS_weights, true);
+  net.set_release_consumed_data(true);  // forward only: activations freed after their last use
   LOG(INFO) << "Running for " << FLAGS_iterations << " iterations.";
 
   std::vector<float> scores;
