@@ -434,6 +434,60 @@ std::size_t BaseConvolutionLayer::internal_bytes() const {
   return static_cast<std::size_t>(bias_multiplier_.count()) * sizeof(float);
 }
 
+bool BaseConvolutionLayer::EngineForward(const ExecContext& ctx, const BlobVec& bottom,
+                                         const BlobVec& top) {
+  DnnlConv* dnnl_engine = dnnl(ctx);
+  CudnnConv* cudnn_engine = dnnl_engine ? nullptr : cudnn(ctx);
+  if (!dnnl_engine && !cudnn_engine) return false;
+  const float* weights = blobs_[0]->data(ctx);
+  const float* bias = bias_term_ ? blobs_[1]->data(ctx) : nullptr;
+  for (std::size_t i = 0; i < bottom.size(); ++i) {
+    if (dnnl_engine) {
+      dnnl_engine->Forward(ctx.workspace(), bottom[i]->data(ctx), weights, bias,
+                           top[i]->mutable_data(ctx));
+    } else {
+      cudnn_engine->Forward(ctx, bottom[i]->data(ctx), weights, bias, top[i]->mutable_data(ctx));
+    }
+  }
+  return true;
+}
+
+bool BaseConvolutionLayer::EngineBackward(const ExecContext& ctx, const BlobVec& top,
+                                          const std::vector<bool>& propagate_down,
+                                          const BlobVec& bottom) {
+  DnnlConv* dnnl_engine = dnnl(ctx);
+  CudnnConv* cudnn_engine = dnnl_engine ? nullptr : cudnn(ctx);
+  if (!dnnl_engine && !cudnn_engine) return false;
+  const float* weights = blobs_[0]->data(ctx);
+  const bool weight_grad = param_propagate_down(0);
+  const bool bias_grad = bias_term_ && param_propagate_down(1);
+  float* weight_diff = weight_grad ? blobs_[0]->mutable_diff(ctx) : nullptr;
+  float* bias_diff = bias_grad ? blobs_[1]->mutable_diff(ctx) : nullptr;
+  for (std::size_t i = 0; i < top.size(); ++i) {
+    const float* top_diff = top[i]->diff(ctx);
+    // The engines compute both; a frozen weight (lr_mult 0) still skips the accumulation.
+    if (weight_grad) {
+      if (dnnl_engine) {
+        dnnl_engine->BackwardWeights(ctx.workspace(), bottom[i]->data(ctx), top_diff, weight_diff,
+                                     bias_diff);
+      } else {
+        cudnn_engine->BackwardWeights(ctx, bottom[i]->data(ctx), top_diff, weight_diff, bias_diff);
+      }
+    } else if (bias_grad) {
+      BackwardBiasAll(ctx, top_diff, bias_diff);
+    }
+    if (i < propagate_down.size() && propagate_down[i]) {
+      float* bottom_diff = bottom[i]->mutable_diff(ctx);
+      if (dnnl_engine) {
+        dnnl_engine->BackwardData(ctx.workspace(), top_diff, weights, bottom_diff);
+      } else {
+        cudnn_engine->BackwardData(ctx, top_diff, weights, bottom_diff);
+      }
+    }
+  }
+  return true;
+}
+
 float* BaseConvolutionLayer::ColBuffer(const ExecContext& ctx) const {
   return is_1x1_ ? nullptr : ctx.workspace().Get(col_count_);
 }

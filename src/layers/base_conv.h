@@ -77,6 +77,13 @@ class BaseConvolutionLayer : public Layer {
   DnnlConv* dnnl(const ExecContext& ctx) const;
   CudnnConv* cudnn(const ExecContext& ctx);
 
+  /// Runs the pass on oneDNN or cuDNN when one of them serves ctx (the engines take the
+  /// layer's own direction: a deconvolution's engine runs the transposed convolution) and
+  /// returns true; false means the im2col path is the caller's to run.
+  bool EngineForward(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top);
+  bool EngineBackward(const ExecContext& ctx, const BlobVec& top,
+                      const std::vector<bool>& propagate_down, const BlobVec& bottom);
+
   /// The im2col buffer for the current shape, or nullptr on the 1x1 path.
   float* ColBuffer(const ExecContext& ctx) const;
 

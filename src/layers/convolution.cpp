@@ -18,21 +18,9 @@ const LayerSchema& ConvolutionLayer::Schema() {
 
 void ConvolutionLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom,
                                    const BlobVec& top) {
+  if (EngineForward(ctx, bottom, top)) return;
   const float* weights = blobs_[0]->data(ctx);
   const float* bias = bias_term() ? blobs_[1]->data(ctx) : nullptr;
-  if (DnnlConv* engine = dnnl(ctx)) {
-    for (std::size_t i = 0; i < bottom.size(); ++i) {
-      engine->Forward(ctx.workspace(), bottom[i]->data(ctx), weights, bias,
-                      top[i]->mutable_data(ctx));
-    }
-    return;
-  }
-  if (CudnnConv* engine = cudnn(ctx)) {
-    for (std::size_t i = 0; i < bottom.size(); ++i) {
-      engine->Forward(ctx, bottom[i]->data(ctx), weights, bias, top[i]->mutable_data(ctx));
-    }
-    return;
-  }
   float* col = ColBuffer(ctx);
   for (std::size_t i = 0; i < bottom.size(); ++i) {
     const float* bottom_data = bottom[i]->data(ctx);
@@ -48,39 +36,12 @@ void ConvolutionLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom
 void ConvolutionLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
                                     const std::vector<bool>& propagate_down,
                                     const BlobVec& bottom) {
+  if (EngineBackward(ctx, top, propagate_down, bottom)) return;
   const float* weights = blobs_[0]->data(ctx);
   const bool weight_grad = param_propagate_down(0);
   const bool bias_grad = bias_term() && param_propagate_down(1);
   float* weight_diff = weight_grad ? blobs_[0]->mutable_diff(ctx) : nullptr;
   float* bias_diff = bias_grad ? blobs_[1]->mutable_diff(ctx) : nullptr;
-  DnnlConv* dnnl_engine = dnnl(ctx);
-  CudnnConv* cudnn_engine = dnnl_engine ? nullptr : cudnn(ctx);
-  if (dnnl_engine || cudnn_engine) {
-    for (std::size_t i = 0; i < top.size(); ++i) {
-      const float* top_diff = top[i]->diff(ctx);
-      // The engines compute both; a frozen weight (lr_mult 0) still skips the accumulation.
-      if (weight_grad) {
-        if (dnnl_engine) {
-          dnnl_engine->BackwardWeights(ctx.workspace(), bottom[i]->data(ctx), top_diff, weight_diff,
-                                       bias_diff);
-        } else {
-          cudnn_engine->BackwardWeights(ctx, bottom[i]->data(ctx), top_diff, weight_diff,
-                                        bias_diff);
-        }
-      } else if (bias_grad) {
-        BackwardBiasAll(ctx, top_diff, bias_diff);
-      }
-      if (i < propagate_down.size() && propagate_down[i]) {
-        if (dnnl_engine) {
-          dnnl_engine->BackwardData(ctx.workspace(), top_diff, weights,
-                                    bottom[i]->mutable_diff(ctx));
-        } else {
-          cudnn_engine->BackwardData(ctx, top_diff, weights, bottom[i]->mutable_diff(ctx));
-        }
-      }
-    }
-    return;
-  }
   float* col = ColBuffer(ctx);
   for (std::size_t i = 0; i < top.size(); ++i) {
     const float* top_diff = top[i]->diff(ctx);
