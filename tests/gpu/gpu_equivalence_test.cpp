@@ -42,24 +42,16 @@ class GpuTest : public ::testing::Test {
   }
 };
 
-// |a - b| <= tol * max(1, max |a|) per blob: the devices sum in other orders (cuBLAS, cuDNN,
-// gathers instead of scatters), element-wise math agrees to the last bit.
+// |a - b| <= tol * max(1, max |a|) per blob (test::AllNear with that absolute tolerance): the
+// devices sum in other orders (cuBLAS, cuDNN, gathers instead of scatters), element-wise math
+// agrees to the last bit.
 ::testing::AssertionResult BlobsNear(const std::string& what, const std::vector<float>& cpu,
                                      const std::vector<float>& gpu_values, float tol) {
-  if (cpu.size() != gpu_values.size()) {
-    return ::testing::AssertionFailure()
-           << what << ": " << cpu.size() << " vs " << gpu_values.size() << " values";
-  }
   float scale = 1.0f;
   for (float v : cpu) scale = std::max(scale, std::fabs(v));
-  for (std::size_t i = 0; i < cpu.size(); ++i) {
-    const float d = std::fabs(cpu[i] - gpu_values[i]);
-    if (!(d <= tol * scale)) {
-      return ::testing::AssertionFailure() << what << "[" << i << "]: CPU " << cpu[i] << ", GPU "
-                                           << gpu_values[i] << " (scale " << scale << ")";
-    }
-  }
-  return ::testing::AssertionSuccess();
+  ::testing::AssertionResult near = test::AllNear(gpu_values, cpu, tol * scale);
+  if (!near) near << " (" << what << ", scale " << scale << ")";
+  return near;
 }
 
 struct LayerCase {
