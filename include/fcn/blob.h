@@ -67,6 +67,17 @@ class Blob {
     return ctx.device() == Device::kCuda ? mutable_gpu_diff() : mutable_cpu_diff();
   }
 
+  /// The buffers themselves, for engines that keep their own host layouts
+  /// (SyncedMemory::host_data_in); cpu_data() and the rest always give plain order.
+  SyncedMemory& data_memory() const {
+    FCN_CHECK(data_, "the blob has no shape yet");
+    return *data_;
+  }
+  SyncedMemory& diff_memory() const {
+    FCN_CHECK(diff_, "the blob has no shape yet");
+    return *diff_;
+  }
+
   /// Makes this blob use other's data (or diff) buffer. Shapes must have equal counts.
   void ShareData(const Blob& other);
   void ShareDiff(const Blob& other);

@@ -4,10 +4,31 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
+#include <string>
 
 #include "fcn/exec_context.h"
 
 namespace fcn {
+
+/// An arrangement of a host buffer's floats other than the blob's plain row-major order: an
+/// engine's own layout, such as oneDNN's channel-blocked nChw16c. A layout holds exactly the
+/// blob's elements, permuted (no padding), so a buffer keeps its size in any layout, and an
+/// element-wise operation gives the same values in any layout when all its operands share one.
+/// A layout describes its own dimensions, so it converts correctly whatever blob reads it.
+class HostLayout {
+ public:
+  virtual ~HostLayout() = default;
+  /// Bytes the layout occupies (the plain buffer's size).
+  virtual std::size_t bytes() const = 0;
+  /// Rewrites plain row-major values into this layout, and back.
+  virtual void FromPlain(const void* plain, void* out) const = 0;
+  virtual void ToPlain(const void* in, void* plain) const = 0;
+  virtual bool Equals(const HostLayout& other) const = 0;
+  /// A short name for logs and tests (e.g. "aBcd16b").
+  virtual std::string name() const = 0;
+};
+using HostLayoutPtr = std::shared_ptr<const HostLayout>;
 
 class SyncedMemory {
  public:
@@ -19,8 +40,19 @@ class SyncedMemory {
   SyncedMemory& operator=(const SyncedMemory&) = delete;
 
   /// Host pointer, zero-filled on first use; copies device->host when the device is newer.
-  const void* host_data();
-  void* mutable_host_data();
+  /// The values are in plain order: a buffer held in an engine's layout is converted first.
+  const void* host_data() { return host_data_in(nullptr); }
+  void* mutable_host_data() { return mutable_host_data_in(nullptr, false); }
+  /// The host buffer in `layout` (null: plain order), converting what it holds when it is in
+  /// another layout; the buffer stays in `layout` until someone asks for another one. For
+  /// engines that read and write their own layouts (oneDNN), so consecutive layers of one
+  /// engine skip the conversions.
+  const void* host_data_in(const HostLayoutPtr& layout);
+  /// The same for writing (the host becomes the head). With `overwrite` the caller writes every
+  /// element, so the old values are not converted.
+  void* mutable_host_data_in(const HostLayoutPtr& layout, bool overwrite);
+  /// The layout the host buffer is in (null: plain order).
+  const HostLayoutPtr& host_layout() const { return layout_; }
   /// Device pointer (CUDA builds only); copies host->device when the host is newer.
   const void* device_data();
   void* mutable_device_data();
@@ -47,6 +79,7 @@ class SyncedMemory {
  private:
   void AllocateHost();
   void ToHost();
+  void ConvertHost(const HostLayoutPtr& layout, bool keep_values);
   void ToDevice();
 
   std::size_t bytes_ = 0;
@@ -54,6 +87,7 @@ class SyncedMemory {
   std::size_t host_capacity_ = 0;  ///< bytes allocated at host_ (at least bytes_ rounded up)
   void* device_ = nullptr;
   Head head_ = Head::kUninitialized;
+  HostLayoutPtr layout_;  ///< the host buffer's layout (null: plain); the device's is plain
 };
 
 }  // namespace fcn

@@ -68,15 +68,54 @@ SyncedMemory::~SyncedMemory() {
   device::Free(device_);
 }
 
-void SyncedMemory::AllocateHost() {
-  // 64-byte alignment suits AVX-512 loads in BLAS kernels.
-  const std::size_t rounded = (bytes_ + 63) / 64 * 64;
-  host_capacity_ = rounded;
-  host_ = rounded ? HostBufferPool::Instance().Take(rounded, &host_capacity_) : nullptr;
-  if (host_ == nullptr && rounded) host_ = std::aligned_alloc(64, rounded);
-  if (rounded && host_ == nullptr) {
-    throw RuntimeError(StrCat("out of memory allocating ", bytes_, " bytes"));
+namespace {
+
+// A host buffer of at least `bytes` (64-byte aligned, which suits AVX-512 loads), from the
+// pool when it has one of about that size; its size in *capacity.
+void* NewHostBuffer(std::size_t bytes, std::size_t* capacity) {
+  const std::size_t rounded = (bytes + 63) / 64 * 64;
+  *capacity = rounded;
+  if (rounded == 0) return nullptr;
+  void* buffer = HostBufferPool::Instance().Take(rounded, capacity);
+  if (buffer == nullptr) buffer = std::aligned_alloc(64, rounded);
+  if (buffer == nullptr) throw RuntimeError(StrCat("out of memory allocating ", bytes, " bytes"));
+  return buffer;
+}
+
+}  // namespace
+
+void SyncedMemory::AllocateHost() { host_ = NewHostBuffer(bytes_, &host_capacity_); }
+
+// Rewrites the host buffer from its layout into `layout` through a second buffer (the pool's,
+// so the sizes that recur every pass cost no page faults); without keep_values only the label
+// changes, since the caller overwrites every element.
+void SyncedMemory::ConvertHost(const HostLayoutPtr& layout, bool keep_values) {
+  const bool same = layout_ == layout || (layout_ && layout && layout_->Equals(*layout));
+  if (same) return;
+  if (layout) {
+    FCN_CHECK(layout->bytes() <= bytes_, "layout ", layout->name(), " needs ", layout->bytes(),
+              " bytes, the buffer holds ", bytes_);
   }
+  if (keep_values && host_ != nullptr) {
+    std::size_t capacity = 0;
+    void* converted = NewHostBuffer(bytes_, &capacity);
+    if (layout_ && layout) {
+      // Through plain order: no engine converts between two arbitrary layouts of its own.
+      std::size_t plain_capacity = 0;
+      void* plain = NewHostBuffer(bytes_, &plain_capacity);
+      layout_->ToPlain(host_, plain);
+      layout->FromPlain(plain, converted);
+      HostBufferPool::Instance().Put(plain, plain_capacity);
+    } else if (layout_) {
+      layout_->ToPlain(host_, converted);
+    } else {
+      layout->FromPlain(host_, converted);
+    }
+    HostBufferPool::Instance().Put(host_, host_capacity_);
+    host_ = converted;
+    host_capacity_ = capacity;
+  }
+  layout_ = layout;
 }
 
 void SyncedMemory::ToHost() {
@@ -89,6 +128,7 @@ void SyncedMemory::ToHost() {
     case Head::kDevice:
       if (host_ == nullptr) AllocateHost();
       if (bytes_) device::CopyDeviceToHost(host_, device_, bytes_);
+      layout_.reset();  // the device holds plain order
       head_ = Head::kSynced;
       break;
     case Head::kHost:
@@ -107,6 +147,7 @@ void SyncedMemory::ToDevice() {
       head_ = Head::kDevice;
       break;
     case Head::kHost:
+      ConvertHost(nullptr, true);  // the device holds plain order
       if (device_ == nullptr && bytes_) device_ = device::Malloc(bytes_);
       if (bytes_) device::CopyHostToDevice(device_, host_, bytes_);
       head_ = Head::kSynced;
@@ -123,6 +164,7 @@ void SyncedMemory::Release() {
   device::Free(device_);
   device_ = nullptr;
   head_ = Head::kUninitialized;
+  layout_.reset();
 }
 
 void SyncedMemory::ZeroFill() {
@@ -132,16 +174,18 @@ void SyncedMemory::ZeroFill() {
     head_ = Head::kDevice;
     return;
   }
-  std::memset(mutable_host_data(), 0, bytes_);
+  std::memset(mutable_host_data_in(nullptr, true), 0, bytes_);
 }
 
-const void* SyncedMemory::host_data() {
+const void* SyncedMemory::host_data_in(const HostLayoutPtr& layout) {
   ToHost();
+  ConvertHost(layout, true);
   return host_;
 }
 
-void* SyncedMemory::mutable_host_data() {
+void* SyncedMemory::mutable_host_data_in(const HostLayoutPtr& layout, bool overwrite) {
   ToHost();
+  ConvertHost(layout, !overwrite);
   head_ = Head::kHost;
   return host_;
 }

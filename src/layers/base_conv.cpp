@@ -404,6 +404,7 @@ void BaseConvolutionLayer::ReshapeEngine(const Blob& bottom, const std::vector<i
   if (dnnl_ && dnnl_->geometry() == geometry2d_) return;
   try {
     dnnl_ = std::make_unique<DnnlConv>(geometry2d_);
+    dnnl_->set_keep_weight_layout(phase_ == TEST);
   } catch (const ConfigError&) {
     dnnl_.reset();
     if (engine_ != Engine::kDefault) throw;  // asked for explicitly
@@ -439,14 +440,14 @@ bool BaseConvolutionLayer::EngineForward(const ExecContext& ctx, const BlobVec& 
   DnnlConv* dnnl_engine = dnnl(ctx);
   CudnnConv* cudnn_engine = dnnl_engine ? nullptr : cudnn(ctx);
   if (!dnnl_engine && !cudnn_engine) return false;
-  const float* weights = blobs_[0]->data(ctx);
   const float* bias = bias_term_ ? blobs_[1]->data(ctx) : nullptr;
   for (std::size_t i = 0; i < bottom.size(); ++i) {
     if (dnnl_engine) {
-      dnnl_engine->Forward(ctx.workspace(), bottom[i]->data(ctx), weights, bias,
-                           top[i]->mutable_data(ctx));
+      dnnl_engine->Forward(ctx.workspace(), bottom[i]->data_memory(), blobs_[0]->data_memory(),
+                           bias, top[i]->data_memory());
     } else {
-      cudnn_engine->Forward(ctx, bottom[i]->data(ctx), weights, bias, top[i]->mutable_data(ctx));
+      cudnn_engine->Forward(ctx, bottom[i]->data(ctx), blobs_[0]->data(ctx), bias,
+                            top[i]->mutable_data(ctx));
     }
   }
   return true;
@@ -458,30 +459,32 @@ bool BaseConvolutionLayer::EngineBackward(const ExecContext& ctx, const BlobVec&
   DnnlConv* dnnl_engine = dnnl(ctx);
   CudnnConv* cudnn_engine = dnnl_engine ? nullptr : cudnn(ctx);
   if (!dnnl_engine && !cudnn_engine) return false;
-  const float* weights = blobs_[0]->data(ctx);
   const bool weight_grad = param_propagate_down(0);
   const bool bias_grad = bias_term_ && param_propagate_down(1);
   float* weight_diff = weight_grad ? blobs_[0]->mutable_diff(ctx) : nullptr;
   float* bias_diff = bias_grad ? blobs_[1]->mutable_diff(ctx) : nullptr;
   for (std::size_t i = 0; i < top.size(); ++i) {
-    const float* top_diff = top[i]->diff(ctx);
+    // oneDNN takes the buffers themselves (it may keep them in its own layout); the weight
+    // pass runs first, so the top diff is converted at most once for both passes.
     // The engines compute both; a frozen weight (lr_mult 0) still skips the accumulation.
     if (weight_grad) {
       if (dnnl_engine) {
-        dnnl_engine->BackwardWeights(ctx.workspace(), bottom[i]->data(ctx), top_diff, weight_diff,
-                                     bias_diff);
+        dnnl_engine->BackwardWeights(ctx.workspace(), bottom[i]->data_memory(),
+                                     top[i]->diff_memory(), weight_diff, bias_diff);
       } else {
-        cudnn_engine->BackwardWeights(ctx, bottom[i]->data(ctx), top_diff, weight_diff, bias_diff);
+        cudnn_engine->BackwardWeights(ctx, bottom[i]->data(ctx), top[i]->diff(ctx), weight_diff,
+                                      bias_diff);
       }
     } else if (bias_grad) {
-      BackwardBiasAll(ctx, top_diff, bias_diff);
+      BackwardBiasAll(ctx, top[i]->diff(ctx), bias_diff);
     }
     if (i < propagate_down.size() && propagate_down[i]) {
-      float* bottom_diff = bottom[i]->mutable_diff(ctx);
       if (dnnl_engine) {
-        dnnl_engine->BackwardData(ctx.workspace(), top_diff, weights, bottom_diff);
+        dnnl_engine->BackwardData(ctx.workspace(), top[i]->diff_memory(), blobs_[0]->data_memory(),
+                                  bottom[i]->diff_memory());
       } else {
-        cudnn_engine->BackwardData(ctx, top_diff, weights, bottom_diff);
+        cudnn_engine->BackwardData(ctx, top[i]->diff(ctx), blobs_[0]->data(ctx),
+                                   bottom[i]->mutable_diff(ctx));
       }
     }
   }

@@ -2,12 +2,16 @@
 // DnnlConv: a 2-D convolution or deconvolution run by oneDNN (forward, backward data,
 // backward weights and bias), the `DNNL` engine of Convolution and Deconvolution.
 //
-// The layer's blobs stay in Caffe's layouts (NCHW data; weights M x C/G x kh x kw for
-// Convolution, C x M/G x kh x kw for Deconvolution). oneDNN picks its own (blocked) layouts for
-// the primitives (format_tag::any); data and weights are reordered at the call boundary into
-// scratch carved from the net's shared Workspace, so no per-layer copies are kept. Primitives
-// are made for one geometry and rebuilt by the layer when a blob of another shape arrives (a
-// whole image of a new size).
+// The weights stay in Caffe's layouts (M x C/G x kh x kw for Convolution, C x M/G x kh x kw
+// for Deconvolution). oneDNN picks its own (blocked) layouts for the primitives
+// (format_tag::any). Activations (bottom and top, data and diff) stay in oneDNN's layout in the
+// blobs' own buffers when that layout holds exactly the tensor's elements (SyncedMemory's host
+// layouts): the next oneDNN layer reads them as they are, and any other reader gets plain NCHW
+// on access. In a net that does not train, the forward weights stay in oneDNN's layout the same
+// way. Other weights, and activations whose channels oneDNN would pad, are reordered at the
+// call into scratch carved from the net's shared Workspace. Primitives are made for one
+// geometry and rebuilt by the layer when a blob of another shape arrives (a whole image of a
+// new size).
 //
 // Differences from the im2col path are rounding only (another summation order): the tests hold
 // both engines to a relative tolerance of about 1e-5 of the magnitudes summed.
@@ -18,6 +22,7 @@
 #include <string>
 
 #include "fcn/exec_context.h"
+#include "fcn/memory.h"
 
 namespace fcn {
 
@@ -62,19 +67,26 @@ class DnnlConv {
   std::string ForwardImplementation() const;
 
   /// top = conv(bottom, weights) + bias (bias may be null when the geometry has none).
-  void Forward(Workspace& workspace, const float* bottom, const float* weights, const float* bias,
-               float* top);
+  /// In a net that does not train, the weights' buffer is converted to oneDNN's forward layout
+  /// once and read there on every later pass (see WeightPort); off by default.
+  void set_keep_weight_layout(bool keep) { keep_weight_layout_ = keep; }
+
+  /// The activations and weights are the blobs' buffers (any host layout on the way in;
+  /// oneDNN's on the way out where it can stay there), the bias a plain host array.
+  void Forward(Workspace& workspace, SyncedMemory& bottom, SyncedMemory& weights, const float* bias,
+               SyncedMemory& top);
   /// bottom_diff = the gradient w.r.t. the bottom (overwritten).
-  void BackwardData(Workspace& workspace, const float* top_diff, const float* weights,
-                    float* bottom_diff);
+  void BackwardData(Workspace& workspace, SyncedMemory& top_diff, SyncedMemory& weights,
+                    SyncedMemory& bottom_diff);
   /// weight_diff += dL/dW and (when bias_diff is not null) bias_diff += dL/db.
-  void BackwardWeights(Workspace& workspace, const float* bottom, const float* top_diff,
+  void BackwardWeights(Workspace& workspace, SyncedMemory& bottom, SyncedMemory& top_diff,
                        float* weight_diff, float* bias_diff);
 
  private:
   struct Impl;
   void Build();
   DnnlConvGeometry g_;
+  bool keep_weight_layout_ = false;
   std::unique_ptr<Impl> impl_;
 };
 

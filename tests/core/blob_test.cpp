@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Blob: shapes and counts, axis canonicalisation, capacity reuse, data sharing, and the
-// BlobProto round trip including Caffe's legacy 4-D fields and double_data.
+// BlobProto round trip including Caffe's legacy 4-D fields and double_data; SyncedMemory's
+// host layouts (an engine's own element order, converted on access).
 #include "fcn/blob.h"
 
 #include <gmock/gmock.h>
@@ -8,6 +9,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "fcn/proto/fcn.pb.h"
@@ -318,6 +322,118 @@ TEST(BlobProtoTest, RejectsDiffCountMismatch) {
   proto.add_diff(1.0f);
   Blob blob;
   EXPECT_THAT(ConfigErrorOf([&] { blob.FromProto(proto); }), HasSubstr("diff count mismatch"));
+}
+
+// A layout that stores the elements in reverse order, rotated by `shift` (so two instances
+// with different shifts are different layouts of the same elements).
+class ReversedLayout final : public HostLayout {
+ public:
+  ReversedLayout(std::size_t count, std::size_t shift) : count_(count), shift_(shift) {}
+  std::size_t bytes() const override { return count_ * sizeof(float); }
+  std::size_t Position(std::size_t i) const { return (count_ - 1 - i + shift_) % count_; }
+  void FromPlain(const void* plain, void* out) const override {
+    for (std::size_t i = 0; i < count_; ++i) {
+      static_cast<float*>(out)[Position(i)] = static_cast<const float*>(plain)[i];
+    }
+    ++conversions;
+  }
+  void ToPlain(const void* in, void* plain) const override {
+    for (std::size_t i = 0; i < count_; ++i) {
+      static_cast<float*>(plain)[i] = static_cast<const float*>(in)[Position(i)];
+    }
+    ++conversions;
+  }
+  bool Equals(const HostLayout& other) const override {
+    const auto* o = dynamic_cast<const ReversedLayout*>(&other);
+    return o != nullptr && o->count_ == count_ && o->shift_ == shift_;
+  }
+  std::string name() const override { return "reversed+" + std::to_string(shift_); }
+  mutable int conversions = 0;
+
+ private:
+  std::size_t count_, shift_;
+};
+
+std::vector<float> Raw(const void* p, std::size_t n) {
+  const auto* f = static_cast<const float*>(p);
+  return std::vector<float>(f, f + n);
+}
+
+TEST(HostLayoutTest, ConvertsOnAccessAndStaysUntilAskedOtherwise) {
+  Blob blob({2, 3});
+  float* x = blob.mutable_cpu_data();
+  for (int i = 0; i < 6; ++i) x[i] = static_cast<float>(i + 1);
+  auto reversed = std::make_shared<ReversedLayout>(6, 0);
+  SyncedMemory& m = blob.data_memory();
+  // Reading in a layout converts the buffer, which then stays in it.
+  EXPECT_EQ(Raw(m.host_data_in(reversed), 6), (std::vector<float>{6, 5, 4, 3, 2, 1}));
+  EXPECT_EQ(m.host_layout(), reversed);
+  EXPECT_EQ(reversed->conversions, 1);
+  // An equal layout (another object) reads it as it is.
+  auto same = std::make_shared<ReversedLayout>(6, 0);
+  EXPECT_EQ(Raw(m.host_data_in(same), 6), (std::vector<float>{6, 5, 4, 3, 2, 1}));
+  EXPECT_EQ(reversed->conversions + same->conversions, 1);
+  // Plain readers get plain order back, and the buffer is plain again.
+  EXPECT_EQ(Data(blob), (std::vector<float>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(m.host_layout(), nullptr);
+  // Between two layouts it goes through plain order.
+  m.host_data_in(reversed);
+  auto shifted = std::make_shared<ReversedLayout>(6, 2);
+  EXPECT_EQ(Raw(m.host_data_in(shifted), 6), (std::vector<float>{2, 1, 6, 5, 4, 3}));
+  EXPECT_EQ(Data(blob), (std::vector<float>{1, 2, 3, 4, 5, 6}));
+}
+
+TEST(HostLayoutTest, WritersChooseTheLayoutAndOverwriteSkipsTheConversion) {
+  Blob blob({4});
+  auto reversed = std::make_shared<ReversedLayout>(4, 0);
+  auto* w = static_cast<float*>(blob.data_memory().mutable_host_data_in(reversed, true));
+  EXPECT_EQ(reversed->conversions, 0);
+  for (int i = 0; i < 4; ++i) w[i] = static_cast<float>(10 * i);  // stored reversed
+  EXPECT_EQ(Data(blob), (std::vector<float>{30, 20, 10, 0}));
+  // Read-modify-write in a layout keeps the values.
+  auto* rw = static_cast<float*>(blob.data_memory().mutable_host_data_in(reversed, false));
+  rw[0] += 1.0f;  // the last plain element
+  EXPECT_EQ(Data(blob), (std::vector<float>{30, 20, 10, 1}));
+  // mutable_cpu_data() hands out plain order.
+  blob.mutable_cpu_data()[0] = -1.0f;
+  EXPECT_EQ(blob.data_memory().host_layout(), nullptr);
+  EXPECT_EQ(Data(blob), (std::vector<float>{-1, 20, 10, 1}));
+}
+
+TEST(HostLayoutTest, ReleaseZeroFillSharingAndCopiesSeePlainValues) {
+  Blob a({3}), b({3});
+  auto reversed = std::make_shared<ReversedLayout>(3, 0);
+  auto* w = static_cast<float*>(a.data_memory().mutable_host_data_in(reversed, true));
+  w[0] = 3;
+  w[1] = 2;
+  w[2] = 1;
+  // A blob sharing the buffer sees the same values, and copies and protos read plain order.
+  b.ShareData(a);
+  EXPECT_EQ(Data(b), (std::vector<float>{1, 2, 3}));
+  a.data_memory().host_data_in(reversed);
+  Blob c({3});
+  c.CopyFrom(a);
+  EXPECT_EQ(Data(c), (std::vector<float>{1, 2, 3}));
+  BlobProto proto;
+  a.data_memory().host_data_in(reversed);
+  a.ToProto(&proto);
+  EXPECT_THAT(proto.data(), ::testing::ElementsAre(1, 2, 3));
+  // Zero is zero in any layout; a released buffer comes back plain and zero-filled.
+  a.data_memory().host_data_in(reversed);
+  a.data_memory().ZeroFill();
+  EXPECT_EQ(Data(a), (std::vector<float>{0, 0, 0}));
+  a.data_memory().mutable_host_data_in(reversed, true);
+  a.ReleaseData();
+  EXPECT_EQ(a.data_memory().host_layout(), nullptr);
+  EXPECT_EQ(Data(a), (std::vector<float>{0, 0, 0}));
+}
+
+// An engine asking for a layout of more elements than the buffer holds is a programming error.
+TEST(HostLayoutDeathTest, ALayoutLargerThanTheBufferIsRefused) {
+  Blob blob({4});
+  auto too_big = std::make_shared<ReversedLayout>(8, 0);
+  EXPECT_DEATH(blob.data_memory().host_data_in(too_big),
+               "layout reversed\\+0 needs 32 bytes, the buffer holds 16");
 }
 
 }  // namespace

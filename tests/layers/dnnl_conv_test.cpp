@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fcn/layer_registry.h"
+#include "fcn/net.h"
 #include "fcn/rng.h"
 #include "fcn/solver.h"
 #include "layers/base_conv.h"
@@ -317,6 +318,140 @@ TEST(DnnlConvTraining, TenStepsGiveTheIm2colWeights) {
   ASSERT_EQ(dnnl.size(), im2col.size());
   for (std::size_t i = 0; i < dnnl.size(); ++i) {
     EXPECT_TRUE(AllNear(dnnl[i], im2col[i], 1e-4f, 1e-3f)) << "parameter " << i;
+  }
+}
+
+// A VGG-like chain (conv, in-place ReLU, conv, ReLU with its own top, max pooling, a 1x1 conv)
+// ending in a loss. Channel counts of 16 and 32 make oneDNN pick its blocked kernels.
+std::string ChainNet(const std::string& phase) {
+  return "force_backward: true state { phase: " + phase +
+         " }\n"
+         "layer { name: 'data' type: 'Input' top: 'data' top: 'label' input_param { shape { dim: "
+         "1 dim: 16 dim: 12 dim: 11 } shape { dim: 1 dim: 1 dim: 6 dim: 6 } } }\n"
+         "layer { name: 'conv1' type: 'Convolution' bottom: 'data' top: 'conv1' "
+         "convolution_param { num_output: 32 kernel_size: 3 pad: 1 } }\n"
+         "layer { name: 'relu1' type: 'ReLU' bottom: 'conv1' top: 'conv1' }\n"
+         "layer { name: 'conv2' type: 'Convolution' bottom: 'conv1' top: 'conv2' "
+         "convolution_param { num_output: 32 kernel_size: 3 pad: 1 } }\n"
+         "layer { name: 'relu2' type: 'ReLU' bottom: 'conv2' top: 'relu2' }\n"
+         "layer { name: 'pool' type: 'Pooling' bottom: 'relu2' top: 'pool' pooling_param { pool: "
+         "MAX kernel_size: 2 stride: 2 } }\n"
+         "layer { name: 'score' type: 'Convolution' bottom: 'pool' top: 'score' "
+         "convolution_param { num_output: 16 kernel_size: 1 } }\n"
+         "layer { name: 'loss' type: 'SoftmaxWithLoss' bottom: 'score' bottom: 'label' top: "
+         "'loss' }\n";
+}
+
+struct NetPair {
+  std::unique_ptr<Net> dnnl, im2col;
+};
+
+// The chain on oneDNN and on im2col with the same weights and inputs.
+NetPair MakeChainPair(const std::string& phase) {
+  NetPair r;
+  ::setenv("FCN_CONV_ENGINE", "DNNL", 1);
+  r.dnnl = MakeNet(ChainNet(phase));
+  ::setenv("FCN_CONV_ENGINE", "CAFFE", 1);
+  r.im2col = MakeNet(ChainNet(phase));
+  ::unsetenv("FCN_CONV_ENGINE");
+  std::uint32_t seed = 40;
+  for (std::size_t i = 0; i < r.dnnl->params().size(); ++i) {
+    FillGaussian(r.dnnl->params()[i].get(), seed++, 0.0f, 0.2f);
+    r.im2col->params()[i]->CopyFrom(*r.dnnl->params()[i]);
+  }
+  FillGaussian(r.dnnl->blob_by_name("data"), 9);
+  r.im2col->blob_by_name("data")->CopyFrom(*r.dnnl->blob_by_name("data"));
+  for (Net* net : {r.dnnl.get(), r.im2col.get()}) {
+    float* label = net->blob_by_name("label")->mutable_cpu_data();
+    for (int i = 0; i < 36; ++i) label[i] = static_cast<float>((i * 7) % 16);
+  }
+  return r;
+}
+
+// Whether oneDNN runs this layer with one of its JIT kernels, which work in blocked layouts
+// (on a CPU without them oneDNN may choose plain NCHW, and nothing is kept).
+bool Blocked(const Net& net, const std::string& layer) {
+  const auto* conv = dynamic_cast<const BaseConvolutionLayer*>(net.layer_by_name(layer));
+  return conv != nullptr && conv->dnnl() != nullptr &&
+         conv->dnnl()->ForwardImplementation().rfind("jit:avx", 0) == 0;
+}
+
+void ExpectSameBlobs(const NetPair& p, const std::vector<std::string>& names, bool diffs) {
+  for (const std::string& name : names) {
+    const Blob& a = *p.dnnl->blob_by_name(name);
+    const Blob& b = *p.im2col->blob_by_name(name);
+    ExpectClose(Data(a), Data(b), 1e-5, name + " data");
+    if (diffs) ExpectClose(Diff(a), Diff(b), 1e-5, name + " diff");
+  }
+}
+
+// Activations stay in oneDNN's blocked layout from one convolution to the next (through the
+// ReLUs, in place or not), and every value read in plain order equals the im2col net's.
+TEST(DnnlKeptLayouts, ChainStaysBlockedAndEqualsIm2col) {
+  if (!DnnlConv::Available()) GTEST_SKIP() << "this build has no oneDNN";
+  NetPair p = MakeChainPair("TRAIN");
+  const float loss = p.dnnl->Forward();
+  EXPECT_NEAR(loss, p.im2col->Forward(), 1e-5 * std::fabs(loss));
+  if (Blocked(*p.dnnl, "conv2")) {
+    // Checked before anything reads them in plain order.
+    EXPECT_NE(p.dnnl->blob_by_name("conv1")->data_memory().host_layout(), nullptr);
+    EXPECT_NE(p.dnnl->blob_by_name("conv2")->data_memory().host_layout(), nullptr);
+    EXPECT_EQ(p.dnnl->blob_by_name("conv2")->data_memory().host_layout()->name(), "aBcd16b");
+    // Pooling reads plain order: ReLU's top (blocked, like its input) was converted back for it.
+    EXPECT_EQ(p.dnnl->blob_by_name("relu2")->data_memory().host_layout(), nullptr);
+  } else {
+    ADD_FAILURE() << "oneDNN chose " << p.dnnl->layer_by_name("conv2") << " without blocking";
+  }
+  p.dnnl->Backward();
+  p.im2col->Backward();
+  if (Blocked(*p.dnnl, "conv2")) {
+    EXPECT_NE(p.dnnl->blob_by_name("conv1")->diff_memory().host_layout(), nullptr);
+  }
+  ExpectSameBlobs(p, {"conv1", "conv2", "relu2", "pool", "score"}, /*diffs=*/true);
+  ExpectClose(Diff(*p.dnnl->blob_by_name("data")), Diff(*p.im2col->blob_by_name("data")), 1e-5,
+              "data diff");
+  for (std::size_t i = 0; i < p.dnnl->params().size(); ++i) {
+    ExpectClose(Diff(*p.dnnl->params()[i]), Diff(*p.im2col->params()[i]), 1e-5,
+                "param diff " + std::to_string(i));
+  }
+}
+
+// A TEST-phase net keeps the weights in oneDNN's forward layout between passes, and sees
+// every change made to them in plain order (the solver's update, a weight file, a test).
+TEST(DnnlKeptLayouts, TestNetKeepsWeightsAndSeesTheirChanges) {
+  if (!DnnlConv::Available()) GTEST_SKIP() << "this build has no oneDNN";
+  NetPair p = MakeChainPair("TEST");
+  Blob& w2 = *p.dnnl->layer_by_name("conv2")->blobs()[0];
+  EXPECT_NEAR(p.dnnl->Forward(), p.im2col->Forward(), 1e-5);
+  if (Blocked(*p.dnnl, "conv2")) {
+    EXPECT_NE(w2.data_memory().host_layout(), nullptr);
+  }
+  // Read in plain order, the kept weights are the weights.
+  EXPECT_EQ(Data(w2), Data(*p.im2col->layer_by_name("conv2")->blobs()[0]));
+  EXPECT_EQ(w2.data_memory().host_layout(), nullptr);
+  for (int pass = 0; pass < 3; ++pass) {
+    // Change every weight in both nets; the next pass must use the new values.
+    for (std::size_t i = 0; i < p.dnnl->params().size(); ++i) {
+      for (Net* net : {p.dnnl.get(), p.im2col.get()}) {
+        float* w = net->params()[i]->mutable_cpu_data();
+        for (std::int64_t k = 0; k < net->params()[i]->count(); ++k) {
+          w[k] = -0.5f * w[k] + 0.01f * static_cast<float>(k % 5);
+        }
+      }
+    }
+    const float loss = p.dnnl->Forward();
+    EXPECT_NEAR(loss, p.im2col->Forward(), 1e-5 * std::fabs(loss)) << "pass " << pass;
+    ExpectSameBlobs(p, {"conv1", "conv2", "relu2", "score"}, /*diffs=*/false);
+  }
+  // Backward reads the kept weights too (reordered from oneDNN's forward layout).
+  p.dnnl->Forward();
+  p.im2col->Forward();
+  p.dnnl->Backward();
+  p.im2col->Backward();
+  ExpectSameBlobs(p, {"conv1", "conv2", "pool"}, /*diffs=*/true);
+  for (std::size_t i = 0; i < p.dnnl->params().size(); ++i) {
+    ExpectClose(Diff(*p.dnnl->params()[i]), Diff(*p.im2col->params()[i]), 1e-5,
+                "param diff " + std::to_string(i));
   }
 }
 
