@@ -484,49 +484,6 @@ void DnnlConv::BackwardWeights(Workspace& workspace, SyncedMemory& bottom, Synce
 
 #else  // !FCN_HAVE_DNNL
 
-// The forward pass's weights. Where oneDNN's layout holds exactly the weights (no padding), a
-// net that does not train (keep) converts the weight blob's buffer to it once and reads it
-// there on every later pass: no reorder per call, no second copy. Any net reads it there while
-// it is in that layout; a reader that wants Caffe's layout (the solver, a snapshot, the
-// backward pass) gets it converted back on access.
-class WeightPort : public Port {
- public:
-  WeightPort() = default;
-  WeightPort(const memory::desc& user, const memory::desc& prim) : Port(user, prim) {
-    if (!same() && prim.get_size() == user.get_size() && KeepLayouts()) {
-      layout_ = std::make_shared<DnnlLayout>(user, prim);
-    }
-  }
-  /// Lets this port read weights that `other` keeps in its layout with one reorder from there
-  /// (the backward-data pass of a net that keeps the forward layout).
-  void AcceptFrom(const WeightPort& other) {
-    if (!other.layout_ || (layout_ && layout_->Equals(*other.layout_)) || same()) return;
-    source_ = other.layout_;
-    from_source_ = dnnl::reorder(memory(other.prim_, CpuEngine(), DNNL_MEMORY_NONE),
-                                 memory(prim_, CpuEngine(), DNNL_MEMORY_NONE));
-    source_desc_ = other.prim_;
-  }
-  memory In(dnnl::stream& s, SyncedMemory& weights, bool keep) {
-    const HostLayoutPtr& current = weights.host_layout();
-    if (layout_ && (keep || (current && current->Equals(*layout_)))) {
-      return memory(prim_, CpuEngine(), const_cast<void*>(weights.host_data_in(layout_)));
-    }
-    if (source_ && current && current->Equals(*source_)) {
-      memory from(source_desc_, CpuEngine(), const_cast<void*>(weights.host_data_in(current)));
-      memory prim(prim_, CpuEngine(), scratch_);
-      from_source_.execute(s, from, prim);
-      return prim;
-    }
-    return Port::In(s, static_cast<const float*>(weights.host_data()));
-  }
-
- private:
-  HostLayoutPtr layout_;  // oneDNN's layout when it holds exactly the weights
-  HostLayoutPtr source_;  // another port's layout this one reorders from directly
-  memory::desc source_desc_;
-  dnnl::reorder from_source_;
-};
-
 struct DnnlConv::Impl {};
 
 void DnnlConv::Build() {}
