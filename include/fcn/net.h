@@ -62,6 +62,12 @@ class Net {
   /// Backward() calls it after each layer; callers that run layers one by one (fcntool
   /// time) call it themselves.
   void ReleaseConsumedDiffs(int layer_index);
+  /// The most activation-gradient bytes a training step's backward pass holds at once when
+  /// consumed diffs are released (what it needs besides the activations, the parameters and
+  /// their gradients and history): a replay of Backward()'s allocations and releases, forced
+  /// as with force_backward (every layer, every bottom that allows a gradient), so a deploy
+  /// net reports what training it would take.
+  std::int64_t PeakBackwardDiffBytes() const;
 
   /// For nets that only run forward (scoring, segmentation, `fcntool test`): with `release`,
   /// each activation's memory is freed as soon as the last layer that reads it has run, so a
@@ -161,6 +167,10 @@ class Net {
   std::vector<SourceLocation> layer_locations_;
   std::unique_ptr<ExecContext> ctx_;
   bool release_consumed_diffs_ = false;
+  /// Per blob: whether its diff is never freed (inputs, outputs, loss tops).
+  std::vector<bool> KeptDiffs() const;
+  /// Per layer: the tops whose diffs its backward consumes (not in place, not kept).
+  std::vector<std::vector<int>> ConsumedTops() const;
   std::vector<std::vector<int>> consumed_tops_;  ///< per layer: the blob ids it may release
   void ReleaseConsumedData(int layer_index);
   bool release_consumed_data_ = false;

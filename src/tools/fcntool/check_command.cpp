@@ -186,14 +186,18 @@ int RunCheck() {
               Bytes(data_bytes).c_str(), Bytes(data_bytes + diff_bytes).c_str(),
               Bytes(internal).c_str());
   // What one training step holds besides the scratch workspace: weights, their gradients,
-  // SGD's momentum history (one value per learnable parameter) and the activations with
-  // their gradients.
+  // SGD's momentum history (one value per learnable parameter), the activations and, since
+  // the solver frees each activation gradient once the backward pass has consumed it, the
+  // most activation gradients the backward pass holds at once.
   const double param_bytes = static_cast<double>(total_params) * sizeof(float);
+  const auto peak_diff = static_cast<double>(net->PeakBackwardDiffBytes());
+  const double activations = data_bytes + peak_diff + internal;
   std::printf(
-      "Training memory: parameters %s + gradients %s + SGD history %s + activations %s = %s\n",
+      "Training memory: parameters %s + gradients %s + SGD history %s + activations %s = %s "
+      "(activation gradients freed once consumed: at most %s at once)\n",
       Bytes(param_bytes).c_str(), Bytes(param_bytes).c_str(), Bytes(param_bytes).c_str(),
-      Bytes(data_bytes + diff_bytes + internal).c_str(),
-      Bytes(3 * param_bytes + data_bytes + diff_bytes + internal).c_str());
+      Bytes(activations).c_str(), Bytes(3 * param_bytes + activations).c_str(),
+      Bytes(peak_diff).c_str());
   return 0;
 }
 
