@@ -182,6 +182,13 @@ class Port {
   }
 
  protected:
+  /// The primitive's layout as a host layout a blob's buffer can stay in: when it differs from
+  /// the user's and holds exactly its elements (no padding), and kept layouts are on.
+  HostLayoutPtr KeepableLayout() const {
+    if (same() || prim_.get_size() != user_.get_size() || !KeepLayouts()) return nullptr;
+    return std::make_shared<DnnlLayout>(user_, prim_);
+  }
+
   memory::desc user_, prim_;
   float* scratch_ = nullptr;
   dnnl::reorder to_prim_, from_prim_;
@@ -196,11 +203,8 @@ class Port {
 class ActivationPort : public Port {
  public:
   ActivationPort() = default;
-  ActivationPort(const memory::desc& user, const memory::desc& prim) : Port(user, prim) {
-    if (!same() && prim.get_size() == user.get_size() && KeepLayouts()) {
-      layout_ = std::make_shared<DnnlLayout>(user, prim);
-    }
-  }
+  ActivationPort(const memory::desc& user, const memory::desc& prim)
+      : Port(user, prim), layout_(KeepableLayout()) {}
   bool adopts() const { return same() || layout_ != nullptr; }
   std::size_t scratch_floats() const override { return adopts() ? 0 : Port::scratch_floats(); }
 
@@ -233,11 +237,8 @@ memory::desc Any(const memory::dims& dims) { return memory::desc(dims, dt::f32, 
 class WeightPort : public Port {
  public:
   WeightPort() = default;
-  WeightPort(const memory::desc& user, const memory::desc& prim) : Port(user, prim) {
-    if (!same() && prim.get_size() == user.get_size() && KeepLayouts()) {
-      layout_ = std::make_shared<DnnlLayout>(user, prim);
-    }
-  }
+  WeightPort(const memory::desc& user, const memory::desc& prim)
+      : Port(user, prim), layout_(KeepableLayout()) {}
   /// Lets this port read weights that `other` keeps in its layout with one reorder from there
   /// (the backward-data pass of a net that keeps the forward layout).
   void AcceptFrom(const WeightPort& other) {
