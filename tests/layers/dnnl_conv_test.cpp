@@ -269,8 +269,18 @@ TEST(DnnlConvEngineChoice, DefaultPicksOneDnnWhereItRuns) {
   EXPECT_THAT(Conv(*nd).engine_name(), StartsWith("CAFFE"));
 }
 
+// Whether oneDNN runs this layer with one of its JIT kernels, which work in blocked layouts
+// (on a CPU without them oneDNN may choose plain NCHW, and nothing is kept).
+bool Blocked(const Net& net, const std::string& layer) {
+  const auto* conv = dynamic_cast<const BaseConvolutionLayer*>(net.layer_by_name(layer));
+  return conv != nullptr && conv->dnnl() != nullptr &&
+         conv->dnnl()->ForwardImplementation().rfind("jit:avx", 0) == 0;
+}
+
 // Ten SGD steps (momentum, weight decay, iter_size 2) of a small FCN with every engine choice
-// left at DEFAULT: oneDNN and im2col (FCN_CONV_ENGINE=CAFFE) end at the same weights.
+// left at DEFAULT: oneDNN and im2col (FCN_CONV_ENGINE=CAFFE) end at the same weights. A test
+// net sharing the weights runs every 3 steps: on oneDNN it leaves them in its kept layout,
+// which the training net and the solver's update must read correctly.
 TEST(DnnlConvTraining, TenStepsGiveTheIm2colWeights) {
   if (!DnnlConv::Available()) GTEST_SKIP() << "this build has no oneDNN";
   const std::string net =
@@ -296,7 +306,8 @@ TEST(DnnlConvTraining, TenStepsGiveTheIm2colWeights) {
   SolverParameter param;
   ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
       "base_lr: 0.01 momentum: 0.9 weight_decay: 0.0005 lr_policy: 'fixed' iter_size: 2 "
-      "display: 0 snapshot_after_train: false random_seed: 3 net_param { " +
+      "display: 0 snapshot_after_train: false random_seed: 3 test_iter: 1 test_interval: 3 "
+      "net_param { " +
           net + " }",
       &param));
   auto train = [&](const char* engine) {
@@ -309,6 +320,12 @@ TEST(DnnlConvTraining, TenStepsGiveTheIm2colWeights) {
       }
     }
     solver.Step(10);
+    EXPECT_EQ(solver.test_nets().size(), 1u);
+    solver.TestAll();  // after the last update: the test net keeps fc's weights in its layout
+    if (std::string(engine) == "DNNL" && Blocked(*solver.test_nets()[0], "fc")) {
+      EXPECT_NE(solver.net()->layer_by_name("fc")->blobs()[0]->data_memory().host_layout(),
+                nullptr);
+    }
     std::vector<std::vector<float>> weights;
     for (Blob* p : solver.net()->learnable_params()) weights.push_back(Data(*p));
     return weights;
@@ -366,14 +383,6 @@ NetPair MakeChainPair(const std::string& phase) {
     for (int i = 0; i < 36; ++i) label[i] = static_cast<float>((i * 7) % 16);
   }
   return r;
-}
-
-// Whether oneDNN runs this layer with one of its JIT kernels, which work in blocked layouts
-// (on a CPU without them oneDNN may choose plain NCHW, and nothing is kept).
-bool Blocked(const Net& net, const std::string& layer) {
-  const auto* conv = dynamic_cast<const BaseConvolutionLayer*>(net.layer_by_name(layer));
-  return conv != nullptr && conv->dnnl() != nullptr &&
-         conv->dnnl()->ForwardImplementation().rfind("jit:avx", 0) == 0;
 }
 
 void ExpectSameBlobs(const NetPair& p, const std::vector<std::string>& names, bool diffs) {
