@@ -167,6 +167,8 @@ class Net {
   std::vector<SourceLocation> layer_locations_;
   std::unique_ptr<ExecContext> ctx_;
   bool release_consumed_diffs_ = false;
+  /// Whether a top of this layer shares its diff buffer with one of the layer's bottoms.
+  bool DiffSharedWithABottom(std::size_t layer, const Blob& top) const;
   /// Per blob: whether its diff is never freed (inputs, outputs, loss tops).
   std::vector<bool> KeptDiffs() const;
   /// Per layer: the tops whose diffs its backward consumes (not in place, not kept).

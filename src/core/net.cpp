@@ -428,11 +428,16 @@ void Net::ReleaseConsumedDiffs(int layer_index) {
   if (consumed_tops_.empty()) consumed_tops_ = ConsumedTops();
   for (int top : consumed_tops_[li]) {
     Blob* blob = blobs_[static_cast<std::size_t>(top)].get();
-    // A top that shares its diff with a bottom (Concat of one input) keeps it for the bottom.
-    bool shared = false;
-    for (const Blob* bottom : bottom_vecs_[li]) shared = shared || blob->SharesDiffWith(*bottom);
-    if (!shared) blob->ReleaseDiff();
+    if (!DiffSharedWithABottom(li, *blob)) blob->ReleaseDiff();
   }
+}
+
+bool Net::DiffSharedWithABottom(std::size_t layer, const Blob& top) const {
+  // A top that shares its diff with a bottom (Concat of one input) keeps it for the bottom.
+  for (const Blob* bottom : bottom_vecs_[layer]) {
+    if (top.SharesDiffWith(*bottom)) return true;
+  }
+  return false;
 }
 
 std::vector<bool> Net::KeptDiffs() const {
@@ -500,9 +505,7 @@ std::int64_t Net::PeakBackwardDiffBytes() const {
     peak = std::max(peak, live_bytes);
     for (int top : consumed[l]) {
       const Blob& blob = *blobs_[static_cast<std::size_t>(top)];
-      bool shared = false;
-      for (const Blob* bottom : bottom_vecs_[l]) shared = shared || blob.SharesDiffWith(*bottom);
-      auto it = shared ? live.end() : live.find(&blob.diff_memory());
+      auto it = DiffSharedWithABottom(l, blob) ? live.end() : live.find(&blob.diff_memory());
       if (it == live.end()) continue;
       live_bytes -= it->second;
       live.erase(it);
