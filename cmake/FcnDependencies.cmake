@@ -16,13 +16,26 @@ find_package(OpenMP COMPONENTS CXX)
 # oneDNN (Debian libdnnl-dev): the default CPU engine of Convolution and Deconvolution.
 set(FCN_HAVE_DNNL 0)
 if(FCN_USE_DNNL)
-  find_package(dnnl CONFIG)
-  if(dnnl_FOUND)
-    set(FCN_HAVE_DNNL 1)
-  else()
-    message(WARNING "FCN_USE_DNNL: oneDNN not found (apt-get install libdnnl-dev); "
-                    "convolutions use the im2col engine only")
+  # oneDNN's own config calls find_package(OpenCL REQUIRED) when the library was built with
+  # its OpenCL GPU runtime (Debian's is), and a missing OpenCL then ends configure in a stack
+  # trace inside dnnl-config.cmake. Look first, and say in one line what to install.
+  find_file(FCN_DNNL_CONFIG NAMES dnnl-config.cmake HINTS ${dnnl_DIR}
+            PATH_SUFFIXES lib/${CMAKE_LIBRARY_ARCHITECTURE}/cmake/dnnl lib/cmake/dnnl NO_CACHE)
+  if(NOT FCN_DNNL_CONFIG)
+    # A leading space keeps CMake from wrapping the message: it stays one line.
+    message(FATAL_ERROR " oneDNN not found (package libdnnl-dev): run 'sudo apt-get install libdnnl-dev "
+                        "ocl-icd-opencl-dev' or 'bash scripts/install-deps.sh' (or configure with -DFCN_USE_DNNL=OFF)")
   endif()
+  file(STRINGS "${FCN_DNNL_CONFIG}" _fcn_dnnl_ocl REGEX "set\\(DNNL_GPU_RUNTIME \"OCL\"\\)")
+  if(_fcn_dnnl_ocl)
+    find_package(OpenCL QUIET)
+    if(NOT OpenCL_FOUND)
+      message(FATAL_ERROR " oneDNN's CMake config needs OpenCL (package ocl-icd-opencl-dev), which is missing: "
+                          "run 'sudo apt-get install ocl-icd-opencl-dev' or 'bash scripts/install-deps.sh'")
+    endif()
+  endif()
+  find_package(dnnl CONFIG REQUIRED)
+  set(FCN_HAVE_DNNL 1)
 endif()
 
 # Python: Debian's interpreter, which has numpy/protobuf/lmdb (the python3 first on PATH may not).

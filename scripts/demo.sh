@@ -13,8 +13,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 build=${FCN_BUILD_DIR:-build}
+t0=$(date +%s)
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
 cmake --build "$build" -j "$(nproc)" --target fcntool
+echo "=== build: $(( $(date +%s) - t0 )) s ==="
 fcntool="$build/src/fcntool"
 py=/usr/bin/python3
 iters=${FCN_DEMO_ITERS:-800}

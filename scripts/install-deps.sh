@@ -12,6 +12,9 @@ packages=(
   libopenblas-dev
   liblmdb-dev
   libdnnl-dev
+  # Debian's oneDNN is built with its OpenCL GPU runtime: its CMake config needs OpenCL's
+  # headers and library even though fcn never uses a GPU through it
+  ocl-icd-opencl-dev
   libhdf5-dev
   libpng-dev libjpeg-dev libopencv-dev
   libgtest-dev libgmock-dev
@@ -24,6 +27,8 @@ packages=(
   python3-torch
   # tools used by the fcntool draw command and docs
   graphviz
+  # scripts/fresh-check.sh: a Debian bookworm root for the fresh-machine check
+  debootstrap
 )
 
 missing=()

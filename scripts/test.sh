@@ -8,11 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 build=${FCN_BUILD_DIR:-build}
+t0=$(date +%s)
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFCN_WERROR=ON \
   -DPython3_EXECUTABLE=/usr/bin/python3 ${FCN_CMAKE_ARGS:-}
 cmake --build "$build" -j "$(nproc)"
+t1=$(date +%s)
+echo "=== build: $((t1 - t0)) s ==="
 if [ -n "${FCN_TEST_LABELS:-}" ]; then
   ctest --test-dir "$build" -L "$FCN_TEST_LABELS" --output-on-failure -j "$(nproc)"
 else
   ctest --test-dir "$build" -LE slow --output-on-failure -j "$(nproc)"
 fi
+echo "=== ctest: $(( $(date +%s) - t1 )) s ==="
