@@ -4,9 +4,11 @@
 
 #include <glog/logging.h>
 #include <lmdb.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 
 #include "fcn/common.h"
@@ -54,16 +56,41 @@ std::string PrintableKey(std::string_view key) {
 }
 
 LmdbReader::LmdbReader(const std::string& path) : path_(path) {
+  namespace fs = std::filesystem;
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
+  const fs::file_status dir_status = fs::status(path, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    throw ConfigError(StrCat(path, ": cannot read the LMDB database directory: ", ec.message()));
+  }
+  if (!fs::exists(dir_status)) {
     throw ConfigError(StrCat(path, ": no such LMDB database directory"));
   }
-  if (!std::filesystem::is_directory(path, ec)) {
+  if (!fs::is_directory(dir_status)) {
     throw ConfigError(
         StrCat(path, ": is not a directory (an LMDB database is a directory holding data.mdb)"));
   }
-  if (!std::filesystem::exists(std::filesystem::path(path) / "data.mdb", ec)) {
+  const std::string data_file = (fs::path(path) / "data.mdb").string();
+  const fs::file_status data_status = fs::status(data_file, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    throw ConfigError(StrCat(path, ": cannot read the LMDB database directory: ", ec.message()));
+  }
+  if (!fs::exists(data_status)) {
     throw ConfigError(StrCat(path, ": is not an LMDB database (no data.mdb in the directory)"));
+  }
+  if (!fs::is_regular_file(data_status)) {
+    throw ConfigError(StrCat(data_file, ": is not a regular file"));
+  }
+  // mdb_env_open maps the file and reads its meta pages: an empty or short file is refused
+  // here, with its size, instead of as an obscure library error (or a fault).
+  file_bytes_ = static_cast<std::uint64_t>(fs::file_size(data_file, ec));
+  if (ec) throw ConfigError(StrCat(data_file, ": cannot read: ", ec.message()));
+  if (file_bytes_ < kMinPageBytes * 2) {
+    throw ConfigError(StrCat(data_file, ": ", file_bytes_,
+                             " bytes is too short for an LMDB database (its two meta pages "
+                             "alone take at least 8192); the database is damaged or empty"));
+  }
+  if (::access(data_file.c_str(), R_OK) != 0) {
+    throw ConfigError(StrCat(data_file, ": cannot be read: ", std::strerror(errno)));
   }
   int rc = mdb_env_create(&env_);
   if (rc != 0) Fail(rc, StrCat(path, ": cannot create an LMDB environment"));
@@ -78,22 +105,68 @@ LmdbReader::LmdbReader(const std::string& path) : path_(path) {
   if (rc == 0) rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn_);
   if (rc == 0) rc = mdb_dbi_open(txn_, nullptr, 0, &dbi_);
   if (rc != 0) {
-    if (txn_ != nullptr) mdb_txn_abort(txn_);
-    if (env_ != nullptr) mdb_env_close(env_);
-    txn_ = nullptr;
-    env_ = nullptr;
+    Close();
     if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH || rc == MDB_CORRUPTED) {
       throw ConfigError(StrCat(path, ": not a valid LMDB database: ", mdb_strerror(rc)));
     }
     Fail(rc, StrCat(path, ": cannot open the LMDB database"));
   }
+  CheckFileHoldsTheDatabase(data_file);
   LOG(INFO) << "Opened lmdb " << path;
 }
 
-LmdbReader::~LmdbReader() {
-  mdb_txn_abort(txn_);
-  mdb_env_close(env_);
+void LmdbReader::Close() {
+  if (txn_ != nullptr) mdb_txn_abort(txn_);
+  if (env_ != nullptr) mdb_env_close(env_);
+  txn_ = nullptr;
+  env_ = nullptr;
 }
+
+// LMDB maps data.mdb and trusts its meta page: pages past the end of a truncated file fault
+// (SIGBUS) on the first read. The meta page says how many pages the database uses; the file
+// must hold them all. LMDB itself refuses page numbers past that count, and every record's
+// value is checked against the file's end when it is read (InFile).
+void LmdbReader::CheckFileHoldsTheDatabase(const std::string& data_file) {
+  MDB_envinfo info;
+  MDB_stat stat;
+  int rc = mdb_env_info(env_, &info);
+  if (rc == 0) rc = mdb_env_stat(env_, &stat);
+  if (rc != 0) {
+    Close();
+    Fail(rc, StrCat(path_, ": cannot read the database statistics"));
+  }
+  const std::uint64_t page = stat.ms_psize;
+  const std::uint64_t pages = static_cast<std::uint64_t>(info.me_last_pgno) + 1;
+  if (page < kMinPageBytes || page > (1u << 16) || pages > file_bytes_ / page) {
+    Close();
+    throw ConfigError(StrCat(data_file,
+                             ": the database is damaged or truncated: its meta page "
+                             "says it uses ",
+                             pages, " pages of ", page, " bytes (", pages * page,
+                             " bytes) but the file has ", file_bytes_, " bytes"));
+  }
+  map_begin_ = static_cast<const char*>(info.me_mapaddr);
+  used_bytes_ = pages * page;
+}
+
+bool LmdbReader::InFile(const void* data, std::size_t size) const {
+  if (map_begin_ == nullptr) return true;
+  const auto* p = static_cast<const char*>(data);
+  if (size == 0) return true;
+  if (p < map_begin_) return false;
+  const auto offset = static_cast<std::uint64_t>(p - map_begin_);
+  return offset <= used_bytes_ && size <= used_bytes_ - offset;
+}
+
+void LmdbReader::CheckInFile(const void* data, std::size_t size, std::string_view key) const {
+  if (!InFile(data, size)) {
+    throw ConfigError(StrCat(path_, ": record \"", PrintableKey(key), "\" (", size,
+                             " bytes) lies past the end of the database's pages: the database is "
+                             "damaged"));
+  }
+}
+
+LmdbReader::~LmdbReader() { Close(); }
 
 std::int64_t LmdbReader::size() const {
   MDB_stat stat;
@@ -108,6 +181,7 @@ bool LmdbReader::Get(std::string_view key, std::string_view* value) const {
   const int rc = mdb_get(txn_, dbi_, &k, &v);
   if (rc == MDB_NOTFOUND) return false;
   if (rc != 0) Fail(rc, StrCat(path_, ": cannot read record \"", PrintableKey(key), "\""));
+  CheckInFile(v.mv_data, v.mv_size, key);
   *value = ToView(v);
   return true;
 }
@@ -133,6 +207,18 @@ bool LmdbReader::Cursor::Move(int op, std::string_view key) {
     valid_ = false;
     Fail(rc,
          StrCat(reader_->path(), ": cannot read the record after \"", PrintableKey(key_), "\""));
+  }
+  if (!reader_->InFile(k.mv_data, k.mv_size)) {
+    valid_ = false;
+    throw ConfigError(StrCat(reader_->path(), ": the key after \"", PrintableKey(key_),
+                             "\" lies past the end of the database's pages: the database is "
+                             "damaged"));
+  }
+  try {
+    reader_->CheckInFile(v.mv_data, v.mv_size, ToView(k));
+  } catch (...) {
+    valid_ = false;
+    throw;
   }
   key_ = ToView(k);
   value_ = ToView(v);

@@ -71,10 +71,21 @@ class LmdbReader {
   std::unique_ptr<Cursor> NewCursor() const;
 
  private:
+  static constexpr std::uint64_t kMinPageBytes = 4096;
+  void Close();
+  void CheckFileHoldsTheDatabase(const std::string& data_file);
+  /// Whether [data, data + size) lies inside the pages the database uses (within the file).
+  bool InFile(const void* data, std::size_t size) const;
+  /// Throws ConfigError naming the record when its value lies outside the file.
+  void CheckInFile(const void* data, std::size_t size, std::string_view key) const;
+
   std::string path_;
   MDB_env* env_ = nullptr;
   MDB_txn* txn_ = nullptr;
   unsigned int dbi_ = 0;
+  std::uint64_t file_bytes_ = 0;
+  std::uint64_t used_bytes_ = 0;
+  const char* map_begin_ = nullptr;
 };
 
 /// Writes records into an LMDB environment (created when missing) in one transaction that
