@@ -11,6 +11,10 @@ find_package(OpenCV REQUIRED COMPONENTS core imgcodecs imgproc)
 # HDF5 snapshots (snapshot_format: HDF5) through the C API.
 find_package(HDF5 REQUIRED COMPONENTS C)
 find_package(PNG REQUIRED)
+# libjpeg (Debian libjpeg-dev): JPEG headers are read before an image is decoded.
+find_package(JPEG REQUIRED)
+# zlib: the CRC-32 that ties a .solverstate to its .caffemodel.
+find_package(ZLIB REQUIRED)
 # OpenMP (GCC's libgomp): parallel CPU loops of the index-wise kernels; oneDNN's runtime.
 find_package(OpenMP COMPONENTS CXX)
 # oneDNN (Debian libdnnl-dev): the default CPU engine of Convolution and Deconvolution.

@@ -25,14 +25,18 @@ struct SourceLocation {
 /// Base of every error the library throws for the caller to report.
 class Error : public std::runtime_error {
  public:
-  explicit Error(const std::string& message) : std::runtime_error(message) {}
+  explicit Error(const std::string& message) : std::runtime_error(EscapeNulBytes(message)) {}
+
+  /// The message with every NUL byte written as \x00, so that what() prints it whole.
+  static std::string EscapeNulBytes(const std::string& message);
 };
 
 /// The user's input is wrong (prototxt, weights file, flags, database contents).
 /// fcntool reports it and exits with code 2.
 class ConfigError : public Error {
  public:
-  explicit ConfigError(const std::string& message) : Error(message), message_(message) {}
+  explicit ConfigError(const std::string& message)
+      : Error(message), message_(EscapeNulBytes(message)) {}
   ConfigError(const SourceLocation& where, const std::string& layer_name,
               const std::string& layer_type, const std::string& message);
 
@@ -50,6 +54,12 @@ class ConfigError : public Error {
 class RuntimeError : public Error {
  public:
   explicit RuntimeError(const std::string& message) : Error(message) {}
+};
+
+/// An allocation failed. The Net rethrows it as a RuntimeError naming the layer.
+class OutOfMemoryError : public RuntimeError {
+ public:
+  explicit OutOfMemoryError(const std::string& message) : RuntimeError(message) {}
 };
 
 /// Concatenates anything streamable: StrCat("offset ", 5, " > ", 3).

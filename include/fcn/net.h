@@ -129,8 +129,12 @@ class Net {
   /// naming `what` (the file), the layer and both shapes.
   void CopyTrainedLayersFrom(const NetParameter& weights, const std::string& what = "weights",
                              std::vector<std::string>* ignored = nullptr);
+  /// Throws ConfigError naming `file` when the net has learnable parameters and `weights`
+  /// sets none of them (a truncated file, or one holding only parameterless layers): loading
+  /// it would leave every parameter at its filler values without a word.
+  void CheckWeightsSetAParameter(const NetParameter& weights, const std::string& file) const;
   /// Reads a .caffemodel (current or V1) or an HDF5 .caffemodel.h5 (detected by its
-  /// signature) and copies it in.
+  /// signature) and copies it in (CheckWeightsSetAParameter first).
   void CopyTrainedLayersFromFile(const std::string& path,
                                  std::vector<std::string>* ignored = nullptr);
   /// Makes layers with the same name share parameter data with `other` (test nets).
@@ -159,6 +163,8 @@ class Net {
   void AppendParam(const LayerParameter& param, int layer_id, int param_id);
   [[noreturn]] void ThrowAt(int layer_id, const std::string& message) const;
   [[noreturn]] void Rethrow(int layer_id, const ConfigError& e) const;
+  /// Rethrows an allocation failure inside a layer as a RuntimeError naming the layer.
+  [[noreturn]] void ThrowOutOfMemory(int layer_id, const char* pass, const std::string& what) const;
 
   std::string name_;
   Phase phase_ = TEST;

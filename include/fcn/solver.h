@@ -17,7 +17,8 @@
 namespace fcn {
 
 /// What a signal asks the solver to do (Caffe's SolverAction).
-enum class SolverAction { kNone, kStop, kSnapshot };
+/// kSnapshotStop writes a snapshot and then stops (what SIGTERM asks by default).
+enum class SolverAction { kNone, kStop, kSnapshot, kSnapshotStop };
 
 /// Reads a solver prototxt: upgrades the deprecated `solver_type`, resolves the files it
 /// reads (`net`, `train_net`, `test_net`, `weights`) as written against the current directory
@@ -71,6 +72,10 @@ class Solver {
   void InitTrainNet();
   void InitTestNets();
   void CheckSnapshotWritePermissions() const;
+  /// Takes an exclusive advisory lock (flock) on <snapshot_prefix>.lock, when training starts
+  /// or a snapshot is first written, for the solver's life: a second run on the same prefix
+  /// fails at its start (RuntimeError naming the holder's pid).
+  void LockSnapshotPrefix();
   void ApplyUpdate();
   void ClipGradients();
   void Normalize(std::size_t param_id);
@@ -98,7 +103,10 @@ class Solver {
   int loss_start_iter_ = 0;
   bool restored_losses_ = false;  ///< the next Step keeps the restored loss window
   bool requested_early_exit_ = false;
+  int last_snapshot_iter_ = -1;  ///< the iteration of the last snapshot written (-1: none)
   std::function<SolverAction()> action_fn_;
+  /// The descriptor holding the snapshot prefix's lock (-1: none); closed by the destructor.
+  int prefix_lock_fd_ = -1;
 
   std::chrono::steady_clock::time_point timer_start_;
   int iterations_last_ = 0;

@@ -4,6 +4,7 @@
 #include <climits>
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "fcn/proto/fcn.pb.h"
 
@@ -112,6 +113,27 @@ bool Blob::ShapeEquals(const BlobProto& proto) const {
 
 void Blob::FromProto(const BlobProto& proto, bool reshape) {
   const std::vector<std::int64_t> proto_shape = ProtoShape(proto);
+  // A shape that claims more values than the proto carries is refused before any memory is
+  // taken for it (a damaged file can claim 2^29 elements in a few bytes).
+  std::int64_t claimed = 1;
+  for (std::int64_t d : proto_shape) {
+    if (d < 0 || (d > 0 && claimed > std::numeric_limits<std::int64_t>::max() / 4 / d)) {
+      throw ConfigError(StrCat("blob shape ", ShapeString(proto_shape), " is not a valid size"));
+    }
+    claimed *= d;
+  }
+  const std::int64_t stored =
+      proto.double_data_size() > 0 ? proto.double_data_size() : proto.data_size();
+  if (stored != claimed) {
+    throw ConfigError(StrCat("blob holds ", stored, " values for shape ", ShapeString(proto_shape),
+                             " (", claimed, " expected)"));
+  }
+  const std::int64_t diffs =
+      proto.double_diff_size() > 0 ? proto.double_diff_size() : proto.diff_size();
+  if (diffs != 0 && diffs != claimed) {
+    throw ConfigError(StrCat("blob holds ", diffs, " diff values for shape ",
+                             ShapeString(proto_shape), " (", claimed, " expected)"));
+  }
   if (reshape) {
     Reshape(proto_shape);
   } else if (!ShapeEquals(proto)) {

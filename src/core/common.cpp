@@ -6,6 +6,19 @@
 
 namespace fcn {
 
+std::string Error::EscapeNulBytes(const std::string& message) {
+  if (message.find('\0') == std::string::npos) return message;
+  std::string out;
+  for (const char c : message) {
+    if (c == '\0') {
+      out += "\\x00";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
 std::string SourceLocation::ToString() const {
   if (file.empty()) return "";
   if (line <= 0) return file;
@@ -31,7 +44,7 @@ std::string LocatedMessage(const SourceLocation& where, const std::string& layer
 ConfigError::ConfigError(const SourceLocation& where, const std::string& layer_name,
                          const std::string& layer_type, const std::string& message)
     : Error(LocatedMessage(where, layer_name, layer_type, message)),
-      message_(message),
+      message_(EscapeNulBytes(message)),
       located_(true) {}
 
 std::string ShapeString(const std::vector<std::int64_t>& shape) {

@@ -78,7 +78,9 @@ void* NewHostBuffer(std::size_t bytes, std::size_t* capacity) {
   if (rounded == 0) return nullptr;
   void* buffer = HostBufferPool::Instance().Take(rounded, capacity);
   if (buffer == nullptr) buffer = std::aligned_alloc(64, rounded);
-  if (buffer == nullptr) throw RuntimeError(StrCat("out of memory allocating ", bytes, " bytes"));
+  if (buffer == nullptr) {
+    throw OutOfMemoryError(StrCat("out of memory allocating ", bytes, " bytes"));
+  }
   return buffer;
 }
 

@@ -49,6 +49,15 @@ void Net::ThrowAt(int layer_id, const std::string& message) const {
   throw ConfigError(layer_location(layer_id), lp.name(), lp.type(), message);
 }
 
+void Net::ThrowOutOfMemory(int layer_id, const char* pass, const std::string& what) const {
+  const LayerParameter& lp = param_.layer(layer_id);
+  const SourceLocation where = layer_location(layer_id);
+  throw RuntimeError(StrCat(where.known() ? where.ToString() + ": " : "", "layer \"", lp.name(),
+                            "\" (", lp.type(), "): ", what, " in its ", pass,
+                            " pass (fcntool's --max_memory checks a net's planned memory "
+                            "before it runs)"));
+}
+
 void Net::Rethrow(int layer_id, const ConfigError& e) const {
   if (e.located()) throw e;
   ThrowAt(layer_id, e.message());
@@ -96,11 +105,16 @@ void Net::Init(const NetParameter& in_param) {
       Rethrow(layer_id, e);
     }
     Layer* layer = layers_.back().get();
-    if (layer_index_.count(lp.name())) {
-      VLOG(1) << "layer name \"" << lp.name() << "\" is used more than once";
-    } else {
-      layer_index_[lp.name()] = layer_id;
+    if (const auto first = layer_index_.find(lp.name()); first != layer_index_.end()) {
+      // Weights are copied by layer name: a second layer of the same name in one phase would
+      // silently take (or give) the first one's parameters. Other phases may reuse a name.
+      const SourceLocation where = layer_location(first->second);
+      ThrowAt(layer_id,
+              StrCat("the layer name \"", lp.name(), "\" is already used by the layer at ",
+                     where.known() ? where.ToString() : "an earlier layer",
+                     " in this phase; layer names must be unique within a phase"));
     }
+    layer_index_[lp.name()] = layer_id;
     layer_names_.push_back(lp.name());
 
     bool need_backward = false;
@@ -127,6 +141,10 @@ void Net::Init(const NetParameter& in_param) {
       layer->SetUp(bottom_vecs_[lid], top_vecs_[lid]);
     } catch (const ConfigError& e) {
       Rethrow(layer_id, e);
+    } catch (const OutOfMemoryError& e) {
+      ThrowOutOfMemory(layer_id, "set-up", e.what());
+    } catch (const std::bad_alloc&) {
+      ThrowOutOfMemory(layer_id, "set-up", "out of memory");
     }
     for (std::size_t top_id = 0; top_id < top_vecs_[lid].size(); ++top_id) {
       const auto blob_id = static_cast<std::size_t>(top_id_vecs_[lid][top_id]);
@@ -351,6 +369,10 @@ float Net::ForwardFromTo(int start, int end) {
       loss += layers_[li]->Forward(*ctx_, bottom_vecs_[li], top_vecs_[li]);
     } catch (const ConfigError& e) {
       Rethrow(i, e);
+    } catch (const OutOfMemoryError& e) {
+      ThrowOutOfMemory(i, "forward", e.what());
+    } catch (const std::bad_alloc&) {
+      ThrowOutOfMemory(i, "forward", "out of memory");
     }
     ReleaseConsumedData(i);
   }
@@ -370,6 +392,10 @@ void Net::BackwardFromTo(int start, int end) {
       layers_[li]->Backward(*ctx_, top_vecs_[li], bottom_need_backward_[li], bottom_vecs_[li]);
     } catch (const ConfigError& e) {
       Rethrow(i, e);
+    } catch (const OutOfMemoryError& e) {
+      ThrowOutOfMemory(i, "backward", e.what());
+    } catch (const std::bad_alloc&) {
+      ThrowOutOfMemory(i, "backward", "out of memory");
     }
     ReleaseConsumedDiffs(i);
   }
@@ -585,8 +611,25 @@ void Net::CopyTrainedLayersFrom(const NetParameter& weights, const std::string& 
   }
 }
 
+void Net::CheckWeightsSetAParameter(const NetParameter& weights, const std::string& file) const {
+  std::size_t net_params = 0;
+  for (const auto& layer : layers_) net_params += layer->blobs().size();
+  if (net_params == 0) return;
+  for (const LayerParameter& source : weights.layer()) {
+    if (source.blobs_size() > 0 && layer_index(source.name()) >= 0) return;
+  }
+  std::size_t file_blobs = 0;
+  for (const LayerParameter& source : weights.layer()) file_blobs += source.blobs_size();
+  throw ConfigError(StrCat(file, ": sets no parameter of net \"", name_, "\" (the file holds ",
+                           weights.layer_size(), " layer(s) with ", file_blobs,
+                           " parameter blob(s) in all; the net has ", net_params,
+                           "): is it truncated, or the weights of another net?"));
+}
+
 void Net::CopyTrainedLayersFromFile(const std::string& path, std::vector<std::string>* ignored) {
-  CopyTrainedLayersFrom(ReadWeightsFile(path), path, ignored);
+  const NetParameter weights = ReadWeightsFile(path);
+  CheckWeightsSetAParameter(weights, path);
+  CopyTrainedLayersFrom(weights, path, ignored);
 }
 
 void Net::ShareTrainedLayersWith(const Net& other) {

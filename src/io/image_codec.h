@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
 
@@ -42,5 +43,30 @@ struct DatumImage {
 /// an undecodable image, a non-8-bit image, missing or inconsistent sizes, or a pixel count
 /// that disagrees with channels*height*width.
 void DecodeDatum(const Datum& datum, ColorMode mode, const std::string& what, DatumImage* out);
+
+/// The size an encoded PNG or JPEG declares in its header, read by libpng / libjpeg without
+/// decoding the pixels.
+struct ImageHeader {
+  std::string format;  ///< "PNG" or "JPEG"
+  std::int64_t width = 0;
+  std::int64_t height = 0;
+};
+
+/// The most pixels an encoded image may declare (16384 x 16384): larger headers are refused
+/// before anything is decoded, so that a few bytes cannot claim gigabytes.
+constexpr std::int64_t kMaxImagePixels = std::int64_t{1} << 28;
+
+/// Checks an encoded image before it is decoded, throwing ConfigError naming `what`:
+///  - a PNG or JPEG header must be readable, and declare at most kMaxImagePixels pixels and,
+///    when `expect_height`/`expect_width` are > 0, exactly that size (a Datum's declared size);
+///  - a JPEG must end with its end-of-image marker (a JPEG cut short is refused; libjpeg
+///    would only warn and fill the rest with grey).
+/// Other formats are left to the decoder. Returns the header (format "" for other formats).
+ImageHeader CheckEncodedImage(const std::string& bytes, const std::string& what,
+                              std::int64_t expect_height = 0, std::int64_t expect_width = 0);
+
+/// Reads and decodes an image file with OpenCV (`imread_flags`) after CheckEncodedImage;
+/// every failure is a ConfigError that names the path.
+cv::Mat ReadImageFile(const std::string& path, int imread_flags);
 
 }  // namespace fcn

@@ -4,6 +4,8 @@
 
 #include <glog/logging.h>
 #include <lmdb.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,6 +28,64 @@ MDB_val ToVal(std::string_view s) {
   v.mv_size = s.size();
   v.mv_data = const_cast<char*>(s.data());
   return v;
+}
+
+// LMDB reads its pages straight from the memory map and trusts what they hold: a damaged page
+// (a node offset or size overwritten) makes it read outside the map, and the process faults.
+// The file's size is checked at open and every record against the pages in use, but the
+// inside of a page cannot be checked without LMDB's help. So each LMDB call that walks pages
+// runs under a guard: a SIGSEGV or SIGBUS raised on that thread while the guard is set jumps
+// back to the call, which then reports the database as damaged. Any other fault goes on to
+// the handler that was installed before (the default one, or a sanitizer's).
+thread_local sigjmp_buf* t_fault_guard = nullptr;
+struct sigaction g_previous_segv {};
+struct sigaction g_previous_bus {};
+
+extern "C" void HandleLmdbFault(int signal, siginfo_t* info, void* context) {
+  if (sigjmp_buf* guard = t_fault_guard) {
+    t_fault_guard = nullptr;
+    siglongjmp(*guard, signal);
+  }
+  const struct sigaction& previous = signal == SIGBUS ? g_previous_bus : g_previous_segv;
+  if ((previous.sa_flags & SA_SIGINFO) != 0 && previous.sa_sigaction != nullptr) {
+    previous.sa_sigaction(signal, info, context);
+    return;
+  }
+  if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN &&
+      previous.sa_handler != nullptr) {
+    previous.sa_handler(signal);
+    return;
+  }
+  // Default action: uninstall and return, so that the faulting instruction faults again.
+  sigaction(signal, &previous, nullptr);
+}
+
+void InstallFaultGuard() {
+  static const bool installed = [] {
+    struct sigaction sa {};
+    sa.sa_sigaction = &HandleLmdbFault;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &g_previous_segv);
+    sigaction(SIGBUS, &sa, &g_previous_bus);
+    return true;
+  }();
+  (void)installed;
+}
+
+// Runs `call` (an LMDB call returning its status) under the fault guard; a fault becomes
+// ConfigError(`damaged`).
+template <class Call>
+int Guarded(const Call& call, const std::string& path) {
+  sigjmp_buf jump;
+  if (sigsetjmp(jump, 1) != 0) {
+    t_fault_guard = nullptr;
+    throw ConfigError(StrCat(path, ": the database is damaged (reading it faulted inside LMDB)"));
+  }
+  t_fault_guard = &jump;
+  const int rc = call();
+  t_fault_guard = nullptr;
+  return rc;
 }
 
 // A failed library call: corruption is the user's data, anything else the environment.
@@ -92,6 +152,7 @@ LmdbReader::LmdbReader(const std::string& path) : path_(path) {
   if (::access(data_file.c_str(), R_OK) != 0) {
     throw ConfigError(StrCat(data_file, ": cannot be read: ", std::strerror(errno)));
   }
+  InstallFaultGuard();
   int rc = mdb_env_create(&env_);
   if (rc != 0) Fail(rc, StrCat(path, ": cannot create an LMDB environment"));
   rc = mdb_env_open(env_, path.c_str(), MDB_RDONLY | MDB_NOTLS, 0664);
@@ -170,7 +231,7 @@ LmdbReader::~LmdbReader() { Close(); }
 
 std::int64_t LmdbReader::size() const {
   MDB_stat stat;
-  const int rc = mdb_stat(txn_, dbi_, &stat);
+  const int rc = Guarded([&] { return mdb_stat(txn_, dbi_, &stat); }, path_);
   if (rc != 0) Fail(rc, StrCat(path_, ": cannot read the database statistics"));
   return static_cast<std::int64_t>(stat.ms_entries);
 }
@@ -178,7 +239,7 @@ std::int64_t LmdbReader::size() const {
 bool LmdbReader::Get(std::string_view key, std::string_view* value) const {
   MDB_val k = ToVal(key);
   MDB_val v;
-  const int rc = mdb_get(txn_, dbi_, &k, &v);
+  const int rc = Guarded([&] { return mdb_get(txn_, dbi_, &k, &v); }, path_);
   if (rc == MDB_NOTFOUND) return false;
   if (rc != 0) Fail(rc, StrCat(path_, ": cannot read record \"", PrintableKey(key), "\""));
   CheckInFile(v.mv_data, v.mv_size, key);
@@ -198,7 +259,9 @@ LmdbReader::Cursor::~Cursor() { mdb_cursor_close(cursor_); }
 bool LmdbReader::Cursor::Move(int op, std::string_view key) {
   MDB_val k = ToVal(key);
   MDB_val v;
-  const int rc = mdb_cursor_get(cursor_, &k, &v, static_cast<MDB_cursor_op>(op));
+  const int rc =
+      Guarded([&] { return mdb_cursor_get(cursor_, &k, &v, static_cast<MDB_cursor_op>(op)); },
+              reader_->path());
   if (rc == MDB_NOTFOUND) {
     valid_ = false;
     return false;

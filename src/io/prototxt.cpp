@@ -4,6 +4,7 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -15,6 +16,10 @@ namespace fcn {
 namespace pb = google::protobuf;
 
 std::string ReadFileToString(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw ConfigError(StrCat(path, ": is a directory, not a file"));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(StrCat(path, ": cannot open file for reading"));
   std::ostringstream os;
@@ -174,6 +179,11 @@ NetParameter ReadNetParamFromTextString(const std::string& text, const std::stri
     const pb::TextFormat::ParseLocation loc = tree.GetLocation(desc->FindFieldByName("input"), 0);
     input_location = SourceLocation{name, loc.line + 1, loc.column + 1};
   }
+  if (count == 0 && !has_legacy_input) {
+    throw ConfigError(SourceLocation{name, 0, 0}, "", "",
+                      "the file defines no layers (an empty or comment-only prototxt is not a "
+                      "net)");
+  }
   if (param.layer_size() > 0 && param.layers_size() > 0) {
     throw ConfigError(SourceLocation{name, 0, 0}, "", "",
                       "the net uses both `layer` (current) and `layers` (V1) fields; use one");
@@ -198,6 +208,10 @@ NetParameter ReadNetParamFromTextFile(const std::string& path, NetSource* source
 SolverParameter ReadSolverParamFromTextFile(const std::string& path) {
   SolverParameter param;
   ParseText(ReadFileToString(path), path, &param, nullptr);
+  if (param.ByteSizeLong() == 0) {
+    throw ConfigError(SourceLocation{path, 0, 0}, "", "",
+                      "the file sets no solver field (an empty or comment-only solver)");
+  }
   return param;
 }
 

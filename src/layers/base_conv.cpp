@@ -179,6 +179,16 @@ void BaseConvolutionLayer::LayerSetUp(const BlobVec& bottom, const BlobVec& top)
   }
   conv_in_channels_ = transposed_ ? num_output_ : channels_;
   conv_out_channels_ = transposed_ ? channels_ : num_output_;
+  // A kernel larger than the padded input is refused before its weights take memory.
+  for (int a = 0; a < num_spatial_axes_ && !transposed_; ++a) {
+    const auto ua = static_cast<std::size_t>(a);
+    const std::int64_t in = first.shape(channel_axis_ + 1 + a);
+    const std::int64_t extent = static_cast<std::int64_t>(dilation_[ua]) * (kernel_[ua] - 1) + 1;
+    if (in + 2 * static_cast<std::int64_t>(pad_[ua]) < extent) {
+      throw ConfigError(StrCat("output would be empty on spatial axis ", a, ": input ", in,
+                               " + 2 * pad ", pad_[ua], " < dilated kernel extent ", extent));
+    }
+  }
   kernel_dim_ = static_cast<int>(conv_in_channels_ / group_ * Product(kernel_));
   weight_offset_ = static_cast<std::int64_t>(conv_out_channels_) * kernel_dim_ / group_;
   SetUpBlobs();

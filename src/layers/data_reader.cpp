@@ -24,6 +24,15 @@ namespace fcn {
 namespace {
 
 constexpr char kMetaKey[] = "~meta";
+
+// A batch holds distinct samples of one pass over the database: a batch larger than the
+// database is a mistake (50000 of 8 records would take 6000 times the memory meant).
+void CheckBatchFits(std::int64_t batch_size, std::int64_t samples, const std::string& source) {
+  if (samples > 0 && batch_size > samples) {  // an empty database has its own message
+    throw ConfigError(StrCat("data_param.batch_size ", batch_size, " is larger than the ", samples,
+                             " sample(s) of ", source));
+  }
+}
 constexpr char kMetaFormat[] = "fcn-seg-1";
 constexpr char kStateTag[] = "fcn-data-state 1";
 
@@ -357,6 +366,7 @@ class SegReader final : public DataReader {
       tops_.push_back(SegTop{field, label, DataTransformer(tp, param.phase())});
     }
     IndexSamples(meta);
+    CheckBatchFits(batch_size_, static_cast<std::int64_t>(samples_.size()), path_);
     if (shuffle_) order_rng_.Seed(dp.seed());
     LOG(INFO) << "Segmentation database " << path_ << ": " << samples_.size() << " samples, fields "
               << Join(meta.fields, ", ") << "; order: "
@@ -535,7 +545,10 @@ std::unique_ptr<DataReader> CreateDataReader(const LayerParameter& param) {
   }
   auto db = std::make_unique<LmdbReader>(dp.source());
   std::string_view meta;
-  if (db->Get(kMetaKey, &meta)) return std::make_unique<SegReader>(std::move(db), meta, param);
+  const bool seg = db->Get(kMetaKey, &meta);
+  // (A segmentation database's samples are counted by its reader.)
+  if (!seg) CheckBatchFits(dp.batch_size(), db->size(), dp.source());
+  if (seg) return std::make_unique<SegReader>(std::move(db), meta, param);
   return std::make_unique<CaffeReader>(std::move(db), param);
 }
 

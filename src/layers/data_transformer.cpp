@@ -4,6 +4,8 @@
 
 #include <glog/logging.h>
 
+#include <cmath>
+
 #include "fcn/blob.h"
 #include "fcn/io.h"
 
@@ -24,13 +26,25 @@ DataTransformer::DataTransformer(const TransformationParameter& param, Phase pha
   if (param.crop_size() > 1u << 30) {
     throw ConfigError(StrCat("transform_param.crop_size ", param.crop_size(), " is too large"));
   }
+  if (!std::isfinite(param.scale())) {
+    throw ConfigError(StrCat("transform_param.scale must be a finite number, got ", param.scale()));
+  }
+  for (float m : param.mean_value()) {
+    if (!std::isfinite(m)) {
+      throw ConfigError(StrCat("transform_param.mean_value must be finite numbers, got ", m));
+    }
+  }
   if (param.force_color()) color_mode_ = ColorMode::kColor;
   if (param.force_gray()) color_mode_ = ColorMode::kGray;
   if (param.has_mean_file()) {
     LOG(INFO) << "Loading mean file from: " << param.mean_file();
     const BlobProto proto = ReadBlobProtoFromBinaryFile(param.mean_file());
     Blob mean;
-    mean.FromProto(proto);
+    try {
+      mean.FromProto(proto);
+    } catch (const ConfigError& e) {
+      throw ConfigError(StrCat(param.mean_file(), ": the mean blob: ", e.message()));
+    }
     const std::vector<std::int64_t>& shape = mean.shape();
     std::int64_t leading = 1;
     for (std::size_t i = 0; i + 3 < shape.size(); ++i) leading *= shape[i];

@@ -3,6 +3,7 @@
 #include "layers/softmax_loss.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "backend/for_each_index.h"
 #include "layers/softmax_kernels.h"
@@ -57,8 +58,14 @@ void SoftmaxWithLossLayer::CheckLabels(const Blob& label) const {
   const auto num_classes = static_cast<float>(channels_);
   for (std::int64_t i = 0; i < label.count(); ++i) {
     const float v = labels[i];
-    // Labels are truncated to int, so (-1, C) is in range. The comparisons come before any
-    // cast because converting an out-of-range float to int is undefined.
+    // A class index is a whole number: Caffe would truncate 2.5 to class 2 without a word.
+    if (v != std::floor(v)) {
+      throw ConfigError(StrCat("label ", v, " at position ", i, " (outer ", i / inner_, ", inner ",
+                               i % inner_, ") of the label blob ", label.shape_string(),
+                               " is not a whole number (labels are class indices)"));
+    }
+    // The comparisons come before any cast because converting an out-of-range float to int
+    // is undefined.
     if (v > -1.0f && v < num_classes) continue;
     if (has_ignore_label_ && v > -2e9f && v < 2e9f && static_cast<int>(v) == ignore_label_) {
       continue;

@@ -3,9 +3,14 @@
 // with snapshot_format: HDF5, each written to a temporary file and renamed) and Restore from
 // fcn's or Caffe's .solverstate (binary or HDF5).
 #include <glog/logging.h>
+#include <zlib.h>
 
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <system_error>
+#include <vector>
 
 #include "fcn/io.h"
 #include "fcn/rng.h"
@@ -67,6 +72,81 @@ std::string FindLearnedNet(const std::string& learned_net, const std::string& st
                            "\" was not found (tried ", Join(tried, ", "), ")"));
 }
 
+struct FileDigest {
+  std::uint64_t bytes = 0;
+  std::uint32_t crc32 = 0;
+};
+
+// The size and zlib CRC-32 of a file, read in 4 MiB pieces.
+FileDigest DigestFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw RuntimeError(StrCat(path, ": cannot open to compute its checksum"));
+  FileDigest d;
+  uLong crc = crc32(0L, Z_NULL, 0);
+  std::vector<char> buf(std::size_t{4} << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const auto n = static_cast<std::size_t>(in.gcount());
+    if (n == 0) break;
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(buf.data()), static_cast<uInt>(n));
+    d.bytes += n;
+  }
+  if (in.bad()) throw RuntimeError(StrCat(path, ": read error while computing its checksum"));
+  d.crc32 = static_cast<std::uint32_t>(crc);
+  return d;
+}
+
+std::string Hex32(std::uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%08x", v);
+  return buf;
+}
+
+// A state whose counters no run can have written is damaged: refuse it before it is used
+// (a negative iteration trains from there towards max_iter; an out-of-range current_step
+// reads past the stepvalues).
+void CheckStateValues(const SolverState& state, const SolverParameter& param,
+                      const std::string& state_file) {
+  auto damaged = [&](const std::string& what) {
+    return ConfigError(StrCat(state_file, ": ", what, ": the solver state is damaged"));
+  };
+  if (state.iter() < 0) throw damaged(StrCat("iter = ", state.iter(), " is negative"));
+  if (state.current_step() < 0) {
+    throw damaged(StrCat("current_step = ", state.current_step(), " is negative"));
+  }
+  if (param.lr_policy() == "multistep" && state.current_step() > param.stepvalue_size()) {
+    throw damaged(StrCat("current_step = ", state.current_step(), " is past the solver's ",
+                         param.stepvalue_size(), " stepvalue(s)"));
+  }
+  if (state.has_smoothed_loss() && !std::isfinite(state.smoothed_loss())) {
+    throw damaged(StrCat("smoothed_loss = ", state.smoothed_loss(), " is not a finite number"));
+  }
+  for (int i = 0; i < state.loss_window_size(); ++i) {
+    if (!std::isfinite(state.loss_window(i))) {
+      throw damaged(
+          StrCat("loss_window[", i, "] = ", state.loss_window(i), " is not a finite number"));
+    }
+  }
+  if (state.has_loss_start_iter() &&
+      (state.loss_start_iter() < 0 || state.loss_start_iter() > state.iter())) {
+    throw damaged(StrCat("loss_start_iter = ", state.loss_start_iter(),
+                         " is outside [0, iter = ", state.iter(), "]"));
+  }
+}
+
+// The weight file must be the one written with the state (when the state recorded it).
+void CheckPair(const SolverState& state, const std::string& weights,
+               const std::string& state_file) {
+  if (!state.has_learned_net_bytes() || !state.has_learned_net_crc32()) return;
+  const FileDigest d = DigestFile(weights);
+  if (d.bytes == state.learned_net_bytes() && d.crc32 == state.learned_net_crc32()) return;
+  throw ConfigError(StrCat(weights, " is not the weight file written with ", state_file,
+                           ": the state recorded ", state.learned_net_bytes(),
+                           " bytes with CRC-32 ", Hex32(state.learned_net_crc32()),
+                           ", the file has ", d.bytes, " bytes with CRC-32 ", Hex32(d.crc32),
+                           " (a .caffemodel and a .solverstate of different runs?)"));
+}
+
 }  // namespace
 
 std::string Solver::SnapshotFilename(const std::string& extension) const {
@@ -74,6 +154,7 @@ std::string Solver::SnapshotFilename(const std::string& extension) const {
 }
 
 void Solver::Snapshot() {
+  LockSnapshotPrefix();
   const bool hdf5 = param_.snapshot_format() == SolverParameter::HDF5;
   const std::string model_filename = SnapshotFilename(hdf5 ? ".caffemodel.h5" : ".caffemodel");
   if (hdf5) {
@@ -89,6 +170,13 @@ void Solver::Snapshot() {
   SolverState state;
   state.set_iter(iter_);
   state.set_learned_net(model_filename);
+  if (!hdf5) {
+    // The pair's identity (an HDF5 file is not byte-stable across runs of the library, and
+    // the HDF5 state has no such fields: HDF5 pairs are not checked).
+    const FileDigest digest = DigestFile(model_filename);
+    state.set_learned_net_bytes(digest.bytes);
+    state.set_learned_net_crc32(digest.crc32);
+  }
   state.set_current_step(current_step_);
   for (const auto& h : history_) h->ToProto(state.add_history());
   state.set_rng_state(GlobalRng().SaveState());
@@ -108,6 +196,7 @@ void Solver::Snapshot() {
     LOG(INFO) << "Snapshotting solver state to binary proto file " << state_filename;
     WriteProtoToBinaryFile(state, state_filename);
   }
+  last_snapshot_iter_ = iter_;
 }
 
 void Solver::Restore(const std::string& state_file) {
@@ -118,6 +207,7 @@ void Solver::Restore(const std::string& state_file) {
   // As Caffe: HDF5 is selected when the name ends in ".h5".
   const SolverState state = EndsWith(state_file, ".h5") ? ReadSolverStateFromHdf5File(state_file)
                                                         : ReadSolverStateFromBinaryFile(state_file);
+  CheckStateValues(state, param_, state_file);
   if (static_cast<std::size_t>(state.history_size()) != history_.size()) {
     throw ConfigError(StrCat(state_file, ": ", state.history_size(), " history blobs, but net \"",
                              net_->name(), "\" has ", history_.size(),
@@ -135,6 +225,7 @@ void Solver::Restore(const std::string& state_file) {
   }
   if (state.has_learned_net()) {
     const std::string weights = FindLearnedNet(state.learned_net(), state_file);
+    CheckPair(state, weights, state_file);
     const NetParameter learned = ReadWeightsFile(weights);
     CheckWeightsMatch(learned, *net_, weights, true);
     net_->CopyTrainedLayersFrom(learned, weights);
@@ -143,7 +234,11 @@ void Solver::Restore(const std::string& state_file) {
   current_step_ = state.current_step();
   LOG(INFO) << "SGDSolver: restoring history";
   for (int i = 0; i < state.history_size(); ++i) {
-    history_[static_cast<std::size_t>(i)]->FromProto(state.history(i), /*reshape=*/false);
+    try {
+      history_[static_cast<std::size_t>(i)]->FromProto(state.history(i), /*reshape=*/false);
+    } catch (const ConfigError& e) {
+      throw ConfigError(StrCat(state_file, ": history blob ", i, ": ", e.message()));
+    }
   }
   if (state.has_rng_state()) {
     if (!GlobalRng().LoadState(state.rng_state())) {

@@ -3,10 +3,15 @@
 // display line extended by images/s and an ETA.
 #include "fcn/solver.h"
 
+#include <fcntl.h>
 #include <glog/logging.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -31,6 +36,51 @@ const std::set<std::string>& KnownPolicies() {
                                                  "multistep", "poly", "sigmoid"};
   return policies;
 }
+
+// A real-valued setting that must be a finite number (and >= 0 where `non_negative`).
+void CheckFinite(const char* name, float value, bool non_negative) {
+  if (!std::isfinite(value)) {
+    throw ConfigError(StrCat(name, " must be a finite number, got ", value));
+  }
+  if (non_negative && value < 0) {
+    throw ConfigError(StrCat(name, " must not be negative, got ", value));
+  }
+}
+
+}  // namespace
+
+void CheckSolverSettings(const SolverParameter& param) {
+  if (param.average_loss() < 1) {
+    throw ConfigError(StrCat("average_loss must be >= 1, got ", param.average_loss()));
+  }
+  if (param.iter_size() < 1) {
+    throw ConfigError(StrCat("iter_size must be >= 1, got ", param.iter_size()));
+  }
+  if (!KnownPolicies().count(param.lr_policy())) {
+    throw ConfigError(StrCat("unknown lr_policy \"", param.lr_policy(),
+                             "\"; expected fixed, step, exp, inv, multistep, poly or sigmoid"));
+  }
+  if (param.lr_policy() == "step" && param.stepsize() <= 0) {
+    throw ConfigError(StrCat("lr_policy \"step\" needs stepsize > 0, got ", param.stepsize()));
+  }
+  if (param.regularization_type() != "L2" && param.regularization_type() != "L1") {
+    throw ConfigError(StrCat("unknown regularization_type \"", param.regularization_type(),
+                             "\"; expected \"L2\" or \"L1\""));
+  }
+  if (param.display() < 0 || param.snapshot() < 0 || param.test_interval() < 0 ||
+      param.max_iter() < 0) {
+    throw ConfigError("display, snapshot, test_interval and max_iter must not be negative");
+  }
+  CheckFinite("base_lr", param.base_lr(), true);
+  CheckFinite("momentum", param.momentum(), true);
+  CheckFinite("weight_decay", param.weight_decay(), true);
+  CheckFinite("gamma", param.gamma(), false);
+  CheckFinite("power", param.power(), false);
+  CheckFinite("clip_gradients", param.clip_gradients(), false);
+  CheckFinite("delta", param.delta(), false);
+}
+
+namespace {
 
 // "1:02:03" for a number of seconds.
 std::string FormatDuration(double seconds) {
@@ -105,6 +155,7 @@ SolverParameter ReadSolverFile(const std::string& path) {
   SolverParameter param = ReadSolverParamFromTextFile(path);
   try {
     UpgradeSolverType(&param);
+    CheckSolverSettings(param);
   } catch (const ConfigError& e) {
     throw ConfigError(StrCat(path, ": ", e.message()));
   }
@@ -116,6 +167,9 @@ SolverParameter ReadSolverFile(const std::string& path) {
       throw ConfigError(StrCat(path, ": ", what, " \"", file,
                                "\" not found (tried it against the current directory and against ",
                                dir.empty() ? "." : dir, ")"));
+    }
+    if (fs::is_directory(resolved, ec)) {
+      throw ConfigError(StrCat(path, ": ", what, " \"", file, "\" is a directory, not a file"));
     }
     return resolved;
   };
@@ -153,27 +207,7 @@ Solver::Solver(const SolverParameter& param, const std::string& solver_dir)
     throw ConfigError(StrCat("solver type \"", param_.type(),
                              "\" is not supported; fcn implements \"SGD\" and \"Nesterov\""));
   }
-  if (param_.average_loss() < 1) {
-    throw ConfigError(StrCat("average_loss must be >= 1, got ", param_.average_loss()));
-  }
-  if (param_.iter_size() < 1) {
-    throw ConfigError(StrCat("iter_size must be >= 1, got ", param_.iter_size()));
-  }
-  if (!KnownPolicies().count(param_.lr_policy())) {
-    throw ConfigError(StrCat("unknown lr_policy \"", param_.lr_policy(),
-                             "\"; expected fixed, step, exp, inv, multistep, poly or sigmoid"));
-  }
-  if (param_.lr_policy() == "step" && param_.stepsize() <= 0) {
-    throw ConfigError(StrCat("lr_policy \"step\" needs stepsize > 0, got ", param_.stepsize()));
-  }
-  if (param_.regularization_type() != "L2" && param_.regularization_type() != "L1") {
-    throw ConfigError(StrCat("unknown regularization_type \"", param_.regularization_type(),
-                             "\"; expected \"L2\" or \"L1\""));
-  }
-  if (param_.display() < 0 || param_.snapshot() < 0 || param_.test_interval() < 0 ||
-      param_.max_iter() < 0) {
-    throw ConfigError("display, snapshot, test_interval and max_iter must not be negative");
-  }
+  CheckSolverSettings(param_);
   CheckSnapshotWritePermissions();
   if (param_.random_seed() >= 0) SetGlobalSeed(param_.random_seed());
   InitTrainNet();
@@ -185,7 +219,43 @@ Solver::Solver(const SolverParameter& param, const std::string& solver_dir)
   LOG(INFO) << "Solver scaffolding done.";
 }
 
-Solver::~Solver() = default;
+Solver::~Solver() {
+  if (prefix_lock_fd_ >= 0) ::close(prefix_lock_fd_);  // releases the flock
+}
+
+void Solver::LockSnapshotPrefix() {
+  if (prefix_lock_fd_ >= 0) return;
+  if (!param_.has_snapshot_prefix() || (param_.snapshot() == 0 && !param_.snapshot_after_train())) {
+    return;
+  }
+  const std::string path = param_.snapshot_prefix() + ".lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw RuntimeError(
+        StrCat(path, ": cannot create the snapshot prefix's lock file: ", std::strerror(errno)));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    char holder[32] = {0};
+    const ssize_t n = ::pread(fd, holder, sizeof(holder) - 1, 0);
+    ::close(fd);
+    if (err == EWOULDBLOCK) {
+      std::string pid = n > 0 ? std::string(holder, static_cast<std::size_t>(n)) : "";
+      while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+      throw RuntimeError(StrCat("snapshot_prefix \"", param_.snapshot_prefix(),
+                                "\" is in use by another training run",
+                                pid.empty() ? "" : StrCat(" (process ", pid, ")"), ", which holds ",
+                                path, "; give this run another snapshot_prefix, or wait"));
+    }
+    throw RuntimeError(StrCat(path, ": cannot lock: ", std::strerror(err)));
+  }
+  // The holder's pid, for the message a second run prints (the lock, not the text, decides).
+  const std::string pid = StrCat(::getpid(), "\n");
+  if (::ftruncate(fd, 0) == 0 && ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+    LOG(WARNING) << path << ": cannot record this process's id: " << std::strerror(errno);
+  }
+  prefix_lock_fd_ = fd;
+}
 
 void Solver::CheckSnapshotWritePermissions() const {
   if (param_.snapshot() > 0 && !param_.has_snapshot_prefix()) {
@@ -358,6 +428,7 @@ void CheckWeightsMatch(const NetParameter& weights, const Net& net, const std::s
                              Join(with_params, ", "), ", ...) is a layer with parameters of net \"",
                              net.name(), "\"; these weights belong to another net"));
   }
+  net.CheckWeightsSetAParameter(weights, file);
 }
 
 float Solver::GetLearningRate() {
@@ -456,6 +527,8 @@ void Solver::Step(int iters) {
   timer_start_ = std::chrono::steady_clock::now();
   iterations_last_ = iter_;
 
+  // The prefix is taken when training starts (bad input before that writes nothing).
+  LockSnapshotPrefix();
   while (iter_ < stop_iter) {
     net_->ClearParamDiffs();
     if (param_.test_interval() > 0 && iter_ % param_.test_interval() == 0 &&
@@ -479,10 +552,10 @@ void Solver::Step(int iters) {
 
     const SolverAction request = RequestedAction();
     if ((param_.snapshot() > 0 && iter_ % param_.snapshot() == 0) ||
-        request == SolverAction::kSnapshot) {
+        request == SolverAction::kSnapshot || request == SolverAction::kSnapshotStop) {
       Snapshot();
     }
-    if (request == SolverAction::kStop) {
+    if (request == SolverAction::kStop || request == SolverAction::kSnapshotStop) {
       requested_early_exit_ = true;
       break;
     }
@@ -494,7 +567,8 @@ void Solver::Solve() {
   LOG(INFO) << "Learning Rate Policy: " << param_.lr_policy();
   requested_early_exit_ = false;
   Step(param_.max_iter() - iter_);
-  if (param_.snapshot_after_train() && (param_.snapshot() == 0 || iter_ % param_.snapshot() != 0)) {
+  if (param_.snapshot_after_train() && (param_.snapshot() == 0 || iter_ % param_.snapshot() != 0) &&
+      last_snapshot_iter_ != iter_) {
     Snapshot();
   }
   if (requested_early_exit_) {
@@ -529,9 +603,10 @@ void Solver::Test(std::size_t test_net_id) {
   for (int i = 0; i < test_iter; ++i) {
     for (SolverAction request = RequestedAction(); request != SolverAction::kNone;
          request = RequestedAction()) {
-      if (request == SolverAction::kSnapshot) {
+      if (request == SolverAction::kSnapshot || request == SolverAction::kSnapshotStop) {
         Snapshot();
-      } else if (request == SolverAction::kStop) {
+      }
+      if (request == SolverAction::kStop || request == SolverAction::kSnapshotStop) {
         requested_early_exit_ = true;
       }
     }

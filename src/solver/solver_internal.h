@@ -16,6 +16,10 @@ void UpgradeSolverType(SolverParameter* param);
 /// "Finetuning from <file>". With require_match, a file none of whose parameterised layers
 /// is a parameterised layer of the net is a ConfigError (weights of another net).
 void LoadNetWeights(Net* net, const std::string& files, bool require_match);
+/// Throws ConfigError for settings no training can use: unknown policies, negative counts,
+/// a base_lr that is negative or not finite, and the like.
+void CheckSolverSettings(const SolverParameter& param);
+
 void CheckWeightsMatch(const NetParameter& weights, const Net& net, const std::string& file,
                        bool require_match);
 

@@ -87,6 +87,8 @@ layer { name: "loss" type: "SoftmaxWithLoss" bottom: "score" bottom: "label" top
 std::map<std::string, std::string> Snapshot(const std::string& dir) {
   std::map<std::string, std::string> files;
   for (const auto& entry : fs::directory_iterator(dir)) {
+    // <prefix>.lock holds the pid of the run that last trained on the prefix: not a snapshot.
+    if (entry.path().extension() == ".lock") continue;
     files[entry.path().filename().string()] = ReadFileToString(entry.path().string());
   }
   return files;

@@ -1,19 +1,26 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "support/test_util.h"
 
+#include <fcntl.h>
 #include <google/protobuf/text_format.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <thread>
 
 #include "fcn/layer_registry.h"
 #include "fcn/rng.h"
+
+extern char** environ;
 
 namespace fcn::test {
 
@@ -108,6 +115,42 @@ CommandResult RunFcntool(const std::string& args, const std::string& cwd) {
 std::string WriteFile(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
   return path;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int SpawnFcntool(const std::string& cwd, const std::vector<std::string>& args,
+                 const std::string& log) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  std::vector<std::string> all = {FCNTOOL_PATH};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string old_cwd = std::filesystem::current_path().string();
+  std::filesystem::current_path(cwd);
+  pid_t pid = -1;
+  if (posix_spawn(&pid, FCNTOOL_PATH, &actions, nullptr, argv.data(), environ) != 0) pid = -1;
+  std::filesystem::current_path(old_cwd);
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
+bool WaitForText(const std::string& path, const std::string& text, int seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ReadFile(path).find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
 }
 
 std::string SourceDir() { return FCN_SOURCE_DIR; }

@@ -68,6 +68,14 @@ CommandResult RunShell(const std::string& command, const std::string& cwd = "");
 CommandResult RunFcntool(const std::string& args, const std::string& cwd = "");
 /// Writes `text` to `path` (replacing it) and returns the path.
 std::string WriteFile(const std::string& path, const std::string& text);
+/// The bytes of a file ("" when it cannot be read).
+std::string ReadFile(const std::string& path);
+/// Starts the fcntool built with the tests in the background, in `cwd`, with its stdout and
+/// stderr in `log`; returns its pid (-1 when it could not start).
+int SpawnFcntool(const std::string& cwd, const std::vector<std::string>& args,
+                 const std::string& log);
+/// Waits until `text` appears in the file `path`; false after `seconds`.
+bool WaitForText(const std::string& path, const std::string& text, int seconds);
 
 /// The root of the shared data (../shared beside the checkout), or "" when absent.
 std::string SharedDir();

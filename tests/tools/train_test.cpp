@@ -18,8 +18,6 @@
 #include "fcn/io.h"
 #include "support/test_util.h"
 
-extern char** environ;
-
 namespace fcn {
 namespace {
 
@@ -38,12 +36,7 @@ std::string Write(const std::string& path, const std::string& text) {
   return path;
 }
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string ReadAll(const std::string& path) { return test::ReadFile(path); }
 
 // Random data (DummyData, gaussian) and Dropout: every iteration draws from the global RNG.
 const char* kRandomNet = R"(name: "random_net"
@@ -193,34 +186,11 @@ TEST(TrainTest, ResumeInANewProcessIsBitForBit) {
                                 std::regex(R"(\] loss = [0-9.e+-]+ \(\* 1 = [0-9.e+-]+ loss\))")));
 }
 
-// Starts fcntool in the background with its output in `log`.
 pid_t Spawn(const std::string& cwd, const std::vector<std::string>& args, const std::string& log) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  std::vector<std::string> all = {FCNTOOL_PATH};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const std::string old_cwd = fs::current_path().string();
-  fs::current_path(cwd);
-  pid_t pid = -1;
-  posix_spawn(&pid, FCNTOOL_PATH, &actions, nullptr, argv.data(), environ);
-  fs::current_path(old_cwd);
-  posix_spawn_file_actions_destroy(&actions);
-  return pid;
+  return test::SpawnFcntool(cwd, args, log);
 }
 
-bool WaitForText(const std::string& log, const std::string& text, int seconds) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (ReadAll(log).find(text) != std::string::npos) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
+using test::WaitForText;
 
 TEST(TrainTest, SighupSnapshotsAndSigintStopsWithALoadableSnapshot) {
   const std::string dir = test::TempDir();

@@ -12,20 +12,6 @@ namespace fcn::tool {
 
 namespace {
 
-std::string Bytes(double bytes) {
-  char buf[64];
-  if (bytes >= 1024.0 * 1024.0 * 1024.0) {
-    std::snprintf(buf, sizeof(buf), "%.2f GiB", bytes / (1024.0 * 1024.0 * 1024.0));
-  } else if (bytes >= 1024.0 * 1024.0) {
-    std::snprintf(buf, sizeof(buf), "%.1f MiB", bytes / (1024.0 * 1024.0));
-  } else if (bytes >= 1024.0) {
-    std::snprintf(buf, sizeof(buf), "%.1f KiB", bytes / 1024.0);
-  } else {
-    std::snprintf(buf, sizeof(buf), "%.0f B", bytes);
-  }
-  return buf;
-}
-
 std::string Thousands(std::int64_t n) {
   std::string digits = std::to_string(n);
   std::string out;
@@ -96,6 +82,7 @@ int RunCheck() {
     net->input_blobs()[0]->Reshape(ParseShapeFlag("input_shape", FLAGS_input_shape));
     net->Reshape();
   }
+  CheckPlannedMemory(*net, net->phase() == TRAIN);
 
   std::printf("Net \"%s\" (%s): %zu layers, %zu blobs\n", net->name().c_str(),
               net->phase() == TRAIN ? "TRAIN" : "TEST", net->layers().size(), net->blobs().size());

@@ -4,8 +4,15 @@
 
 #include <glog/logging.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <fstream>
 #include <iostream>
+#include <limits>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "fcn/common.h"
 #include "fcn/exec_context.h"
@@ -35,10 +42,126 @@ DEFINE_string(output_dir, "",
               "current directory when empty).");
 DEFINE_string(class_names, "",
               "Class-name files, one name per line; a comma list gives one file per head.");
+DEFINE_string(max_memory, "",
+              "The most memory a net may plan to use, in bytes or with a K, M, G or T suffix "
+              "(8G); empty: the memory available when the command starts. A net whose planned "
+              "peak is larger stops before it runs, naming the layer that crosses the line.");
 DEFINE_string(score_blobs, "score",
               "The score blob(s), N x C x H x W; a comma list scores several heads.");
 
 namespace fcn::tool {
+
+std::string Bytes(double bytes) {
+  char buf[64];
+  if (bytes >= 1024.0 * 1024.0 * 1024.0) {
+    std::snprintf(buf, sizeof(buf), "%.2f GiB", bytes / (1024.0 * 1024.0 * 1024.0));
+  } else if (bytes >= 1024.0 * 1024.0) {
+    std::snprintf(buf, sizeof(buf), "%.1f MiB", bytes / (1024.0 * 1024.0));
+  } else if (bytes >= 1024.0) {
+    std::snprintf(buf, sizeof(buf), "%.1f KiB", bytes / 1024.0);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.0f B", bytes);
+  }
+  return buf;
+}
+
+std::int64_t MaxMemoryBytes() {
+  const std::string& text = FLAGS_max_memory;
+  if (text.empty()) {
+    std::ifstream meminfo("/proc/meminfo");
+    std::string line;
+    long long kib = 0;
+    while (std::getline(meminfo, line)) {
+      if (std::sscanf(line.c_str(), "MemAvailable: %lld kB", &kib) == 1) return kib * 1024;
+    }
+    return std::numeric_limits<std::int64_t>::max();  // unknown: no limit
+  }
+  std::size_t used = 0;
+  double value = -1;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  double scale = 1;
+  if (used + 1 == text.size()) {
+    switch (std::toupper(static_cast<unsigned char>(text.back()))) {
+      case 'K':
+        scale = 1024.0;
+        break;
+      case 'M':
+        scale = 1024.0 * 1024;
+        break;
+      case 'G':
+        scale = 1024.0 * 1024 * 1024;
+        break;
+      case 'T':
+        scale = 1024.0 * 1024 * 1024 * 1024;
+        break;
+      default:
+        used = 0;
+    }
+    if (used) ++used;
+  }
+  const double bytes = value * scale;
+  if (used != text.size() || !std::isfinite(bytes) || bytes < 1 || bytes > 9.0e18) {
+    throw ConfigError(
+        StrCat("--max_memory=", text, ": expected a size such as 8G, 512M or a byte count"));
+  }
+  return static_cast<std::int64_t>(bytes);
+}
+
+std::int64_t CheckPlannedMemory(const Net& net, bool training, std::int64_t extra) {
+  const std::int64_t limit = MaxMemoryBytes();
+  const double per_param = training ? 3.0 : 1.0;       // data (+ gradient and SGD history)
+  const double per_activation = training ? 2.0 : 1.0;  // data (+ gradient)
+  double planned = static_cast<double>(extra);
+  std::set<const Blob*> params;
+  for (std::size_t i = 0; i < net.layers().size(); ++i) {
+    const Layer& layer = *net.layers()[i];
+    for (const auto& p : layer.blobs()) {
+      if (params.insert(p.get()).second) {
+        planned += per_param * static_cast<double>(p->count()) * sizeof(float);
+      }
+    }
+    const LayerParameter& lp = net.param().layer(static_cast<int>(i));
+    for (int t = 0; t < lp.top_size(); ++t) {
+      const bool in_place =
+          std::find(lp.bottom().begin(), lp.bottom().end(), lp.top(t)) != lp.bottom().end();
+      if (in_place) continue;
+      const Blob& top =
+          *net.blobs()[static_cast<std::size_t>(net.top_ids()[i][static_cast<std::size_t>(t)])];
+      // Split tops share their bottom's data; their gradients are their own.
+      const double factor = lp.type() == "Split" ? per_activation - 1.0 : per_activation;
+      planned += factor * static_cast<double>(top.count()) * sizeof(float);
+    }
+    planned += static_cast<double>(layer.internal_bytes());
+    if (planned > static_cast<double>(limit)) {
+      throw ConfigError(
+          net.layer_location(static_cast<int>(i)), lp.name(), lp.type(),
+          StrCat("the net's planned memory reaches ", Bytes(planned), " at this layer (",
+                 training ? "training: parameters with "
+                            "gradients and history, activations with gradients"
+                          : "parameters and activations",
+                 "), above --max_memory=", FLAGS_max_memory.empty() ? "" : FLAGS_max_memory + " = ",
+                 Bytes(static_cast<double>(limit)),
+                 FLAGS_max_memory.empty() ? " (the memory available now)" : "",
+                 "; use a smaller batch or input, or raise --max_memory"));
+    }
+  }
+  return static_cast<std::int64_t>(planned);
+}
+
+void CheckThreadsFlag() {
+  gflags::CommandLineFlagInfo info;
+  if (!gflags::GetCommandLineFlagInfo("threads", &info) || info.is_default) return;
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const long long most = 4LL * cores;
+  if (FLAGS_threads < 1 || FLAGS_threads > most) {
+    throw ConfigError(StrCat("--threads=", FLAGS_threads, ": expected 1 to ", most, " (4 x the ",
+                             cores, " cores of this machine)"));
+  }
+}
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
@@ -48,7 +171,7 @@ const std::vector<Command>& Commands() {
        "              [--phase=TEST] [--level=0] [--stage=a,b]\n"
        "  Builds the net (and loads the weights, if given), then prints every layer with its\n"
        "  top shapes, parameter count and memory, and the totals.",
-       {"model", "weights", "input_shape", "phase", "level", "stage"},
+       {"model", "weights", "input_shape", "phase", "level", "stage", "max_memory"},
        &RunCheck},
       {"align",
        "write a copy of a prototxt with the Crop offsets derived from the net",
@@ -61,14 +184,17 @@ const std::vector<Command>& Commands() {
       {"train",
        "train a net with a solver (SGD), or resume training from a snapshot",
        "fcntool train --solver=SOLVER.prototxt [--snapshot=X.solverstate | --weights=a,b]\n"
-       "              [--sigint_effect=stop] [--sighup_effect=snapshot] [--level=0] [--stage=a,b]\n"
+       "              [--sigint_effect=stop] [--sighup_effect=snapshot]\n"
+       "              [--sigterm_effect=snapshot_stop] [--level=0] [--stage=a,b]\n"
        "  Runs the solver as caffe train: test nets every test_interval, a snapshot every\n"
        "  `snapshot` iterations (<prefix>_iter_N.caffemodel + .solverstate). --snapshot resumes\n"
        "  exactly where the snapshot was taken; --weights fine-tunes from .caffemodel files.\n"
-       "  SIGINT/SIGHUP: stop (ends after the current iteration, with the final snapshot),\n"
-       "  snapshot (writes one and continues) or none.",
-       {"solver", "snapshot", "weights", "sigint_effect", "sighup_effect", "level", "stage", "gpu",
-        "threads"},
+       "  SIGINT/SIGHUP/SIGTERM: stop (ends after the current iteration, with the final\n"
+       "  snapshot unless snapshot_after_train is false), snapshot (writes one and continues),\n"
+       "  snapshot_stop (writes one, then stops: SIGTERM's default) or none. A snapshot prefix\n"
+       "  belongs to one run: <prefix>.lock is held while training.",
+       {"solver", "snapshot", "weights", "sigint_effect", "sighup_effect", "sigterm_effect",
+        "level", "stage", "gpu", "threads", "max_memory"},
        &RunTrain},
       {"test",
        "score a net: the mean of every output blob over a number of batches",
@@ -77,7 +203,7 @@ const std::vector<Command>& Commands() {
        "  Builds the net in phase TEST, loads the weights and runs --iterations forward\n"
        "  passes, printing each batch's outputs, the mean loss and each output's mean\n"
        "  (as caffe test).",
-       {"model", "weights", "iterations", "level", "stage", "gpu", "threads"},
+       {"model", "weights", "iterations", "level", "stage", "gpu", "threads", "max_memory"},
        &RunTest},
       {"time",
        "time each layer's forward and backward pass of a training step",
@@ -87,7 +213,8 @@ const std::vector<Command>& Commands() {
        "  one untimed forward and backward pass, then times every layer's Forward and Backward\n"
        "  over --iterations passes and prints the per-layer and total averages (as caffe time)\n"
        "  and the peak resident memory. Inputs keep their declared shape with zero data.",
-       {"model", "iterations", "input_shape", "phase", "level", "stage", "gpu", "threads"},
+       {"model", "iterations", "input_shape", "phase", "level", "stage", "gpu", "threads",
+        "max_memory"},
        &RunTime},
       {"draw",
        "write the net as a Graphviz dot graph",
@@ -124,7 +251,7 @@ const std::vector<Command>& Commands() {
        "  IU, frequency-weighted IU and the per-class IU (definitions: docs/metrics.md). With\n"
        "  --output_dir it writes confusion_<score blob>.csv and .png and metrics.json.",
        {"model", "weights", "iterations", "output_dir", "score_blobs", "label_blobs", "classes",
-        "class_names", "exclude_absent", "level", "stage", "gpu", "threads"},
+        "class_names", "exclude_absent", "level", "stage", "gpu", "threads", "max_memory"},
        &RunScore},
       {"segment",
        "segment images: colour label PNGs and overlays",
@@ -143,7 +270,8 @@ const std::vector<Command>& Commands() {
        "  class) and <name>_overlay.png (the first image blended with the class colours),\n"
        "  named after the first file, and prints the classes found.",
        {"model", "weights", "output_dir", "mean_value", "scale", "input_blobs", "rgb_inputs",
-        "log_inputs", "palette", "class_names", "overlay_alpha", "score_blobs", "gpu", "threads"},
+        "log_inputs", "palette", "class_names", "overlay_alpha", "score_blobs", "gpu", "threads",
+        "max_memory"},
        &RunSegment,
        /*takes_files=*/true},
       {"device_query",

@@ -22,6 +22,7 @@ DECLARE_string(output);
 DECLARE_string(output_dir);
 DECLARE_string(class_names);
 DECLARE_string(score_blobs);
+DECLARE_string(max_memory);
 
 namespace fcn::tool {
 
@@ -53,6 +54,20 @@ void RequireFlag(const char* name, const std::string& value);
 std::vector<int> ParseGpuFlag();
 /// Makes --gpu's device the one new Nets run on (nothing when --gpu is empty).
 void ApplyGpuFlag();
+
+/// Throws ConfigError when --threads was given outside [1, 4 x the machine's cores].
+void CheckThreadsFlag();
+/// "1.5 GiB" / "20.0 MiB" / "12 B".
+std::string Bytes(double bytes);
+/// --max_memory in bytes: the flag's value (bytes, or K/M/G/T with 1024 steps), or when empty
+/// the memory this machine has available now (MemAvailable in /proc/meminfo).
+std::int64_t MaxMemoryBytes();
+/// Stops a net whose planned memory exceeds --max_memory before it runs: the parameters (with
+/// their gradients and SGD history when `training`), every activation (with its gradient when
+/// `training`) and the layers' own buffers, summed layer by layer in order, plus `extra`
+/// bytes already planned elsewhere (the train net, for a test net). Throws ConfigError at the
+/// layer whose sum crosses the line, naming the bytes. Returns the net's planned bytes.
+std::int64_t CheckPlannedMemory(const Net& net, bool training, std::int64_t extra = 0);
 
 /// The positional arguments after the command name, for commands with takes_files.
 std::vector<std::string>& PositionalArgs();

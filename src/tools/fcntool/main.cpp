@@ -100,6 +100,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    fcn::tool::CheckThreadsFlag();
     fcn::SetNumThreads(FLAGS_threads);
     if (command->run != &fcn::tool::RunDeviceQuery &&
         std::find(command->flags.begin(), command->flags.end(), "gpu") != command->flags.end()) {

@@ -217,6 +217,7 @@ int RunScore() {
   Net::SetState(state, &param);
   ResolveNetPaths(DirName(FLAGS_model), &param);
   Net net(param, &source);
+  CheckPlannedMemory(net, false);
   LoadNetWeights(&net, FLAGS_weights, true);
 
   int iterations = FLAGS_iterations;

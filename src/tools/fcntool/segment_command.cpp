@@ -17,6 +17,7 @@
 
 #include "fcn/label_image.h"
 #include "fcn/metrics.h"
+#include "io/image_codec.h"
 #include "io/net_paths.h"
 #include "solver/solver_internal.h"
 #include "tools/fcntool/commands.h"
@@ -74,6 +75,9 @@ std::vector<float> ParseNumbers(const std::string& flag, const std::string& text
     }
     if (used != item.size()) {
       throw ConfigError(StrCat("--", flag, "=", text, ": \"", item, "\" is not a number"));
+    }
+    if (!std::isfinite(value)) {
+      throw ConfigError(StrCat("--", flag, "=", text, ": \"", item, "\" is not a finite number"));
     }
     values.push_back(value);
   }
@@ -190,8 +194,7 @@ std::vector<std::string> SampleFiles(const std::string& arg, std::size_t inputs)
 cv::Mat Feed(const std::string& path, const FedInput& in) {
   const int flags =
       in.channels == 3 ? cv::IMREAD_COLOR : (cv::IMREAD_GRAYSCALE | cv::IMREAD_ANYDEPTH);
-  cv::Mat image = cv::imread(path, flags);
-  if (image.empty()) throw ConfigError(StrCat(path, ": cannot read the image"));
+  cv::Mat image = ReadImageFile(path, flags);
   cv::Mat values;
   image.convertTo(values, in.channels == 3 ? CV_32FC3 : CV_32FC1);
   const int height = values.rows;
@@ -299,6 +302,7 @@ int RunSegment() {
     const int width = image.cols;
     const std::int64_t plane = static_cast<std::int64_t>(height) * width;
     net.Reshape();
+    CheckPlannedMemory(net, false);
     net.Forward();
     const Blob& score = ScoreBlob(net, &score_name);
     if (score.num_axes() != 4 || score.shape(2) != height || score.shape(3) != width) {

@@ -26,6 +26,7 @@ int RunTest() {
   Net::SetState(state, &param);
   ResolveNetPaths(DirName(FLAGS_model), &param);
   Net net(param, &source);
+  CheckPlannedMemory(net, false);
   LoadNetWeights(&net, FLAGS_weights, true);
   net.set_release_consumed_data(true);  // forward only: activations freed after their last use
   LOG(INFO) << "Running for " << FLAGS_iterations << " iterations.";

@@ -59,6 +59,7 @@ int RunTime() {
     net.input_blobs()[0]->Reshape(ParseShapeFlag("input_shape", FLAGS_input_shape));
     net.Reshape();
   }
+  CheckPlannedMemory(net, true);
 
   // Caffe's set-up lines, which say what the backward pass below will compute.
   for (std::size_t i = 0; i < net.layers().size(); ++i) {

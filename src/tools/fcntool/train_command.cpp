@@ -18,6 +18,9 @@ DEFINE_string(sigint_effect, "stop",
               "What SIGINT (Ctrl-C) does during training: stop, snapshot or none.");
 DEFINE_string(sighup_effect, "snapshot",
               "What SIGHUP does during training: stop, snapshot or none.");
+DEFINE_string(sigterm_effect, "snapshot_stop",
+              "What SIGTERM (a scheduler's 'stop now') does during training: snapshot_stop "
+              "(write a snapshot, then stop), stop, snapshot or none.");
 
 namespace fcn::tool {
 
@@ -25,17 +28,21 @@ namespace {
 
 volatile std::sig_atomic_t got_sigint = 0;
 volatile std::sig_atomic_t got_sighup = 0;
+volatile std::sig_atomic_t got_sigterm = 0;
 
 extern "C" void HandleSignal(int signal) {
   if (signal == SIGINT) got_sigint = 1;
   if (signal == SIGHUP) got_sighup = 1;
+  if (signal == SIGTERM) got_sigterm = 1;
 }
 
 SolverAction ParseEffect(const char* flag, const std::string& value) {
   if (value == "stop") return SolverAction::kStop;
   if (value == "snapshot") return SolverAction::kSnapshot;
   if (value == "none") return SolverAction::kNone;
-  throw ConfigError(StrCat("--", flag, "=", value, ": expected stop, snapshot or none"));
+  if (value == "snapshot_stop") return SolverAction::kSnapshotStop;
+  throw ConfigError(
+      StrCat("--", flag, "=", value, ": expected stop, snapshot or none, or snapshot_stop"));
 }
 
 // Installs the handlers for the life of a training run and restores the old ones after.
@@ -48,10 +55,12 @@ class SignalHandlers {
     sigfillset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int_);
     sigaction(SIGHUP, &sa, &old_hup_);
+    sigaction(SIGTERM, &sa, &old_term_);
   }
   ~SignalHandlers() {
     sigaction(SIGINT, &old_int_, nullptr);
     sigaction(SIGHUP, &old_hup_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
   }
   SignalHandlers(const SignalHandlers&) = delete;
   SignalHandlers& operator=(const SignalHandlers&) = delete;
@@ -59,6 +68,7 @@ class SignalHandlers {
  private:
   struct sigaction old_int_ {};
   struct sigaction old_hup_ {};
+  struct sigaction old_term_ {};
 };
 
 }  // namespace
@@ -72,6 +82,7 @@ int RunTrain() {
   }
   const SolverAction sigint_action = ParseEffect("sigint_effect", FLAGS_sigint_effect);
   const SolverAction sighup_action = ParseEffect("sighup_effect", FLAGS_sighup_effect);
+  const SolverAction sigterm_action = ParseEffect("sigterm_effect", FLAGS_sigterm_effect);
   std::error_code ec;
   if (!FLAGS_snapshot.empty() && !std::filesystem::is_regular_file(FLAGS_snapshot, ec)) {
     throw ConfigError(StrCat("--snapshot=", FLAGS_snapshot, ": no such file"));
@@ -102,7 +113,11 @@ int RunTrain() {
 
   SignalHandlers handlers;
   Solver solver(param, DirName(FLAGS_solver));
-  solver.SetActionFunction([sigint_action, sighup_action]() {
+  solver.SetActionFunction([sigint_action, sighup_action, sigterm_action]() {
+    if (got_sigterm) {
+      got_sigterm = 0;
+      return sigterm_action;
+    }
     if (got_sighup) {
       got_sighup = 0;
       return sighup_action;
@@ -113,6 +128,10 @@ int RunTrain() {
     }
     return SolverAction::kNone;
   });
+  {
+    const std::int64_t planned = CheckPlannedMemory(*solver.net(), true);
+    for (const auto& test_net : solver.test_nets()) CheckPlannedMemory(*test_net, false, planned);
+  }
   if (!FLAGS_snapshot.empty()) {
     LOG(INFO) << "Resuming from " << FLAGS_snapshot;
     solver.Restore(FLAGS_snapshot);
