@@ -134,7 +134,7 @@ layer {{ name: "silence" type: "Silence" bottom: "unused" }}
 
 def test_every_mapped_layer_two_sizes_one_file(tmp_path):
     proto, weights, onnx_path, _ = export(tmp_path, MIXED, c=4,
-                                          outputs="score,prob,label,score:argmax")
+                                          outputs="score,prob,label,score:argmax,score:softmax")
     import onnx
     ops = {n.op_type for n in onnx.load(str(onnx_path)).graph.node}
     for op in ("Conv", "ConvTranspose", "LeakyRelu", "Relu", "MaxPool", "Slice", "Shape", "Add",
@@ -145,6 +145,8 @@ def test_every_mapped_layer_two_sizes_one_file(tmp_path):
                       [(8, 10), (11, 7)], c=4)
     for ours, theirs in results.values():
         np.testing.assert_array_equal(theirs["score_argmax"][:, 0], np.argmax(ours["score"], 1))
+        e = np.exp(ours["score"] - ours["score"].max(1, keepdims=True))
+        assert_close(e / e.sum(1, keepdims=True), theirs["score_softmax"], "score:softmax")
 
 
 def test_fixed_size_inner_product_and_whole_item_argmax(tmp_path):
@@ -238,3 +240,16 @@ layer {{ name: "score_geo" type: "Crop" bottom: "up_geo" bottom: "data" top: "sc
         net.setInput(a, name)
     for h, t in zip(heads, net.forward(heads)):
         assert_close(ours[h], t, f"{h} at {size} (OpenCV dnn)")
+
+
+def test_crop_offset_that_differs_from_the_derived_one_exports_as_fcn_runs_it(tmp_path):
+    body = f"""
+layer {{ name: "conv" type: "Convolution" bottom: "data" top: "conv"
+  convolution_param {{ num_output: 4 kernel_size: 4 pad: 3 stride: 2 {G} }} }}
+layer {{ name: "up" type: "Deconvolution" bottom: "conv" top: "up"
+  convolution_param {{ num_output: 2 kernel_size: 4 stride: 2 {G} }} }}
+layer {{ name: "score" type: "Crop" bottom: "up" bottom: "data" top: "score" crop_param {{ offset: 2 }} }}
+"""
+    proto, weights, onnx_path, out = export(tmp_path, body)
+    assert 'Crop "score": the file\'s offset 2 on axis 2 differs from the derived 3' in out, out
+    compare(tmp_path, proto, weights, onnx_path, ["score"], [(8, 8), (9, 12)])
