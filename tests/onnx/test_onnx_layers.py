@@ -253,3 +253,12 @@ layer {{ name: "score" type: "Crop" bottom: "up" bottom: "data" top: "score" cro
     proto, weights, onnx_path, out = export(tmp_path, body)
     assert 'Crop "score": the file\'s offset 2 on axis 2 differs from the derived 3' in out, out
     compare(tmp_path, proto, weights, onnx_path, ["score"], [(8, 8), (9, 12)])
+
+
+def test_opset_17(tmp_path):
+    proto, weights, onnx_path, out = export(tmp_path, MIXED, c=4, extra=["--opset=17"],
+                                            outputs="score,prob,label")
+    assert "opset 17" in out, out
+    import onnx
+    assert onnx.load(str(onnx_path)).opset_import[0].version == 17
+    compare(tmp_path, proto, weights, onnx_path, ["score", "prob", "label"], [(8, 10)], c=4)
