@@ -191,8 +191,10 @@ def slow_model(request, tmp_path_factory):
 
 def check_file(m):
     import onnx
-    for path in (m.dynamic, m.fixed):
-        onnx.checker.check_model(str(path), full_check=True)
+    # full_check adds ONNX's shape inference (symbolic H and W through every node); the fixed
+    # file gets the structural check (it differs only in its constant shapes and Crop ends).
+    onnx.checker.check_model(str(m.dynamic), full_check=True)
+    onnx.checker.check_model(str(m.fixed))
     assert m.opset == 13
     assert m.symbolic, "a dynamic export has symbolic height and width on every input"
 
