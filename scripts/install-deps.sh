@@ -29,10 +29,16 @@ packages=(
   graphviz
   # scripts/fresh-check.sh: a Debian bookworm root for the fresh-machine check
   debootstrap
+  # fcntool export: onnx.proto (compiled by the build's protoc); the ONNX checker in its tests
+  libonnx-dev python3-onnx
+  # the export tests run ONNX Runtime through npm's onnxruntime-node (install-onnx-test-deps.sh)
+  nodejs npm
 )
 
 missing=()
 for p in "${packages[@]}"; do
+  # A nodejs from elsewhere (NodeSource) brings its own npm and conflicts with Debian's.
+  if [ "$p" = npm ] && command -v npm >/dev/null; then continue; fi
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
@@ -40,12 +46,14 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# npm: the ONNX export tests' ONNX Runtime (test-only, tests/onnx/node_modules).
+bash "$(dirname "${BASH_SOURCE[0]}")/install-onnx-test-deps.sh"

@@ -224,6 +224,18 @@ const std::vector<Command>& Commands() {
        "  the net builds; without shapes when it does not). Render with: dot -Tsvg NET.dot",
        {"model", "output", "phase", "level", "stage"},
        &RunDraw},
+      {"export",
+       "write a deploy net and its weights as an ONNX model (one file for every input size)",
+       "fcntool export --model=DEPLOY.prototxt --weights=W.caffemodel --output=NET.onnx\n"
+       "               [--opset=13] [--outputs=score[:softmax|:argmax],...] [--input_size=H,W]\n"
+       "  Maps every layer to ONNX operators (opset 13 to 17; docs/onnx.md has the table):\n"
+       "  Crop becomes a Slice whose ends come from the reference blob's runtime shape plus\n"
+       "  the derived offset, pooling gets explicit pads that give Caffe's output size, so the\n"
+       "  file serves every input size (dynamic height and width unless --input_size fixes\n"
+       "  them). Dropout, Split and Silence are removed, loss layers dropped with a note; a\n"
+       "  layer without a mapping is an error that names it.",
+       {"model", "weights", "output", "opset", "outputs", "input_size", "phase", "level", "stage"},
+       &RunExport},
       {"surgery",
        "transplant weights into another net (fc -> conv), bilinear deconvolutions",
        "fcntool surgery --model=TARGET.prototxt [--weights=SRC.caffemodel[,...]]\n"

@@ -78,6 +78,7 @@ int RunTest();
 int RunTrain();
 int RunTime();
 int RunDraw();
+int RunExport();
 int RunSurgery();
 int RunScore();
 int RunSegment();
