@@ -29,6 +29,8 @@ packages=(
   graphviz
   # scripts/fresh-check.sh: a Debian bookworm root for the fresh-machine check
   debootstrap
+  # fuzz/ (FCN_FUZZ=ON, scripts/fuzz.sh): libFuzzer needs clang and its runtime libraries
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()
