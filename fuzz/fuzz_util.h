@@ -57,6 +57,6 @@ std::int64_t PlannedBlobBytes(const Net& net);
 /// Forward passes of fuzzed nets run only below this many planned bytes.
 constexpr std::int64_t kForwardBudgetBytes = std::int64_t{8} << 20;
 /// The most pixels OpenCV decodes from one image in the targets.
-constexpr std::int64_t kMaxImagePixels = std::int64_t{1} << 18;
+constexpr std::int64_t kMaxImagePixels = std::int64_t{1} << 16;
 
 }  // namespace fcn::fuzz
