@@ -6,6 +6,8 @@
 #   scripts/fuzz.sh long TARGET RUNS  fuzz one target for RUNS executions, keeping its corpus in
 #                                     build-fuzz/fuzz/corpus/TARGET and its log in
 #                                     build-fuzz/fuzz/logs/TARGET.log
+#   scripts/fuzz.sh table             one Markdown row per long-run log: executions, exec/s,
+#                                     edges (libFuzzer's cov:), corpus, peak RSS, outcome
 # Any crash, leak, timeout (-timeout, 10 s) or memory blow-up (-rss_limit_mb, 2560) ends the
 # run with a non-zero status and leaves the input under build-fuzz/fuzz/artifacts/.
 set -euo pipefail
@@ -49,7 +51,7 @@ case "${1:-}" in
         echo "fuzz_$t: replaying the seeds failed:"; tail -40 "$log.replay"; failed=1; continue
       fi
       if run "$t" "$log" -max_total_time="$seconds"; then
-        echo "fuzz_$t: $(grep -E '^#[0-9]+ +DONE' "$log" | tail -1)"
+        echo "fuzz_$t: $(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1)"
       else
         echo "fuzz_$t: FAILED"; tail -60 "$log"; failed=1
       fi
@@ -63,6 +65,24 @@ case "${1:-}" in
     [ -x "$BUILD/fuzz/fuzz_$t" ] || build
     run "$t" "$BUILD/fuzz/logs/$t.log" -runs="$runs" "$@"
     ;;
+  table)
+    echo "| target | executions | exec/s | edges (cov) | corpus | peak RSS | outcome |"
+    echo "|---|---:|---:|---:|---:|---:|---|"
+    for t in "${TARGETS[@]}"; do
+      log="$BUILD/fuzz/logs/$t.log"
+      [ -f "$log" ] || continue
+      runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+      rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+      rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -1)
+      last=$(grep -E '^#[0-9]+[[:space:]]' "$log" | tail -1)
+      cov=$(sed -n 's/.* cov: \([0-9]*\) .*/\1/p' <<< "$last")
+      corp=$(sed -n 's/.* corp: \([0-9]*\)\/.*/\1/p' <<< "$last")
+      if grep -q 'DONE' <<< "$last"; then outcome="DONE, no finding"
+      elif grep -qE 'ERROR: |Test unit written' "$log"; then outcome="finding: $(grep -m1 -oE 'ERROR: [A-Za-z]+: [a-z-]+|deadly signal|timeout' "$log" || true)"
+      else outcome="running or stopped at ${last%%[[:space:]]*}"; fi
+      echo "| fuzz_$t | ${runs:-${last%%[[:space:]]*}} | ${rate:--} | ${cov:--} | ${corp:--} | ${rss:+$rss MB} | $outcome |"
+    done
+    ;;
   *)
-    sed -n '3,10p' "$0"; exit 2 ;;
+    sed -n '3,12p' "$0"; exit 2 ;;
 esac
