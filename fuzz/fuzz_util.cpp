@@ -136,9 +136,6 @@ void Init(char** argv) {
   FLAGS_logtostderr = true;
   google::InitGoogleLogging("fcn_fuzz");
   SetNumThreads(1);
-  // libhdf5 keeps freed blocks on its own free lists, from which LeakSanitizer cannot always
-  // see them: with no list kept, every block goes back to malloc when HDF5 frees it.
-  H5set_free_list_limits(0, 0, 0, 0, 0, 0);
   ScratchDir();
   std::atexit(RemoveScratch);
 }

@@ -74,10 +74,11 @@ case "${1:-}" in
       runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
       rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
       rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -1)
-      last=$(grep -E '^#[0-9]+[[:space:]]' "$log" | tail -1)
+      last=$(grep -E '^#[0-9]+[[:space:]]' "$log" | tail -1 || true)
       cov=$(sed -n 's/.* cov: \([0-9]*\) .*/\1/p' <<< "$last")
       corp=$(sed -n 's/.* corp: \([0-9]*\)\/.*/\1/p' <<< "$last")
       if grep -q 'DONE' <<< "$last"; then outcome="DONE, no finding"
+      elif grep -q 'run interrupted' "$log"; then outcome="interrupted (SIGINT), no finding"
       elif grep -qE 'ERROR: |Test unit written' "$log"; then outcome="finding: $(grep -m1 -oE 'ERROR: [A-Za-z]+: [a-z-]+|deadly signal|timeout' "$log" || true)"
       else outcome="running or stopped at ${last%%[[:space:]]*}"; fi
       echo "| fuzz_$t | ${runs:-${last%%[[:space:]]*}} | ${rate:--} | ${cov:--} | ${corp:--} | ${rss:+$rss MB} | $outcome |"
