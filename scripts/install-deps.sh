@@ -33,6 +33,8 @@ packages=(
   libonnx-dev python3-onnx
   # the export tests run ONNX Runtime through npm's onnxruntime-node (install-onnx-test-deps.sh)
   nodejs npm
+  # fuzz/ (FCN_FUZZ=ON, scripts/fuzz.sh): libFuzzer needs clang and its runtime libraries
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <utility>
 #include <vector>
@@ -198,8 +199,13 @@ class Reader {
     blob->Clear();
     for (hsize_t d : dims) {
       blob->mutable_shape()->add_dim(static_cast<std::int64_t>(d));
+      if (d != 0 && count > static_cast<hsize_t>(std::numeric_limits<int>::max()) / d) {
+        Fail(StrCat("dataset ", where, " has shape ", ShapeText(dims),
+                    ", more elements than a blob can hold"));
+      }
       count *= d;
     }
+    CheckStored(set.get(), type.get(), count, where, dims);
     std::vector<float> values(count);
     if (count > 0 &&
         H5Dread(set.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0) {
@@ -208,9 +214,18 @@ class Reader {
     blob->mutable_data()->Add(values.begin(), values.end());
   }
 
+  // H5Dread with H5S_ALL writes every element of a dataset: one that holds more than the
+  // single value asked for would overflow the buffer.
+  void CheckOneElement(hid_t set, const std::string& name) const {
+    Handle space(H5Dget_space(set), H5Sclose);
+    const hssize_t n = space.ok() ? H5Sget_simple_extent_npoints(space.get()) : -1;
+    if (n != 1) Fail(StrCat("dataset /", name, " holds ", n, " values, not one"));
+  }
+
   int ReadInt(const std::string& name) const {
     Handle set(H5Dopen2(file(), name.c_str(), H5P_DEFAULT), H5Dclose);
     int value = 0;
+    if (set.ok()) CheckOneElement(set.get(), name);
     if (!set.ok() ||
         H5Dread(set.get(), H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value) < 0) {
       Fail(StrCat("dataset /", name, " (an integer) cannot be read"));
@@ -225,6 +240,8 @@ class Reader {
     if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0) {
       Fail(StrCat("dataset /", name, " is not a fixed-length string"));
     }
+    CheckOneElement(set.get(), name);
+    CheckStored(set.get(), type.get(), 1, "/" + name, {1});
     std::string value(H5Tget_size(type.get()), '\0');
     if (H5Dread(set.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, value.data()) < 0) {
       Fail(StrCat("dataset /", name, " cannot be read"));
@@ -237,6 +254,9 @@ class Reader {
     Handle space(H5Dget_space(set.get()), H5Sclose);
     const hssize_t n = set.ok() ? H5Sget_simple_extent_npoints(space.get()) : -1;
     if (n < 0) Fail(StrCat("dataset /", name, " cannot be read"));
+    Handle type(H5Dget_type(set.get()), H5Tclose);
+    CheckStored(set.get(), type.get(), static_cast<hsize_t>(n), "/" + name,
+                {static_cast<hsize_t>(n)});
     std::string bytes(static_cast<std::size_t>(n), '\0');
     if (n > 0 &&
         H5Dread(set.get(), H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()) < 0) {
@@ -246,6 +266,30 @@ class Reader {
   }
 
  private:
+  static std::string ShapeText(const std::vector<hsize_t>& dims) {
+    std::string text = "(";
+    for (std::size_t i = 0; i < dims.size(); ++i) text += StrCat(i ? " " : "", dims[i]);
+    return text + ")";
+  }
+
+  // A damaged header can claim any shape: the elements a dataset claims must be stored in the
+  // file before memory is taken for them. Contiguous and compact data are stored at their
+  // full size; chunked data may be compressed, by at most deflate's ratio (about 1032:1).
+  void CheckStored(hid_t set, hid_t type, hsize_t count, const std::string& where,
+                   const std::vector<hsize_t>& dims) const {
+    if (count == 0) return;
+    const std::size_t element = type >= 0 ? H5Tget_size(type) : 0;
+    const hsize_t stored = H5Dget_storage_size(set);
+    Handle plist(H5Dget_create_plist(set), H5Pclose);
+    const bool chunked = plist.ok() && H5Pget_layout(plist.get()) == H5D_CHUNKED;
+    const hsize_t limit = chunked ? stored * 1032 : stored;
+    if (element == 0 || count > limit / element) {
+      Fail(StrCat("dataset ", where, " claims shape ", ShapeText(dims), " (", count,
+                  " elements of ", element, " bytes) but stores ", stored,
+                  " bytes (truncated or damaged file)"));
+    }
+  }
+
   static hid_t Open(const std::string& path) {
     SilenceHdf5Errors();
     std::error_code ec;

@@ -33,9 +33,24 @@ int ImreadFlag(ColorMode mode) {
   return cv::IMREAD_UNCHANGED;
 }
 
+// OpenCV picks a decoder by the first one whose signature matches, and some it may carry
+// (Debian's reads DICOM through GDCM, whose damaged-file paths end in assert()) can take the
+// process down: only PNG, JPEG and BMP reach imdecode. Their decoders come before the others
+// in OpenCV's list and match on these prefixes alone.
+bool IsPngJpegOrBmp(const std::string& data) {
+  static const std::string kPng("\x89PNG\r\n\x1a\n", 8);
+  static const std::string kJpeg("\xff\xd8\xff", 3);
+  return data.compare(0, kPng.size(), kPng) == 0 || data.compare(0, kJpeg.size(), kJpeg) == 0 ||
+         data.compare(0, 2, "BM") == 0;
+}
+
 void DecodeEncoded(const Datum& datum, ColorMode mode, const std::string& what, DatumImage* out) {
   const std::string& data = datum.data();
   if (data.empty()) throw ConfigError(StrCat(what, ": encoded Datum with no image bytes"));
+  if (!IsPngJpegOrBmp(data)) {
+    throw ConfigError(StrCat(what, ": cannot decode the encoded image (", data.size(),
+                             " bytes): not a PNG, JPEG or BMP file (no such signature)"));
+  }
   CheckEncodedImage(data, what, datum.height(), datum.width());
   cv::Mat image;
   try {

@@ -24,6 +24,7 @@
 
 #include "fcn/io.h"
 #include "fcn/rng.h"
+#include "io/image_codec.h"
 #include "io/lmdb_db.h"
 #include "support/test_util.h"
 
@@ -281,6 +282,40 @@ TEST(DataLayerErrors, RecordThatIsNotADatumNamesTheKey) {
   }
   EXPECT_THAT(SetUpError(DataText(dir, {"data"}), 1),
               HasSubstr(dir + ": record \"00000000_a.jpg\": not a serialized Datum"));
+}
+
+// Found by fuzz/fuzz_image: bytes with "DICM" at offset 128 went from imdecode to OpenCV's
+// DICOM reader (GDCM), which ended the process in an assert(). Only PNG, JPEG and BMP reach
+// OpenCV now; the rest is a clear error naming the record.
+TEST(DataLayerErrors, FuzzDicomBytesInAnEncodedDatumAreRefusedNotDecoded) {
+  std::string dicom(128, '\0');
+  dicom += "DICM";
+  dicom += std::string(64, '\x01');
+  Datum encoded;
+  encoded.set_encoded(true);
+  encoded.set_data(dicom);
+  const std::string dir = TempDir() + "/dicom";
+  {
+    LmdbWriter writer(dir);
+    writer.Put("00000000_a.png", encoded.SerializeAsString());
+  }
+  EXPECT_THAT(SetUpError(DataText(dir, {"data"}), 1),
+              HasSubstr(dir + ": record \"00000000_a.png\": cannot decode the encoded image (196 "
+                              "bytes): not a PNG, JPEG or BMP file"));
+  // A BMP, which Caffe's convert_imageset can write, still decodes.
+  cv::Mat bgr(2, 3, CV_8UC3, cv::Scalar(10, 20, 30));
+  std::vector<unsigned char> bmp;
+  ASSERT_TRUE(cv::imencode(".bmp", bgr, bmp));
+  Datum datum;
+  datum.set_encoded(true);
+  datum.set_data(std::string(bmp.begin(), bmp.end()));
+  DatumImage image;
+  DecodeDatum(datum, ColorMode::kColor, "bmp", &image);
+  EXPECT_EQ(image.channels, 3);
+  EXPECT_EQ(image.height, 2);
+  EXPECT_EQ(image.width, 3);
+  EXPECT_EQ(image.bytes[0], 10);      // B plane
+  EXPECT_EQ(image.bytes[2 * 6], 30);  // R plane
 }
 
 TEST(DataLayerErrors, PixelCountMismatchNamesTheKey) {

@@ -242,5 +242,47 @@ TEST(Hdf5SnapshotTest, BadHdf5FilesAreClearErrors) {
   EXPECT_THAT(wrong.output, HasSubstr("has no /iter"));
 }
 
+// Found by fuzz/fuzz_caffemodel: a dataset header may claim any shape, and the reader took
+// memory for every claimed element (here 2^30 floats, 4 GiB) before reading. Now the claim is checked
+// against the bytes the file stores, and a /iter of many values is refused, not read into one
+// int.
+TEST(Hdf5SnapshotTest, FuzzDatasetClaimingMoreThanItStoresIsAClearError) {
+  const std::string dir = test::TempDir();
+  Write(dir + "/claims.py", R"(import h5py
+with h5py.File("huge.caffemodel.h5", "w") as f:
+    f.create_dataset("data/conv1/0", shape=(2**15, 2**15), dtype="f4")
+with h5py.File("chunked.caffemodel.h5", "w") as f:
+    f.create_dataset("data/conv1/0", shape=(2**14, 2**14), dtype="f4", chunks=(64, 64))
+with h5py.File("overflow.caffemodel.h5", "w") as f:
+    f.create_dataset("data/conv1/0", shape=(2**31, 2**31, 4), dtype="f4")
+with h5py.File("iters.solverstate.h5", "w") as f:
+    f["iter"] = list(range(100))
+    f["current_step"] = 0
+    f["learned_net"] = b"x.caffemodel.h5"
+    f.create_group("history")
+with h5py.File("small.caffemodel.h5", "w") as f:
+    f["data/conv1/0"] = [[1.0, 2.0], [3.0, 4.0]]
+)");
+  const Result py = RunIn(dir, FCN_PYTHON, "claims.py");
+  ASSERT_EQ(py.exit_code, 0) << py.output;
+  EXPECT_THAT(test::ConfigErrorOf([&] { ReadWeightsFile(dir + "/huge.caffemodel.h5"); }),
+              HasSubstr("huge.caffemodel.h5: dataset /data/conv1/0 claims shape (32768 "
+                        "32768) (1073741824 elements of 4 bytes) but stores 0 bytes"));
+  EXPECT_THAT(test::ConfigErrorOf([&] { ReadWeightsFile(dir + "/chunked.caffemodel.h5"); }),
+              HasSubstr("chunked.caffemodel.h5: dataset /data/conv1/0 claims shape (16384 "
+                        "16384)"));
+  EXPECT_THAT(test::ConfigErrorOf([&] { ReadWeightsFile(dir + "/overflow.caffemodel.h5"); }),
+              HasSubstr("more elements than a blob can hold"));
+  EXPECT_THAT(
+      test::ConfigErrorOf([&] { ReadSolverStateFromHdf5File(dir + "/iters.solverstate.h5"); }),
+      HasSubstr("iters.solverstate.h5: dataset /iter holds 100 values, not one"));
+  // What a file does store is still read.
+  const NetParameter small = ReadWeightsFile(dir + "/small.caffemodel.h5");
+  ASSERT_EQ(small.layer_size(), 1);
+  ASSERT_EQ(small.layer(0).blobs_size(), 1);
+  EXPECT_EQ(small.layer(0).blobs(0).data_size(), 4);
+  EXPECT_EQ(small.layer(0).blobs(0).data(3), 4.0f);
+}
+
 }  // namespace
 }  // namespace fcn

@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// libFuzzer target: one LMDB record -> the Data layer's reader (CreateDataReader, Next). The
+// record is stored in a small database in the scratch directory, so the reader runs on it as
+// on a converted dataset. The first byte picks where the record goes and how it is read:
+//   byte % 3 == 0: a Caffe Datum database (no ~meta): the record is its only Datum;
+//   byte % 3 == 1: a segmentation database (fcn-seg-1): the record is the `data` field of the
+//                  one sample (bit 3: the `label` field instead), the other field valid;
+//   byte % 3 == 2: a segmentation database whose ~meta JSON record is the input, with one
+//                  valid sample.
+// Bit 2 asks for batch_size 2, bit 4 for a transform (mean value, scale; a crop and mirror in
+// Caffe mode), bit 5 for force_color, bit 6 for the TRAIN phase.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "fcn/common.h"
+#include "fcn/proto/fcn.pb.h"
+#include "fuzz_util.h"
+#include "io/lmdb_db.h"
+#include "layers/data_reader.h"
+
+namespace {
+
+std::string RawDatum(int channels, int height, int width, std::uint8_t value) {
+  fcn::Datum datum;
+  datum.set_channels(channels);
+  datum.set_height(height);
+  datum.set_width(width);
+  datum.set_data(
+      std::string(static_cast<std::size_t>(channels * height * width), static_cast<char>(value)));
+  return datum.SerializeAsString();
+}
+
+const char kMeta[] = R"({"format": "fcn-seg-1", "count": 1, "fields": ["data", "label"]})";
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char*** argv) {
+  fcn::fuzz::Init(*argv);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 1) return 0;
+  const unsigned options = data[0];
+  const std::string record(reinterpret_cast<const char*>(data + 1), size - 1);
+  const unsigned mode = options % 3;
+  const std::string dir = fcn::fuzz::ScratchDir() + "/db" + std::to_string(mode);
+  {
+    fcn::LmdbWriter writer(dir, std::size_t{64} << 20);
+    if (mode == 0) {
+      writer.Put("00000000", record);
+    } else {
+      const bool fuzz_label = mode == 1 && (options & 8);
+      writer.Put("~meta", mode == 2 ? record : std::string(kMeta));
+      writer.Put("00000_a/data", mode == 1 && !fuzz_label ? record : RawDatum(3, 4, 4, 100));
+      writer.Put("00000_a/label", fuzz_label ? record : RawDatum(1, 4, 4, 1));
+    }
+    writer.Commit();
+  }
+  fcn::LayerParameter param;
+  param.set_name("data");
+  param.set_type("Data");
+  param.add_top("data");
+  param.add_top("label");
+  param.set_phase((options & 64) ? fcn::TRAIN : fcn::TEST);
+  fcn::DataParameter* dp = param.mutable_data_param();
+  dp->set_source(dir);
+  dp->set_backend(fcn::DataParameter::LMDB);
+  dp->set_batch_size((options & 4) ? 2 : 1);
+  if (options & 16) {
+    fcn::TransformationParameter* tp = param.mutable_transform_param();
+    tp->add_mean_value(104.0f);
+    tp->set_scale(0.5f);
+    if (mode == 0) {
+      tp->set_crop_size(3);
+      tp->set_mirror(true);
+    }
+  }
+  if (options & 32) param.mutable_transform_param()->set_force_color(true);
+  try {
+    std::unique_ptr<fcn::DataReader> reader = fcn::CreateDataReader(param);
+    fcn::DataBatch batch;
+    reader->Next(&batch);
+    reader->Next(&batch);
+    reader->RestoreState(reader->SaveState());
+  } catch (const std::exception&) {
+    // Bad input is reported with an exception: that is the expected outcome.
+  }
+  return 0;
+}
