@@ -364,6 +364,7 @@ void Net::BackwardFromTo(int start, int end) {
     const auto li = static_cast<std::size_t>(i);
     if (!layer_need_backward_[li]) {
       ReleaseConsumedDiffs(i);
+      if (after_backward_) after_backward_(i);
       continue;
     }
     try {
@@ -372,6 +373,7 @@ void Net::BackwardFromTo(int start, int end) {
       Rethrow(i, e);
     }
     ReleaseConsumedDiffs(i);
+    if (after_backward_) after_backward_(i);
   }
 }
 
