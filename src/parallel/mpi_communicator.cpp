@@ -39,13 +39,6 @@ constexpr std::int64_t kMaxCount = INT_MAX / 2;
 
 }  // namespace
 
-bool LaunchedByMpi() {
-  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK"}) {
-    if (std::getenv(name) != nullptr) return true;
-  }
-  return false;
-}
-
 void InitMpi(int* argc, char*** argv) {
   int initialised = 0;
   MPI_Initialized(&initialised);

@@ -13,10 +13,6 @@
 
 namespace fcn {
 
-/// Whether this process was started by an MPI launcher (mpirun/mpiexec: OpenMPI's or
-/// PMIx's rank variables are set). Only then does fcntool initialise MPI.
-bool LaunchedByMpi();
-
 /// MPI_Init_thread once per process (asks for MPI_THREAD_MULTIPLE; the gradient thread and
 /// the training thread never call MPI at once, so MPI_THREAD_SERIALIZED is enough).
 /// Throws RuntimeError when MPI does not give at least SERIALIZED.

@@ -48,7 +48,7 @@ GradientReducer::GradientReducer(Net* net, Communicator* comm, bool layer_wise,
   for (const Entry& e : entries) {
     const std::int64_t limit = buckets_.size() <= 1 ? first_bucket_bytes : bucket_bytes;
     const std::int64_t size = e.blob->count() * static_cast<std::int64_t>(sizeof(float));
-    if (buckets_.empty() || (bytes > 0 && bytes + size > limit && buckets_.size() >= 1)) {
+    if (buckets_.empty() || (bytes > 0 && bytes + size > limit)) {
       buckets_.emplace_back();
       bytes = 0;
     }
@@ -109,7 +109,7 @@ void GradientReducer::Finish() {
 }
 
 double GradientReducer::reduce_seconds() const {
-  std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(mutex_));
+  std::lock_guard<std::mutex> lock(mutex_);
   return reduce_seconds_;
 }
 

@@ -63,7 +63,7 @@ class GradientReducer {
   bool armed_ = false;
   std::size_t next_ = 0;  // next bucket to hand over in this iteration
 
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<std::vector<FloatSpan>> queue_;
   std::size_t in_flight_ = 0;  // handed over and not yet summed

@@ -520,6 +520,13 @@ void Solver::Solve() {
   LOG(INFO) << "Learning Rate Policy: " << param_.lr_policy();
   requested_early_exit_ = false;
   Step(param_.max_iter() - iter_);
+  if (distributed() && is_root()) {
+    const double total = reduce_seconds();
+    const double exposed = exposed_reduce_seconds();
+    LOG(INFO) << "All-reduce over " << world_size() << " ranks (" << comm_->name() << "): " << total
+              << " s, of which " << exposed << " s were not hidden behind the backward pass ("
+              << (total > 0 ? 100.0 * std::max(0.0, 1.0 - exposed / total) : 0.0) << "% hidden)";
+  }
   if (param_.snapshot_after_train() && (param_.snapshot() == 0 || iter_ % param_.snapshot() != 0)) {
     Snapshot();
   }
@@ -533,13 +540,6 @@ void Solver::Solve() {
     LOG(INFO) << "Iteration " << iter_ << ", loss = " << smoothed_loss_;
   }
   if (param_.test_interval() > 0 && iter_ % param_.test_interval() == 0 && is_root()) TestAll();
-  if (distributed() && is_root()) {
-    const double total = reduce_seconds();
-    const double exposed = exposed_reduce_seconds();
-    LOG(INFO) << "All-reduce over " << world_size() << " ranks (" << comm_->name() << "): " << total
-              << " s, of which " << exposed << " s were not hidden behind the backward pass ("
-              << (total > 0 ? 100.0 * std::max(0.0, 1.0 - exposed / total) : 0.0) << "% hidden)";
-  }
   LOG(INFO) << "Optimization Done.";
 }
 

@@ -3,6 +3,7 @@
 #include <glog/logging.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <system_error>
@@ -76,6 +77,15 @@ class SignalHandlers {
 int Train(std::shared_ptr<Communicator> comm);
 
 #if FCN_HAVE_MPI
+// Whether an MPI launcher (mpirun/mpiexec) started this process: OpenMPI's or PMIx's rank
+// variables are set. Only then is MPI initialised.
+bool LaunchedByMpi() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK"}) {
+    if (std::getenv(name) != nullptr) return true;
+  }
+  return false;
+}
+
 // Under mpirun: MPI for the life of the command, one communicator (NCCL when the net runs
 // on a GPU and NCCL is built, MPI otherwise), logging on rank 0 only, and an error on any
 // rank ending every rank (MPI_Abort) instead of leaving the others waiting.
@@ -129,7 +139,10 @@ int Train(std::shared_ptr<Communicator> comm) {
   const SolverAction sigint_action = ParseEffect("sigint_effect", FLAGS_sigint_effect);
   const SolverAction sighup_action = ParseEffect("sighup_effect", FLAGS_sighup_effect);
   std::error_code ec;
-  if (!FLAGS_snapshot.empty() && !std::filesystem::is_regular_file(FLAGS_snapshot, ec)) {
+  // Of several ranks, rank 0 alone reads the snapshot (the others may run on hosts without it).
+  const bool reads_files = comm == nullptr || comm->rank() == 0;
+  if (reads_files && !FLAGS_snapshot.empty() &&
+      !std::filesystem::is_regular_file(FLAGS_snapshot, ec)) {
     throw ConfigError(StrCat("--snapshot=", FLAGS_snapshot, ": no such file"));
   }
 
