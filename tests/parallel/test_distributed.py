@@ -26,6 +26,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -360,21 +361,27 @@ def test_sighup_to_one_rank_gives_one_snapshot(fcntool, mpirun, database, tmp_pa
         solver.replace("max_iter: 10", "max_iter: 100000").replace("snapshot: 5", "snapshot: 0")
         .replace("test_interval: 5", "test_interval: 100000"))
     proc = start_long_run(mpirun, fcntool, cwd, "--sigint_effect=stop")
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
     try:
-        deadline = time.monotonic() + 60
-        pids = {}
-        while len(pids) < 2:
-            assert time.monotonic() < deadline, "the ranks did not start"
-            pids = rank_pids(proc.pid)
+        # Rank 0 logs iterations once every rank is past its set-up (and so has its signal
+        # handlers installed).
+        deadline = time.monotonic() + 120
+        while not any("Iteration 2 (" in line for line in list(lines)):
+            assert proc.poll() is None, "".join(lines)
+            assert time.monotonic() < deadline, "training did not start"
             time.sleep(0.1)
-        time.sleep(2)
+        pids = rank_pids(proc.pid)
         os.kill(pids[1], signal.SIGHUP)  # rank 1 alone: snapshot (the default effect)
         deadline = time.monotonic() + 60
         while not list(cwd.glob("run_iter_*.solverstate")):
             assert time.monotonic() < deadline, "no snapshot after SIGHUP"
             time.sleep(0.1)
         os.kill(pids[1], signal.SIGINT)  # rank 1 alone: stop, with the final snapshot
-        out, _ = proc.communicate(timeout=120)
+        proc.wait(timeout=120)
+        reader.join(timeout=30)
+        out = "".join(lines)
     finally:
         if proc.poll() is None:
             proc.kill()
