@@ -10,6 +10,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "fcn/common.h"
 
@@ -129,11 +130,24 @@ void MpiCommunicator::BroadcastFloats(const std::vector<FloatSpan>& spans, int r
 
 void MpiCommunicator::AllReduceSum(const std::vector<FloatSpan>& spans) {
   Busy busy(this, "MPI_Allreduce");
+  // Non-blocking, and tested with short sleeps once it has run for a while: a blocking
+  // MPI_Allreduce spins on a core while it waits for the other ranks to reach the same
+  // bucket, a core that the backward pass of this rank needs.
   auto reduce = [](float* data, std::int64_t count) {
     for (std::int64_t done = 0; done < count;) {
       const auto n = static_cast<int>(std::min(count - done, kMaxCount));
-      Check(MPI_Allreduce(MPI_IN_PLACE, data + done, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
-            "MPI_Allreduce");
+      MPI_Request request = MPI_REQUEST_NULL;
+      Check(MPI_Iallreduce(MPI_IN_PLACE, data + done, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                           &request),
+            "MPI_Iallreduce");
+      const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+      for (int finished = 0;;) {
+        Check(MPI_Test(&request, &finished, MPI_STATUS_IGNORE), "MPI_Test");
+        if (finished) break;
+        if (std::chrono::steady_clock::now() > spin_until) {
+          std::this_thread::sleep_for(std::chrono::microseconds(50));
+        }
+      }
       done += n;
     }
   };
