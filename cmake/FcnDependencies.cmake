@@ -77,3 +77,29 @@ if(FCN_USE_CUDA)
     endif()
   endif()
 endif()
+
+# MPI (Debian libopenmpi-dev, OpenMPI 4.1): data-parallel training across processes and hosts
+# (docs/distributed.md). Built by default when found; without it fcntool trains in one process.
+set(FCN_HAVE_MPI 0)
+if(FCN_USE_MPI)
+  find_package(MPI COMPONENTS C)
+  if(MPI_C_FOUND)
+    set(FCN_HAVE_MPI 1)
+    find_program(FCN_MPIEXEC NAMES mpirun mpiexec HINTS ${MPIEXEC_EXECUTABLE})
+  else()
+    message(STATUS "MPI not found (package libopenmpi-dev): fcntool trains in one process only")
+  endif()
+endif()
+
+# NCCL (it ships with the CUDA toolkit under /usr/local/cuda): the GPU communicator. Needs MPI,
+# which carries the NCCL id from rank 0 to the others.
+set(FCN_HAVE_NCCL 0)
+if(FCN_HAVE_CUDA AND FCN_HAVE_MPI AND FCN_USE_NCCL)
+  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
+  find_library(NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR})
+  if(NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
+    set(FCN_HAVE_NCCL 1)
+  else()
+    message(STATUS "NCCL not found next to the CUDA toolkit: GPU ranks reduce over MPI through host memory")
+  endif()
+endif()

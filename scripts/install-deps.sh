@@ -18,6 +18,11 @@ packages=(
   libhdf5-dev
   libpng-dev libjpeg-dev libopencv-dev
   libgtest-dev libgmock-dev
+  # data-parallel training across processes and hosts (docs/distributed.md): OpenMPI's
+  # library and headers, and mpirun for launching and for the tests
+  libopenmpi-dev openmpi-bin
+  # the two-host test: network namespaces joined by a veth pair (ip netns)
+  iproute2
   # python side: data scripts, tests, benchmarks
   python3-numpy python3-protobuf python3-pytest python3-lmdb python3-pil
   python3-scipy python3-h5py python3-opencv

@@ -105,6 +105,12 @@ class Layer {
   virtual std::string SaveState() const { return ""; }
   /// Restores what SaveState returned; throws ConfigError when the bytes do not fit.
   virtual void RestoreState(const std::string& state);
+  /// Data-parallel training (docs/distributed.md): a layer that reads a dataset reads only
+  /// the share of rank `index` among `count` ranks: of each group of `count` consecutive
+  /// batches of the one-process order, the batch at `index`. Its saved state stays the
+  /// position after the whole group (the global cursor), the same on every rank. Restarts
+  /// from the position of its set-up. Other layers ignore it.
+  virtual void SetDataShard(int index, int count);
 
  protected:
   virtual void ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) = 0;

@@ -4,6 +4,7 @@
 // analysis (propagate_down, force_backward) and parameter sharing by name.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -48,6 +49,12 @@ class Net {
     Backward();
     return loss;
   }
+  /// Called by BackwardFromTo with each layer index, last to first, once that layer's
+  /// backward has run (or was not needed), as Caffe's after-backward callbacks: data-parallel
+  /// training starts reducing a parameter's gradient once the lowest layer using it is done.
+  /// Empty: nothing is called.
+  void set_after_backward(std::function<void(int layer)> fn) { after_backward_ = std::move(fn); }
+
   /// With `release` (the solver's training net, fcntool time), each activation gradient is
   /// freed as soon as the backward pass has consumed it (after the backward of the layer that
   /// produced the blob), so a training step holds the gradients of a few layers at a time
@@ -173,6 +180,7 @@ class Net {
   std::vector<SourceLocation> layer_locations_;
   std::unique_ptr<ExecContext> ctx_;
   bool release_consumed_diffs_ = false;
+  std::function<void(int)> after_backward_;
   /// Whether a top of this layer shares its diff buffer with one of the layer's bottoms.
   bool DiffSharedWithABottom(std::size_t layer, const Blob& top) const;
   /// Per blob: whether its diff is never freed (inputs, outputs, loss tops).

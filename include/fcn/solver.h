@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fcn/blob.h"
+#include "fcn/communicator.h"
 #include "fcn/net.h"
 #include "fcn/proto/fcn.pb.h"
 
@@ -27,12 +28,22 @@ enum class SolverAction { kNone, kStop, kSnapshot, kSnapshotStop };
 /// Each resolved path is logged. Throws ConfigError for a syntax error or a missing net file.
 SolverParameter ReadSolverFile(const std::string& path);
 
+class GradientReducer;
+
 class Solver {
  public:
   /// Builds the train net and the test nets (seeding the global RNG first when random_seed
   /// >= 0) and loads the solver's `weights`. `solver_dir` is where files named by inline nets
   /// are looked for besides the current directory. Throws ConfigError for a bad parameter.
-  explicit Solver(const SolverParameter& param, const std::string& solver_dir = "");
+  ///
+  /// With a communicator of more than one rank, the solver is one of the data-parallel
+  /// ranks of docs/distributed.md: each rank's Data layers read their share, rank 0's weights
+  /// (and, on Restore, its state) are broadcast, every rank is checked to hold the same solver
+  /// and weights (ConfigError on every rank otherwise), gradients are summed across the ranks
+  /// and averaged, and rank 0 alone tests, logs and writes snapshots. The communicator must
+  /// outlive the solver. Without one (or with one rank) nothing changes.
+  explicit Solver(const SolverParameter& param, const std::string& solver_dir = "",
+                  std::shared_ptr<Communicator> comm = nullptr);
   ~Solver();
   Solver(const Solver&) = delete;
   Solver& operator=(const Solver&) = delete;
@@ -56,6 +67,14 @@ class Solver {
   /// The learning rate at the current iteration (advances multistep's current_step as Caffe).
   float GetLearningRate();
 
+  /// This solver's rank and the number of ranks (0 and 1 without a communicator).
+  int rank() const { return comm_ ? comm_->rank() : 0; }
+  int world_size() const { return comm_ ? comm_->size() : 1; }
+  /// All-reduce seconds so far and the part that the backward pass did not hide (0 and 0
+  /// in one process).
+  double reduce_seconds() const;
+  double exposed_reduce_seconds() const;
+
   int iter() const { return iter_; }
   int current_step() const { return current_step_; }
   float smoothed_loss() const { return smoothed_loss_; }
@@ -70,6 +89,16 @@ class Solver {
 
  private:
   void InitTrainNet();
+  // Data parallelism (solver/parallel.cpp).
+  bool distributed() const { return world_size() > 1; }
+  bool is_root() const { return rank() == 0; }
+  void SetUpDataParallel();
+  void BroadcastParams(bool with_history);
+  void CheckRanksAgree(const std::string& what, const std::string& bytes);
+  void RestoreDistributed(const std::string& state_file);
+  float ReduceStep(float local_loss_sum, SolverAction* action, bool* snapshot);
+  void ShareDisplayOutputs();
+  void RestoreFile(const std::string& state_file);
   void InitTestNets();
   void CheckSnapshotWritePermissions() const;
   /// Takes an exclusive advisory lock (flock) on <snapshot_prefix>.lock, when training starts
@@ -90,6 +119,8 @@ class Solver {
 
   SolverParameter param_;
   std::string solver_dir_;
+  std::shared_ptr<Communicator> comm_;
+  std::unique_ptr<GradientReducer> reducer_;
   std::unique_ptr<Net> net_;
   std::vector<std::unique_ptr<Net>> test_nets_;
   std::vector<std::unique_ptr<Blob>> history_;

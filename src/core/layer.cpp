@@ -78,6 +78,8 @@ void Layer::RestoreState(const std::string& state) {
   }
 }
 
+void Layer::SetDataShard(int, int) {}
+
 bool Layer::AllowForceBackward(int bottom_index) const {
   // Loss layers never take a gradient for their labels.
   return !(schema_ != nullptr && schema_->loss && bottom_index == 1);

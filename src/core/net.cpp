@@ -386,6 +386,7 @@ void Net::BackwardFromTo(int start, int end) {
     const auto li = static_cast<std::size_t>(i);
     if (!layer_need_backward_[li]) {
       ReleaseConsumedDiffs(i);
+      if (after_backward_) after_backward_(i);
       continue;
     }
     try {
@@ -398,6 +399,7 @@ void Net::BackwardFromTo(int start, int end) {
       ThrowOutOfMemory(i, "backward", "out of memory");
     }
     ReleaseConsumedDiffs(i);
+    if (after_backward_) after_backward_(i);
   }
 }
 

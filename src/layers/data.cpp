@@ -37,6 +37,7 @@ void DataLayer::LayerSetUp(const BlobVec&, const BlobVec& top) {
   StopThread();
   reader_ = CreateDataReader(layer_param_);
   handed_state_ = reader_->SaveState();
+  initial_state_ = handed_state_;
   free_.clear();
   full_.clear();
   error_ = nullptr;
@@ -104,6 +105,14 @@ void DataLayer::RestoreState(const std::string& state) {
   error_ = nullptr;
   handed_state_ = reader_->SaveState();
   StartThread();
+}
+
+void DataLayer::SetDataShard(int index, int count) {
+  FCN_CHECK(reader_ != nullptr, "Data layer ", name(), " sharded before SetUp");
+  FCN_CHECK(index >= 0 && index < count, "shard ", index, " of ", count);
+  StopThread();
+  reader_->SetShard(index, count);
+  RestoreState(initial_state_);  // drops what was read ahead and restarts the thread
 }
 
 void DataLayer::StartThread() {

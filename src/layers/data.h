@@ -65,6 +65,8 @@ class DataLayer final : public Layer {
 
   std::string SaveState() const override;
   void RestoreState(const std::string& state) override;
+  /// Restarts from the set-up position with the reader sharded (DataReader::SetShard).
+  void SetDataShard(int index, int count) override;
 
  protected:
   void ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) override;
@@ -83,7 +85,8 @@ class DataLayer final : public Layer {
 
   int prefetch_ = 4;
   std::unique_ptr<DataReader> reader_;
-  std::string handed_state_;  // the reader's state after the last batch handed out
+  std::string handed_state_;   // the reader's state after the last batch handed out
+  std::string initial_state_;  // the reader's state at set-up, before the first batch
 
   std::mutex mutex_;
   std::condition_variable cv_;

@@ -174,6 +174,7 @@ class CaffeReader final : public DataReader {
     int channels = 0;
     int height = 0;
     int width = 0;
+    PassOver(static_cast<std::int64_t>(shard_index_) * batch_size_);
     for (int i = 0; i < batch_size_; ++i) {
       const std::string what = RecordName(path_, cursor_->key());
       ParseDatum(cursor_->value(), what, &datum_);
@@ -208,6 +209,7 @@ class CaffeReader final : public DataReader {
       }
       Advance();
     }
+    PassOver(static_cast<std::int64_t>(shard_count_ - 1 - shard_index_) * batch_size_);
   }
 
   std::string SaveState() const override {
@@ -237,6 +239,11 @@ class CaffeReader final : public DataReader {
   }
 
  private:
+  // Moves past `n` records without reading them (the other ranks' share).
+  void PassOver(std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) Advance();
+  }
+
   // Moves to the next record, wrapping to the first after the last (Caffe's message).
   void Advance() {
     ++position_;
@@ -378,6 +385,9 @@ class SegReader final : public DataReader {
     const std::size_t num_tops = tops_.size();
     images_.resize(static_cast<std::size_t>(batch_size_) * num_tops);
     keys_.resize(images_.size());
+    for (std::int64_t i = 0; i < static_cast<std::int64_t>(shard_index_) * batch_size_; ++i) {
+      NextSample();
+    }
     for (int b = 0; b < batch_size_; ++b) {
       const std::int64_t sample = NextSample();
       for (std::size_t t = 0; t < num_tops; ++t) {
@@ -393,6 +403,8 @@ class SegReader final : public DataReader {
         }
       }
     }
+    const std::int64_t after = static_cast<std::int64_t>(shard_count_ - 1 - shard_index_);
+    for (std::int64_t i = 0; i < after * batch_size_; ++i) NextSample();
     batch->data.resize(num_tops);
     batch->shapes.resize(num_tops);
     for (std::size_t t = 0; t < num_tops; ++t) FillTop(t, batch);

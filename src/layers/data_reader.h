@@ -33,6 +33,19 @@ class DataReader {
   /// Restores SaveState()'s text; throws ConfigError (and changes nothing) when the text is
   /// not a state of a reader of this kind over a database of this size.
   virtual void RestoreState(const std::string& state) = 0;
+  /// Data-parallel reading (Layer::SetDataShard): from now on each Next() passes over
+  /// index x batch_size samples (or draws), reads batch_size, and passes over the
+  /// (count - 1 - index) x batch_size that follow, so that the position (and the order RNG)
+  /// after Next() is where the one-process reader would be after `count` batches. Samples
+  /// passed over are neither read nor decoded. (index, count) = (0, 1) reads everything.
+  void SetShard(int index, int count) {
+    shard_index_ = index;
+    shard_count_ = count;
+  }
+
+ protected:
+  int shard_index_ = 0;
+  int shard_count_ = 1;
 };
 
 /// Opens the database named by `param` (data_param.source, which must be an LMDB) and

@@ -50,8 +50,11 @@ void Solver::ClipGradients() {
 }
 
 void Solver::Normalize(std::size_t param_id) {
-  if (param_.iter_size() == 1) return;
-  const float factor = 1.0f / static_cast<float>(param_.iter_size());
+  // Of several ranks the gradient is the sum over every pass of every rank (Caffe's NCCL
+  // scales by 1/ranks as well), so N ranks equal one process with iter_size x N.
+  const int passes = param_.iter_size() * world_size();
+  if (passes == 1) return;
+  const float factor = 1.0f / static_cast<float>(passes);
   const ExecContext& ctx = net_->context();
   Blob* p = net_->learnable_params()[param_id];
   math::Scal(ctx, p->count(), factor, p->mutable_diff(ctx));

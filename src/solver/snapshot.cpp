@@ -154,6 +154,9 @@ std::string Solver::SnapshotFilename(const std::string& extension) const {
 }
 
 void Solver::Snapshot() {
+  // Of several ranks, rank 0 alone writes (its data layers hold the global cursor) and holds
+  // the snapshot prefix's lock.
+  if (!is_root()) return;
   LockSnapshotPrefix();
   const bool hdf5 = param_.snapshot_format() == SolverParameter::HDF5;
   const std::string model_filename = SnapshotFilename(hdf5 ? ".caffemodel.h5" : ".caffemodel");
@@ -187,6 +190,7 @@ void Solver::Snapshot() {
   for (float loss : losses_) state.add_loss_window(loss);
   state.set_smoothed_loss(smoothed_loss_);
   state.set_loss_start_iter(loss_start_iter_);
+  if (distributed()) state.set_world_size(world_size());
   if (hdf5) {
     const std::string state_filename = SnapshotFilename(".solverstate.h5");
     LOG(INFO) << "Snapshotting solver state to HDF5 file " << state_filename;
@@ -200,6 +204,14 @@ void Solver::Snapshot() {
 }
 
 void Solver::Restore(const std::string& state_file) {
+  if (distributed()) {
+    RestoreDistributed(state_file);
+  } else {
+    RestoreFile(state_file);
+  }
+}
+
+void Solver::RestoreFile(const std::string& state_file) {
   std::error_code ec;
   if (!fs::is_regular_file(state_file, ec)) {
     throw ConfigError(StrCat("snapshot ", state_file, " not found (no such file)"));
@@ -229,6 +241,13 @@ void Solver::Restore(const std::string& state_file) {
     const NetParameter learned = ReadWeightsFile(weights);
     CheckWeightsMatch(learned, *net_, weights, true);
     net_->CopyTrainedLayersFrom(learned, weights);
+  }
+  if (state.world_size() != world_size()) {
+    LOG(WARNING) << state_file << " was written by a run of " << state.world_size()
+                 << " rank(s); this run has " << world_size()
+                 << ": the data continue from the saved global position, each iteration now "
+                    "taking "
+                 << world_size() << " x iter_size batches (docs/distributed.md)";
   }
   iter_ = state.iter();
   current_step_ = state.current_step();

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -23,6 +24,7 @@
 #include "fcn/rng.h"
 #include "io/hdf5.h"
 #include "io/net_paths.h"
+#include "solver/gradient_reducer.h"
 #include "solver/solver_internal.h"
 
 namespace fcn {
@@ -197,8 +199,9 @@ SolverParameter ReadSolverFile(const std::string& path) {
   return param;
 }
 
-Solver::Solver(const SolverParameter& param, const std::string& solver_dir)
-    : param_(param), solver_dir_(solver_dir) {
+Solver::Solver(const SolverParameter& param, const std::string& solver_dir,
+               std::shared_ptr<Communicator> comm)
+    : param_(param), solver_dir_(solver_dir), comm_(std::move(comm)) {
   UpgradeSolverType(&param_);
   LOG(INFO) << "Initializing solver from parameters: " << std::endl << param_.DebugString();
   if (param_.type() == "Nesterov") {
@@ -208,14 +211,16 @@ Solver::Solver(const SolverParameter& param, const std::string& solver_dir)
                              "\" is not supported; fcn implements \"SGD\" and \"Nesterov\""));
   }
   CheckSolverSettings(param_);
-  CheckSnapshotWritePermissions();
+  // Of several ranks, rank 0 alone writes snapshots (and tests).
+  if (is_root()) CheckSnapshotWritePermissions();
   if (param_.random_seed() >= 0) SetGlobalSeed(param_.random_seed());
   InitTrainNet();
-  InitTestNets();
+  if (is_root()) InitTestNets();
   for (Blob* p : net_->learnable_params()) {
     history_.push_back(std::make_unique<Blob>(p->shape()));
   }
   images_per_iter_ = ImagesPerPass(*net_) * param_.iter_size();
+  if (distributed()) SetUpDataParallel();
   LOG(INFO) << "Solver scaffolding done.";
 }
 
@@ -224,7 +229,7 @@ Solver::~Solver() {
 }
 
 void Solver::LockSnapshotPrefix() {
-  if (prefix_lock_fd_ >= 0) return;
+  if (prefix_lock_fd_ >= 0 || !is_root()) return;  // of several ranks, rank 0 holds it
   if (!param_.has_snapshot_prefix() || (param_.snapshot() == 0 && !param_.snapshot_after_train())) {
     return;
   }
@@ -328,6 +333,8 @@ void Solver::InitTrainNet() {
   net_ = BuildNet(net_param, source, state, dir);
   // Activation gradients are dropped once consumed (nothing reads them after the step).
   net_->set_release_consumed_diffs(true);
+  // Of several ranks, rank 0 loads the weights and broadcasts them (SetUpDataParallel).
+  if (!is_root()) return;
   for (const std::string& weights : param_.weights()) LoadNetWeights(net_.get(), weights, true);
 }
 
@@ -485,7 +492,9 @@ void Solver::LogDisplay() {
       std::chrono::duration<float>(std::chrono::steady_clock::now() - timer_start_).count();
   const float per_s = static_cast<float>(iter_ - iterations_last_) / (lapse != 0 ? lapse : 1);
   std::ostringstream extra;
-  extra << " img/s=" << per_s * images_per_iter_ << " eta=";
+  extra << " img/s=" << per_s * images_per_iter_;
+  if (distributed()) extra << " ranks=" << world_size();
+  extra << " eta=";
   if (per_s > 0) {
     extra << FormatDuration((param_.max_iter() - iter_) / per_s);
   } else {
@@ -533,26 +542,44 @@ void Solver::Step(int iters) {
     net_->ClearParamDiffs();
     if (param_.test_interval() > 0 && iter_ % param_.test_interval() == 0 &&
         (iter_ > 0 || param_.test_initialization())) {
-      TestAll();
+      if (is_root()) TestAll();
       if (requested_early_exit_) break;
     }
     const bool display = param_.display() > 0 && iter_ % param_.display() == 0;
     float loss = 0;
-    for (int i = 0; i < param_.iter_size(); ++i) loss += net_->ForwardBackward();
-    loss /= static_cast<float>(param_.iter_size());
+    SolverAction request = SolverAction::kNone;
+    bool snapshot_request = false;
+    for (int i = 0; i < param_.iter_size(); ++i) {
+      if (reducer_) reducer_->BeginPass(i == param_.iter_size() - 1);
+      loss += net_->ForwardBackward();
+    }
+    if (distributed()) {
+      // Gradients summed over the ranks (Normalize divides by iter_size x ranks), the loss
+      // averaged over every pass of every rank, and the ranks' signal requests combined.
+      reducer_->Finish();
+      loss = ReduceStep(loss, &request, &snapshot_request);
+    } else {
+      loss /= static_cast<float>(param_.iter_size());
+    }
     if (!std::isfinite(loss)) {
       throw RuntimeError(StrCat("Iteration ", iter_, ": the loss is ", loss,
                                 "; training stopped before the update (snapshots already written "
                                 "are kept; lower base_lr or check the data)"));
     }
     UpdateSmoothedLoss(loss, average_loss);
-    if (display) LogDisplay();
+    if (display) {
+      if (distributed()) ShareDisplayOutputs();
+      if (is_root()) LogDisplay();
+    }
     ApplyUpdate();
     ++iter_;
 
-    const SolverAction request = RequestedAction();
-    if ((param_.snapshot() > 0 && iter_ % param_.snapshot() == 0) ||
-        request == SolverAction::kSnapshot || request == SolverAction::kSnapshotStop) {
+    if (!distributed()) {
+      request = RequestedAction();
+      snapshot_request =
+          request == SolverAction::kSnapshot || request == SolverAction::kSnapshotStop;
+    }
+    if ((param_.snapshot() > 0 && iter_ % param_.snapshot() == 0) || snapshot_request) {
       Snapshot();
     }
     if (request == SolverAction::kStop || request == SolverAction::kSnapshotStop) {
@@ -567,6 +594,13 @@ void Solver::Solve() {
   LOG(INFO) << "Learning Rate Policy: " << param_.lr_policy();
   requested_early_exit_ = false;
   Step(param_.max_iter() - iter_);
+  if (distributed() && is_root()) {
+    const double total = reduce_seconds();
+    const double exposed = exposed_reduce_seconds();
+    LOG(INFO) << "All-reduce over " << world_size() << " ranks (" << comm_->name() << "): " << total
+              << " s, of which " << exposed << " s were not hidden behind the backward pass ("
+              << (total > 0 ? 100.0 * std::max(0.0, 1.0 - exposed / total) : 0.0) << "% hidden)";
+  }
   if (param_.snapshot_after_train() && (param_.snapshot() == 0 || iter_ % param_.snapshot() != 0) &&
       last_snapshot_iter_ != iter_) {
     Snapshot();
@@ -580,7 +614,7 @@ void Solver::Solve() {
     UpdateSmoothedLoss(loss, param_.average_loss());
     LOG(INFO) << "Iteration " << iter_ << ", loss = " << smoothed_loss_;
   }
-  if (param_.test_interval() > 0 && iter_ % param_.test_interval() == 0) TestAll();
+  if (param_.test_interval() > 0 && iter_ % param_.test_interval() == 0 && is_root()) TestAll();
   LOG(INFO) << "Optimization Done.";
 }
 
@@ -601,8 +635,9 @@ void Solver::Test(std::size_t test_net_id) {
   std::vector<bool> skipped(heads.size(), false);
   float loss = 0;
   for (int i = 0; i < test_iter; ++i) {
-    for (SolverAction request = RequestedAction(); request != SolverAction::kNone;
-         request = RequestedAction()) {
+    // Of several ranks, requests are combined once per iteration (ReduceStep), not here.
+    for (SolverAction request = distributed() ? SolverAction::kNone : RequestedAction();
+         request != SolverAction::kNone; request = RequestedAction()) {
       if (request == SolverAction::kSnapshot || request == SolverAction::kSnapshotStop) {
         Snapshot();
       }

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cmath>
 #include <fstream>
+#include <cstdlib>
 #include <iostream>
 #include <limits>
 #include <set>
@@ -192,9 +193,11 @@ const std::vector<Command>& Commands() {
        "  SIGINT/SIGHUP/SIGTERM: stop (ends after the current iteration, with the final\n"
        "  snapshot unless snapshot_after_train is false), snapshot (writes one and continues),\n"
        "  snapshot_stop (writes one, then stops: SIGTERM's default) or none. A snapshot prefix\n"
-       "  belongs to one run: <prefix>.lock is held while training.",
+       "  belongs to one run: <prefix>.lock is held while training.\n"
+       "  Under mpirun -np N: data-parallel training on N ranks (docs/distributed.md); on GPUs\n"
+       "  each rank takes the --gpu entry of its index on its host.",
        {"solver", "snapshot", "weights", "sigint_effect", "sighup_effect", "sigterm_effect",
-        "level", "stage", "gpu", "threads", "max_memory"},
+        "level", "stage", "gpu", "threads", "max_memory", "comm_timeout"},
        &RunTrain},
       {"test",
        "score a net: the mean of every output blob over a number of batches",
@@ -395,13 +398,24 @@ std::vector<int> ParseGpuFlag() {
 void ApplyGpuFlag() {
   const std::vector<int> ids = ParseGpuFlag();
   if (ids.empty()) return;
-  if (ids.size() > 1 && FLAGS_gpu != "all") {
+  // Under mpirun, each rank on a host takes the entry of its index on that host (OpenMPI's
+  // local rank), as one GPU per rank; in one process, several ids are refused.
+  std::size_t pick = 0;
+  if (const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK")) {
+    pick = static_cast<std::size_t>(std::max(0, std::atoi(local)));
+    if (FLAGS_gpu != "all" && ids.size() == 1) pick = 0;  // every local rank on that device
+    if (pick >= ids.size()) {
+      throw ConfigError(StrCat("--gpu=", FLAGS_gpu, " lists ", ids.size(),
+                               " device(s) but this host runs more ranks (local rank ", pick,
+                               "); give one device per rank"));
+    }
+  } else if (ids.size() > 1 && FLAGS_gpu != "all") {
     throw ConfigError(StrCat("--gpu=", FLAGS_gpu,
-                             ": one device per process (several need NCCL, which this build does "
-                             "not have); give one id"));
+                             ": one device per process; several devices train together as one "
+                             "rank each under mpirun (docs/distributed.md)"));
   }
-  SetDefaultDevice(Device::kCuda, ids[0]);
-  LOG(INFO) << "Use GPU with device ID " << ids[0];
+  SetDefaultDevice(Device::kCuda, ids[pick]);
+  LOG(INFO) << "Use GPU with device ID " << ids[pick];
 }
 
 int RunDeviceQuery() {

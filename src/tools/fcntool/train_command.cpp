@@ -3,13 +3,20 @@
 #include <glog/logging.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <system_error>
 
 #include "fcn/gpu.h"
 #include "fcn/solver.h"
 #include "io/net_paths.h"
 #include "tools/fcntool/commands.h"
+
+#if FCN_HAVE_MPI
+#include "parallel/mpi_communicator.h"
+#include "parallel/nccl_communicator.h"
+#endif
 
 DEFINE_string(solver, "", "The solver definition (prototxt); required for train.");
 DEFINE_string(snapshot, "",
@@ -21,6 +28,10 @@ DEFINE_string(sighup_effect, "snapshot",
 DEFINE_string(sigterm_effect, "snapshot_stop",
               "What SIGTERM (a scheduler's 'stop now') does during training: snapshot_stop "
               "(write a snapshot, then stop), stop, snapshot or none.");
+DEFINE_double(comm_timeout, 900,
+              "Under mpirun: seconds a rank waits in one collective (a gradient all-reduce, "
+              "or for rank 0 to finish a test pass or snapshot) before it decides that another "
+              "rank died or its host stopped answering, and exits with code 1; 0 waits forever.");
 
 namespace fcn::tool {
 
@@ -73,7 +84,62 @@ class SignalHandlers {
 
 }  // namespace
 
+int Train(std::shared_ptr<Communicator> comm);
+
+#if FCN_HAVE_MPI
+// Whether an MPI launcher (mpirun/mpiexec) started this process: OpenMPI's or PMIx's rank
+// variables are set. Only then is MPI initialised.
+bool LaunchedByMpi() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK"}) {
+    if (std::getenv(name) != nullptr) return true;
+  }
+  return false;
+}
+
+// Under mpirun: MPI for the life of the command, one communicator (NCCL when the net runs
+// on a GPU and NCCL is built, MPI otherwise), logging on rank 0 only, and an error on any
+// rank ending every rank (MPI_Abort) instead of leaving the others waiting.
+int TrainUnderMpi() {
+  InitMpi(nullptr, nullptr);
+  auto mpi = std::make_shared<MpiCommunicator>(FLAGS_comm_timeout);
+  if (mpi->size() == 1) {
+    mpi.reset();
+    const int code = Train(nullptr);
+    FinalizeMpi();
+    return code;
+  }
+  const int rank = mpi->rank();
+  if (rank != 0) FLAGS_minloglevel = google::WARNING;
+  int code = 0;
+  try {
+    std::shared_ptr<Communicator> comm = mpi;
+    if (DefaultDevice() == Device::kCuda) {
+      comm = CreateNcclCommunicator(mpi, DefaultDeviceId());
+    }
+    LOG(INFO) << "Rank 0 of " << mpi->size() << " (" << comm->name() << ")";
+    code = Train(comm);
+    mpi->Barrier();
+  } catch (const ConfigError& e) {
+    std::cerr << "fcntool train: rank " << rank << ": " << e.what() << std::endl;
+    AbortMpi(2);
+  } catch (const std::exception& e) {
+    std::cerr << "fcntool train: rank " << rank << ": " << e.what() << std::endl;
+    AbortMpi(1);
+  }
+  mpi.reset();
+  FinalizeMpi();
+  return code;
+}
+#endif
+
 int RunTrain() {
+#if FCN_HAVE_MPI
+  if (LaunchedByMpi()) return TrainUnderMpi();
+#endif
+  return Train(nullptr);
+}
+
+int Train(std::shared_ptr<Communicator> comm) {
   RequireFlag("solver", FLAGS_solver);
   if (!FLAGS_snapshot.empty() && !FLAGS_weights.empty()) {
     throw ConfigError(
@@ -84,7 +150,10 @@ int RunTrain() {
   const SolverAction sighup_action = ParseEffect("sighup_effect", FLAGS_sighup_effect);
   const SolverAction sigterm_action = ParseEffect("sigterm_effect", FLAGS_sigterm_effect);
   std::error_code ec;
-  if (!FLAGS_snapshot.empty() && !std::filesystem::is_regular_file(FLAGS_snapshot, ec)) {
+  // Of several ranks, rank 0 alone reads the snapshot (the others may run on hosts without it).
+  const bool reads_files = comm == nullptr || comm->rank() == 0;
+  if (reads_files && !FLAGS_snapshot.empty() &&
+      !std::filesystem::is_regular_file(FLAGS_snapshot, ec)) {
     throw ConfigError(StrCat("--snapshot=", FLAGS_snapshot, ": no such file"));
   }
 
@@ -112,7 +181,7 @@ int RunTrain() {
   }
 
   SignalHandlers handlers;
-  Solver solver(param, DirName(FLAGS_solver));
+  Solver solver(param, DirName(FLAGS_solver), std::move(comm));
   solver.SetActionFunction([sigint_action, sighup_action, sigterm_action]() {
     if (got_sigterm) {
       got_sigterm = 0;
