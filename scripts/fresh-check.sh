@@ -104,6 +104,7 @@ step() {
 
 in_root() { chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
               LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive FCN_DEMO_ITERS="$iters" \
+              ${NODE_EXTRA_CA_CERTS:+NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"} \
               /bin/bash -c "cd /src/fcn && $1"; }
 
 mkdir -p "$top"
@@ -120,6 +121,15 @@ for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/source
   cp "$f" "$dest"
 done
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# The root trusts what this machine trusts: its local CA certificates (taken into the root's
+# bundle when install-deps.sh installs ca-certificates) and npm's settings, so that a TLS
+# proxy this machine's network needs works the same inside.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  mkdir -p "$root/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+fi
+[ -f /etc/npmrc ] && cp /etc/npmrc "$root/etc/npmrc"
+[ -f "$HOME/.npmrc" ] && mkdir -p "$root/root" && cp "$HOME/.npmrc" "$root/root/.npmrc"
 mount -t proc proc "$root/proc"
 mount -t sysfs sysfs "$root/sys"
 mkdir -p "$root/dev/shm"

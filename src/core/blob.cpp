@@ -125,13 +125,14 @@ void Blob::FromProto(const BlobProto& proto, bool reshape) {
   const std::int64_t stored =
       proto.double_data_size() > 0 ? proto.double_data_size() : proto.data_size();
   if (stored != claimed) {
-    throw ConfigError(StrCat("blob holds ", stored, " values for shape ", ShapeString(proto_shape),
-                             " (", claimed, " expected)"));
+    throw ConfigError(StrCat("blob holds ", stored,
+                             proto.double_data_size() > 0 ? " double values" : " values",
+                             " for shape ", ShapeString(proto_shape), " (", claimed, " expected)"));
   }
   const std::int64_t diffs =
       proto.double_diff_size() > 0 ? proto.double_diff_size() : proto.diff_size();
   if (diffs != 0 && diffs != claimed) {
-    throw ConfigError(StrCat("blob holds ", diffs, " diff values for shape ",
+    throw ConfigError(StrCat("blob diff count mismatch: ", diffs, " diff values for shape ",
                              ShapeString(proto_shape), " (", claimed, " expected)"));
   }
   if (reshape) {

@@ -184,7 +184,7 @@ void BaseConvolutionLayer::LayerSetUp(const BlobVec& bottom, const BlobVec& top)
     const auto ua = static_cast<std::size_t>(a);
     const std::int64_t in = first.shape(channel_axis_ + 1 + a);
     const std::int64_t extent = static_cast<std::int64_t>(dilation_[ua]) * (kernel_[ua] - 1) + 1;
-    if (in + 2 * static_cast<std::int64_t>(pad_[ua]) < extent) {
+    if (in >= 1 && in + 2 * static_cast<std::int64_t>(pad_[ua]) < extent) {  // empty: Reshape
       throw ConfigError(StrCat("output would be empty on spatial axis ", a, ": input ", in,
                                " + 2 * pad ", pad_[ua], " < dilated kernel extent ", extent));
     }
