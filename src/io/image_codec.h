@@ -3,11 +3,14 @@
 #pragma once
 
 #include <cstdint>
-#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
 
 #include "fcn/proto/fcn.pb.h"
+
+namespace cv {
+class Mat;  // OpenCV's image; ReadImageFile's callers include <opencv2/core.hpp>
+}  // namespace cv
 
 namespace fcn {
 
