@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <memory>
 
-namespace fcn {
+#include "fcn/options.h"
 
-enum class Device { kCpu, kCuda };
+namespace fcn {
 
 /// Scratch memory shared by the layers of one net, on the host or on a device. Layers run one
 /// at a time, so a single buffer serves them all; it only grows.
@@ -42,11 +42,14 @@ class ExecContext {
   /// A CUDA context makes `device_id` current (throws RuntimeError when it cannot; in a
   /// CPU-only build always).
   explicit ExecContext(Device device, int device_id = 0);
+  /// A context on `options.device` that carries the options to the layers that run on it.
+  explicit ExecContext(const Options& options);
   ~ExecContext();
   ExecContext(const ExecContext&) = delete;
   ExecContext& operator=(const ExecContext&) = delete;
 
   Device device() const { return device_; }
+  const Options& options() const { return options_; }
   int device_id() const { return device_id_; }
   /// Scratch on this context's device.
   Workspace& workspace() const { return workspace_; }
@@ -56,6 +59,7 @@ class ExecContext {
   GpuHandles& gpu() const;
 
  private:
+  Options options_;
   Device device_;
   int device_id_;
   mutable Workspace workspace_;

@@ -28,6 +28,7 @@
 
 #include "fcn/blob.h"
 #include "fcn/exec_context.h"
+#include "fcn/options.h"
 #include "fcn/proto/fcn.pb.h"
 
 namespace fcn {
@@ -63,6 +64,10 @@ class Layer {
   const std::string& name() const { return layer_param_.name(); }
   const std::string& type() const { return layer_param_.type(); }
   Phase phase() const { return phase_; }
+  /// The options of the net this layer belongs to (set by the Net before SetUp; a layer made
+  /// on its own runs with the default Options).
+  const Options& options() const { return options_; }
+  void set_options(const Options& options) { options_ = options; }
 
   /// Runs LayerSetUp and Reshape and sets the loss weights (blob counts were checked against
   /// the schema by LayerRegistry::Create).
@@ -123,6 +128,7 @@ class Layer {
   std::vector<std::shared_ptr<Blob>> blobs_;
   std::vector<bool> param_propagate_down_;
   std::vector<float> loss_;
+  Options options_;
 
  private:
   friend class LayerRegistry;

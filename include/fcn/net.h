@@ -29,6 +29,8 @@ class Net {
   /// Builds from a parameter as is (its `state` decides the phase). `source` supplies file
   /// locations for error messages (may be null).
   explicit Net(const NetParameter& param, const NetSource* source = nullptr);
+  /// The same, running with `options` (device, engines) instead of the defaults.
+  Net(const NetParameter& param, const Options& options, const NetSource* source = nullptr);
   /// Reads a prototxt and builds it in the given state.
   static std::unique_ptr<Net> FromFile(const std::string& path, const NetStateOptions& state);
   /// Applies phase, level and stages to a parameter's state.

@@ -39,11 +39,28 @@ float* Workspace::Get(std::int64_t count) {
   return buffer_;
 }
 
-ExecContext::ExecContext(Device device, int device_id)
-    : device_(device), device_id_(device_id), workspace_(device) {
+namespace {
+Options OnDevice(Device device, int device_id) {
+  Options options;
+  options.device = device;
+  options.device_id = device_id;
+  return options;
+}
+}  // namespace
+
+ExecContext::ExecContext(Device device, int device_id) : ExecContext(OnDevice(device, device_id)) {}
+
+ExecContext::ExecContext(const Options& options)
+    : options_(options),
+      device_(options.device),
+      device_id_(options.device_id),
+      workspace_(options.device) {
   if (device_ == Device::kCuda) {
     gpu::SetDevice(device_id_);
-    host_ = std::make_unique<ExecContext>(Device::kCpu);
+    Options host = options_;
+    host.device = Device::kCpu;
+    host.device_id = 0;
+    host_ = std::make_unique<ExecContext>(host);
   }
 }
 

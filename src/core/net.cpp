@@ -21,6 +21,12 @@ Net::Net(const NetParameter& param, const NetSource* source)
   Init(param);
 }
 
+Net::Net(const NetParameter& param, const Options& options, const NetSource* source)
+    : ctx_(std::make_unique<ExecContext>(options)) {
+  if (source) source_ = *source;
+  Init(param);
+}
+
 Net::~Net() = default;
 
 void Net::SetState(const NetStateOptions& state, NetParameter* param) {
@@ -138,6 +144,7 @@ void Net::Init(const NetParameter& in_param) {
     }
 
     try {
+      layer->set_options(ctx_->options());
       layer->SetUp(bottom_vecs_[lid], top_vecs_[lid]);
     } catch (const ConfigError& e) {
       Rethrow(layer_id, e);

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "fcn/io.h"
 #include "fcn/rng.h"
 #include "support/test_util.h"
 
@@ -42,6 +43,32 @@ TEST(NetTest, InsertsSplitForBlobWithTwoConsumers) {
             "data_input_0_split_0");
   EXPECT_EQ(net->blob_names()[static_cast<std::size_t>(net->bottom_ids()[3][0])],
             "data_input_0_split_1");
+}
+
+// Two nets in one process, each with its own options: every layer (and the context) carries its
+// own net's, and neither changes the other.
+TEST(NetTest, OptionsTravelWithEachNet) {
+  NetParameter param = ReadNetParamFromTextString(kTwoBranchNet, "test.prototxt", nullptr);
+  Options im2col;
+  im2col.conv_engine = ConvEngine::kCaffe;
+  im2col.dnnl_keep_layouts = false;
+  Options winograd;
+  winograd.conv_engine = ConvEngine::kDnnlWinograd;
+  Net a(param, im2col);
+  Net b(param, winograd);
+  EXPECT_EQ(a.context().options().conv_engine, ConvEngine::kCaffe);
+  EXPECT_EQ(b.context().options().conv_engine, ConvEngine::kDnnlWinograd);
+  for (const auto& layer : a.layers()) {
+    EXPECT_EQ(layer->options().conv_engine, ConvEngine::kCaffe) << layer->name();
+    EXPECT_FALSE(layer->options().dnnl_keep_layouts) << layer->name();
+  }
+  for (const auto& layer : b.layers()) {
+    EXPECT_EQ(layer->options().conv_engine, ConvEngine::kDnnlWinograd) << layer->name();
+    EXPECT_TRUE(layer->options().dnnl_keep_layouts) << layer->name();
+  }
+  // The default constructor keeps the defaults.
+  Net c(param);
+  EXPECT_EQ(c.context().options().conv_engine, ConvEngine::kDefault);
 }
 
 TEST(NetTest, SplitSumsGradientsOfItsConsumers) {

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Options: how a net runs, as one value that travels with its ExecContext (design.md, decision
+// 12). The library reads no environment variable for these; fcntool fills them from its flags.
+// Two nets in one process may run with different options.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace fcn {
+
+enum class Device { kCpu, kCuda };
+
+/// The convolution engine of layers whose prototxt says `engine: DEFAULT` (a layer that names
+/// its engine keeps it).
+enum class ConvEngine {
+  kDefault,       ///< the build's fastest tested engine (oneDNN on the CPU, cuDNN on a GPU)
+  kCaffe,         ///< im2col + GEMM, as Caffe
+  kDnnl,          ///< oneDNN, direct algorithm
+  kDnnlWinograd,  ///< oneDNN, Winograd for the 3x3 layers that it supports
+};
+
+struct Options {
+  /// Where the net runs: the CPU, or CUDA device `device_id`.
+  Device device = Device::kCpu;
+  int device_id = 0;
+  /// Convolution engine for `engine: DEFAULT` layers.
+  ConvEngine conv_engine = ConvEngine::kDefault;
+  /// oneDNN: keep activations and weights in oneDNN's blocked layouts between layers. Off
+  /// reorders at every call (for comparisons only; the results are the same).
+  bool dnnl_keep_layouts = true;
+  /// cuDNN: the largest workspace an algorithm may use, and whether only algorithms that
+  /// cuDNN reports as deterministic may run.
+  std::size_t cudnn_workspace_limit_bytes = std::size_t{1} << 30;
+  bool cudnn_deterministic = false;
+};
+
+}  // namespace fcn
