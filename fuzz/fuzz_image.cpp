@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "fcn/common.h"
+#include "fcn/image_codec.h"
 #include "fcn/rng.h"
 #include "fuzz_util.h"
-#include "io/image_codec.h"
 #include "layers/data_transformer.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char*** argv) {

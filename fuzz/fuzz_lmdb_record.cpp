@@ -14,9 +14,9 @@
 #include <string>
 
 #include "fcn/common.h"
+#include "fcn/lmdb_db.h"
 #include "fcn/proto/fcn.pb.h"
 #include "fuzz_util.h"
-#include "io/lmdb_db.h"
 #include "layers/data_reader.h"
 
 namespace {

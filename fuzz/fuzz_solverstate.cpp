@@ -33,7 +33,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char*** argv) {
   fcn::NetParameter weights;
   solver->net()->ToProto(&weights);
   fcn::WriteProtoToBinaryFile(weights, dir + "/in.caffemodel");
-  fcn::WriteNetToHdf5File(*solver->net(), dir + "/in.caffemodel.h5", false);
+  solver->net()->ToHdf5(dir + "/in.caffemodel.h5", false);
   return 0;
 }
 

@@ -187,7 +187,7 @@ int main(int argc, char** argv) {
     for (const std::string ext : {".solverstate", ".solverstate.h5"}) {
       Write(out / ("solverstate/small" + ext), Read(work / ("small_iter_1" + ext)));
     }
-    fcn::WriteNetToHdf5File(*solver.net(), (work / "diff.caffemodel.h5").string(), true);
+    solver.net()->ToHdf5((work / "diff.caffemodel.h5").string(), true);
     Write(out / "hdf5/small.caffemodel.h5", Read(work / "small_iter_1.caffemodel.h5"));
     Write(out / "hdf5/small_diff.caffemodel.h5", Read(work / "diff.caffemodel.h5"));
     Write(out / "hdf5/small.solverstate.h5", Read(work / "small_iter_1.solverstate.h5"));

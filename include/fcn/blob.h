@@ -9,6 +9,7 @@
 
 #include "fcn/common.h"
 #include "fcn/exec_context.h"
+#include "fcn/io.h"
 #include "fcn/memory.h"
 
 namespace fcn {
@@ -130,8 +131,5 @@ class Blob {
   std::int64_t count_ = 0;
   std::int64_t capacity_ = 0;
 };
-
-/// Shape of a BlobProto (legacy 4-D fields or `shape`).
-std::vector<std::int64_t> ProtoShape(const BlobProto& proto);
 
 }  // namespace fcn

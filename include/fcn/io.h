@@ -3,6 +3,7 @@
 // source locations, binary .caffemodel / .binaryproto / .solverstate, and the V1 upgrade.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -55,5 +56,15 @@ bool UpgradeNetInput(NetParameter* param);
 
 /// Reads a whole file; throws ConfigError naming the path when it cannot be read.
 std::string ReadFileToString(const std::string& path);
+
+/// True when the file starts with the HDF5 signature (or, when it cannot be read, when the
+/// name ends in ".h5").
+bool IsHdf5File(const std::string& path);
+
+/// Reads a weights file in either form: HDF5 (by signature) or a binary NetParameter.
+NetParameter ReadWeightsFile(const std::string& path);
+
+/// Shape of a BlobProto (legacy 4-D fields or `shape`).
+std::vector<std::int64_t> ProtoShape(const BlobProto& proto);
 
 }  // namespace fcn

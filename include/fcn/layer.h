@@ -102,6 +102,10 @@ class Layer {
   /// run on ctx.host(), their blobs copied to the host and back on demand.
   virtual bool RunsOn(Device device) const { return device == Device::kCpu; }
 
+  /// The engine and algorithm this layer runs (a convolution's, e.g. "oneDNN jit:avx512_core"
+  /// or "im2col"), as fcntool time reports it; empty for layers without a choice of engine.
+  virtual std::string engine_name() const { return {}; }
+
   /// Bytes of internal buffers beyond tops and parameters (reported by fcntool check).
   virtual std::size_t internal_bytes() const { return 0; }
 

@@ -150,6 +150,9 @@ class Net {
   void ShareTrainedLayersWith(const Net& other);
   /// Writes the net (every layer, its full parameter and blobs) as Caffe's ToProto does.
   void ToProto(NetParameter* param, bool write_diff = false) const;
+  /// Writes the parameters as Caffe's Net::ToHDF5 (a `.caffemodel.h5`: /data/<layer>/<i>,
+  /// and /diff when write_diff); throws RuntimeError when the file cannot be written.
+  void ToHdf5(const std::string& path, bool write_diff = false) const;
 
   /// The parameter the net was built from (after filtering, upgrades and Split insertion).
   const NetParameter& param() const { return param_; }

@@ -143,4 +143,9 @@ class Solver {
   int iterations_last_ = 0;
 };
 
+/// Copies each .caffemodel of a comma-separated list into `net` by layer name, logging
+/// "Finetuning from <file>". With require_match, a file none of whose parameterised layers
+/// is a parameterised layer of the net is a ConfigError (weights of another net).
+void LoadNetWeights(Net* net, const std::string& files, bool require_match);
+
 }  // namespace fcn

@@ -87,16 +87,6 @@ void Blob::ShareDiff(const Blob& other) {
   diff_ = other.diff_;
 }
 
-std::vector<std::int64_t> ProtoShape(const BlobProto& proto) {
-  std::vector<std::int64_t> shape;
-  if (proto.has_num() || proto.has_channels() || proto.has_height() || proto.has_width()) {
-    shape = {proto.num(), proto.channels(), proto.height(), proto.width()};
-  } else {
-    shape.assign(proto.shape().dim().begin(), proto.shape().dim().end());
-  }
-  return shape;
-}
-
 bool Blob::ShapeEquals(const BlobProto& proto) const {
   if (proto.has_num() || proto.has_channels() || proto.has_height() || proto.has_width()) {
     // Legacy 4-D: compare right-aligned, missing leading axes count as 1.

@@ -674,4 +674,29 @@ void Net::ToProto(NetParameter* param, bool write_diff) const {
   }
 }
 
+void Net::ToHdf5(const std::string& path, bool write_diff) const {
+  // The index into params() of each (layer, parameter) pair: a shared parameter is written
+  // only by its owner, as Caffe's Net::ToHDF5 does.
+  std::map<std::pair<int, int>, std::size_t> param_index;
+  for (std::size_t i = 0; i < param_layer_indices_.size(); ++i) {
+    param_index[param_layer_indices_[i]] = i;
+  }
+  std::vector<Hdf5Dataset> datasets;
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const auto& blobs = layers_[l]->blobs();
+    for (std::size_t j = 0; j < blobs.size(); ++j) {
+      const auto it = param_index.find({static_cast<int>(l), static_cast<int>(j)});
+      if (it != param_index.end() && param_owners_[it->second] != -1) continue;
+      Hdf5Dataset d;
+      d.layer = l;
+      d.index = static_cast<int>(j);
+      d.shape = blobs[j]->shape();
+      d.data = blobs[j]->cpu_data();
+      if (write_diff) d.diff = blobs[j]->cpu_diff();
+      datasets.push_back(std::move(d));
+    }
+  }
+  WriteWeightsToHdf5File(layer_names_, datasets, path, write_diff);
+}
+
 }  // namespace fcn

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // The Caffe layer -> ONNX operator mapping (docs/onnx.md lists it with the reasons).
-#include "export/onnx_export.h"
+#include "fcn/onnx_export.h"
 
 #include <algorithm>
 #include <cstring>

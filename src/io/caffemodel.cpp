@@ -127,4 +127,14 @@ void WriteProtoToTextFile(const pb::Message& message, const std::string& path) {
   WriteAtomically(path, text);
 }
 
+std::vector<std::int64_t> ProtoShape(const BlobProto& proto) {
+  std::vector<std::int64_t> shape;
+  if (proto.has_num() || proto.has_channels() || proto.has_height() || proto.has_width()) {
+    shape = {proto.num(), proto.channels(), proto.height(), proto.width()};
+  } else {
+    shape.assign(proto.shape().dim().begin(), proto.shape().dim().end());
+  }
+  return shape;
+}
+
 }  // namespace fcn

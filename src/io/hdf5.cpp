@@ -349,30 +349,24 @@ NetParameter ReadNetParamFromHdf5File(const std::string& path) {
   return param;
 }
 
-void WriteNetToHdf5File(const Net& net, const std::string& path, bool write_diff) {
-  // The index into params() of each (layer, parameter) pair.
-  std::map<std::pair<int, int>, std::size_t> param_index;
-  for (std::size_t i = 0; i < net.param_layer_indices().size(); ++i) {
-    param_index[net.param_layer_indices()[i]] = i;
-  }
+void WriteWeightsToHdf5File(const std::vector<std::string>& layers,
+                            const std::vector<Hdf5Dataset>& datasets, const std::string& path,
+                            bool write_diff) {
   WriteHdf5Atomically(path, [&](hid_t file) {
     Handle data(CreateGroup(file, "data"), H5Gclose);
     Handle diff(write_diff ? CreateGroup(file, "diff") : -1, H5Gclose);
-    for (std::size_t l = 0; l < net.layers().size(); ++l) {
-      const std::string& name = net.layer_names()[l];
-      Handle layer_data(CreateGroup(data.get(), name), H5Gclose);
-      Handle layer_diff(write_diff ? CreateGroup(diff.get(), name) : -1, H5Gclose);
-      const auto& blobs = net.layers()[l]->blobs();
-      for (std::size_t j = 0; j < blobs.size(); ++j) {
-        const auto it = param_index.find({static_cast<int>(l), static_cast<int>(j)});
-        if (it != param_index.end() && net.param_owners()[it->second] != -1) continue;
-        const Blob& blob = *blobs[j];
-        WriteFloats(layer_data.get(), std::to_string(j), blob.shape(), blob.cpu_data());
-        if (write_diff) {
-          WriteFloats(layer_diff.get(), std::to_string(j), blob.shape(), blob.cpu_diff());
-        }
+    std::size_t next = 0;  // datasets are in layer order
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      Handle layer_data(CreateGroup(data.get(), layers[l]), H5Gclose);
+      Handle layer_diff(write_diff ? CreateGroup(diff.get(), layers[l]) : -1, H5Gclose);
+      for (; next < datasets.size() && datasets[next].layer == l; ++next) {
+        const Hdf5Dataset& d = datasets[next];
+        const std::string key = std::to_string(d.index);
+        WriteFloats(layer_data.get(), key, d.shape, d.data);
+        if (write_diff) WriteFloats(layer_diff.get(), key, d.shape, d.diff);
       }
     }
+    FCN_CHECK(next == datasets.size(), "HDF5 datasets out of layer order");
   });
 }
 

@@ -5,30 +5,35 @@
 // rename, as the binary snapshots do.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
+#include <vector>
 
-#include "fcn/net.h"
 #include "fcn/proto/fcn.pb.h"
 
 namespace fcn {
-
-/// True when the file starts with the HDF5 signature (or, when it cannot be read, when the
-/// name ends in ".h5").
-bool IsHdf5File(const std::string& path);
-
-/// Reads a weights file in either form: HDF5 (by signature) or a binary NetParameter.
-NetParameter ReadWeightsFile(const std::string& path);
 
 /// Reads a `.caffemodel.h5` into a NetParameter holding one layer (name and blobs with their
 /// shapes) per /data group, in the file's order. Throws ConfigError naming the path and the
 /// dataset for a file that is not a Caffe HDF5 model.
 NetParameter ReadNetParamFromHdf5File(const std::string& path);
 
-/// Writes `net` as Caffe's Net::ToHDF5: a /data group per layer with one dataset per owned
-/// parameter (shared ones are left out), and /diff the same way when write_diff.
-/// Throws RuntimeError when the file cannot be written (nothing is left behind).
-void WriteNetToHdf5File(const Net& net, const std::string& path, bool write_diff);
-
+/// One parameter blob of a `.caffemodel.h5`: /data/<layers[layer]>/<index>, and
+/// /diff/<layers[layer]>/<index> when diffs are written.
+struct Hdf5Dataset {
+  std::size_t layer = 0;
+  int index = 0;
+  std::vector<std::int64_t> shape;
+  const float* data = nullptr;
+  const float* diff = nullptr;
+};
+/// Writes Caffe's HDF5 model file (Net::ToHDF5's layout): a /data group (and /diff when
+/// write_diff) with one group per name in `layers`, in order, holding `datasets` (sorted by
+/// layer). Throws RuntimeError when the file cannot be written (nothing is left behind).
+void WriteWeightsToHdf5File(const std::vector<std::string>& layers,
+                            const std::vector<Hdf5Dataset>& datasets, const std::string& path,
+                            bool write_diff);
 /// Writes Caffe's HDF5 solver state (iter, learned_net, current_step, /history/<i>) and, in
 /// a dataset `fcn_state` Caffe does not read, fcn's extra resume fields (the serialised
 /// SolverState fields numbered 10000 and up). Throws RuntimeError on a write failure.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Datum decoding: raw and float CHW pixels, and encoded images through OpenCV imdecode.
-#include "io/image_codec.h"
+#include "fcn/image_codec.h"
 
 #include <png.h>
 // jpeglib.h needs FILE and size_t declared before it.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // LMDB access: a read-only reader with cursors and a writer, with errors that name the path.
-#include "io/lmdb_db.h"
+#include "fcn/lmdb_db.h"
 
 #include <glog/logging.h>
 #include <lmdb.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Path resolution for solver and net files (design decision 9).
-#include "io/net_paths.h"
+#include "fcn/net_paths.h"
 
 #include <glog/logging.h>
 

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "fcn/io.h"
-#include "io/net_paths.h"
+#include "fcn/net_paths.h"
 
 namespace fcn {
 

@@ -49,7 +49,7 @@ class BaseConvolutionLayer : public Layer {
   /// Runs on a GPU too: cuDNN, or the im2col path's GEMMs on cuBLAS (not the N-d im2col).
   bool RunsOn(Device device) const override { return device == Device::kCpu || !use_nd_; }
   /// "DNNL (<oneDNN implementation>)" or "CAFFE (im2col + GEMM)" (for logs and tests).
-  std::string engine_name() const;
+  std::string engine_name() const override;
 
  protected:
   // One image at a time, all groups. `col` is the im2col buffer (col_count() floats from the

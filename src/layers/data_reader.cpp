@@ -15,8 +15,8 @@
 
 #include "fcn/common.h"
 #include "fcn/rng.h"
-#include "io/image_codec.h"
-#include "io/lmdb_db.h"
+#include "fcn/image_codec.h"
+#include "fcn/lmdb_db.h"
 #include "layers/data_transformer.h"
 
 namespace fcn {

@@ -8,7 +8,7 @@
 
 #include "fcn/proto/fcn.pb.h"
 #include "fcn/rng.h"
-#include "io/image_codec.h"
+#include "fcn/image_codec.h"
 
 namespace fcn {
 

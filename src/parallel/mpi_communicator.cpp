@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // MpiCommunicator: MPI_Bcast / MPI_Allreduce over MPI_COMM_WORLD and the watchdog.
-#include "parallel/mpi_communicator.h"
+#include "fcn/mpi_communicator.h"
 
 #include <glog/logging.h>
 #include <mpi.h>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // NcclCommunicator: ncclBroadcast / ncclAllReduce on a stream of its own, grouped per call.
-#include "parallel/nccl_communicator.h"
+#include "fcn/nccl_communicator.h"
 
 #include <cuda_runtime_api.h>
 #include <glog/logging.h>

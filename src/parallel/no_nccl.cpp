@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Builds without NCCL (CPU builds, or CUDA without NCCL): GPU ranks are refused clearly.
 #include "fcn/common.h"
-#include "parallel/nccl_communicator.h"
+#include "fcn/nccl_communicator.h"
 
 namespace fcn {
 

@@ -13,10 +13,10 @@
 #include <vector>
 
 #include "fcn/io.h"
+#include "fcn/net_paths.h"
 #include "fcn/rng.h"
 #include "fcn/solver.h"
 #include "io/hdf5.h"
-#include "io/net_paths.h"
 #include "solver/solver_internal.h"
 
 namespace fcn {
@@ -162,7 +162,7 @@ void Solver::Snapshot() {
   const std::string model_filename = SnapshotFilename(hdf5 ? ".caffemodel.h5" : ".caffemodel");
   if (hdf5) {
     LOG(INFO) << "Snapshotting to HDF5 file " << model_filename;
-    WriteNetToHdf5File(*net_, model_filename, param_.snapshot_diff());
+    net_->ToHdf5(model_filename, param_.snapshot_diff());
   } else {
     LOG(INFO) << "Snapshotting to binary proto file " << model_filename;
     NetParameter net_param;

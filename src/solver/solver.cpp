@@ -8,8 +8,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -21,9 +21,9 @@
 
 #include "fcn/io.h"
 #include "fcn/metrics.h"
+#include "fcn/net_paths.h"
 #include "fcn/rng.h"
 #include "io/hdf5.h"
-#include "io/net_paths.h"
 #include "solver/gradient_reducer.h"
 #include "solver/solver_internal.h"
 

@@ -12,10 +12,6 @@ namespace fcn {
 /// Converts the deprecated `solver_type` enum into `type` (ConfigError when both are set).
 void UpgradeSolverType(SolverParameter* param);
 
-/// Copies each .caffemodel of a comma-separated list into `net` by layer name, logging
-/// "Finetuning from <file>". With require_match, a file none of whose parameterised layers
-/// is a parameterised layer of the net is a ConfigError (weights of another net).
-void LoadNetWeights(Net* net, const std::string& files, bool require_match);
 /// Throws ConfigError for settings no training can use: unknown policies, negative counts,
 /// a base_lr that is negative or not finite, and the like.
 void CheckSolverSettings(const SolverParameter& param);

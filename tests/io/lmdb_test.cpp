@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "io/lmdb_db.h"
+#include "fcn/lmdb_db.h"
 #include "support/test_util.h"
 
 namespace fcn::test {

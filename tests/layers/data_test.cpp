@@ -24,8 +24,8 @@
 
 #include "fcn/io.h"
 #include "fcn/rng.h"
-#include "io/image_codec.h"
-#include "io/lmdb_db.h"
+#include "fcn/image_codec.h"
+#include "fcn/lmdb_db.h"
 #include "support/test_util.h"
 
 namespace fcn::test {

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "fcn/rng.h"
-#include "io/lmdb_db.h"
+#include "fcn/lmdb_db.h"
 #include "support/test_util.h"
 
 namespace fcn::test {

@@ -22,7 +22,7 @@
 #include <thread>
 
 #include "fcn/io.h"
-#include "io/lmdb_db.h"
+#include "fcn/lmdb_db.h"
 #include "support/test_util.h"
 
 namespace fcn {

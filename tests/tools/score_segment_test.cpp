@@ -18,7 +18,7 @@
 #include "fcn/io.h"
 #include "fcn/label_image.h"
 #include "fcn/metrics.h"
-#include "io/lmdb_db.h"
+#include "fcn/lmdb_db.h"
 #include "support/test_util.h"
 
 namespace fcn::test {

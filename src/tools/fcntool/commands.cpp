@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <fstream>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <limits>
 #include <set>

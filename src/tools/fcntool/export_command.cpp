@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <memory>
 
-#include "export/onnx_export.h"
+#include "fcn/onnx_export.h"
 #include "onnx.pb.h"
 #include "tools/fcntool/commands.h"
 

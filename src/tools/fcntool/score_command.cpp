@@ -16,10 +16,10 @@
 #include <iostream>
 #include <sstream>
 
+#include "fcn/lmdb_db.h"
 #include "fcn/metrics.h"
-#include "io/lmdb_db.h"
-#include "io/net_paths.h"
-#include "solver/solver_internal.h"
+#include "fcn/net_paths.h"
+#include "fcn/solver.h"
 #include "tools/fcntool/commands.h"
 
 DEFINE_string(label_blobs, "label", "The label blob(s), one per score blob (comma list).");

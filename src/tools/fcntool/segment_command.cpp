@@ -15,11 +15,11 @@
 #include <opencv2/imgproc.hpp>
 #include <set>
 
+#include "fcn/image_codec.h"
 #include "fcn/label_image.h"
 #include "fcn/metrics.h"
-#include "io/image_codec.h"
-#include "io/net_paths.h"
-#include "solver/solver_internal.h"
+#include "fcn/net_paths.h"
+#include "fcn/solver.h"
 #include "tools/fcntool/commands.h"
 
 DEFINE_string(mean_value, "104.00699,116.66877,122.67892",

@@ -5,9 +5,9 @@
 #include <memory>
 #include <utility>
 
+#include "fcn/io.h"
 #include "fcn/rng.h"
 #include "fcn/surgery.h"
-#include "io/hdf5.h"
 #include "tools/fcntool/commands.h"
 
 DEFINE_string(source_model, "",

@@ -4,8 +4,8 @@
 
 #include <sstream>
 
-#include "io/net_paths.h"
-#include "solver/solver_internal.h"
+#include "fcn/net_paths.h"
+#include "fcn/solver.h"
 #include "tools/fcntool/commands.h"
 
 namespace fcn::tool {

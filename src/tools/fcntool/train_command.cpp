@@ -9,13 +9,13 @@
 #include <system_error>
 
 #include "fcn/gpu.h"
+#include "fcn/net_paths.h"
 #include "fcn/solver.h"
-#include "io/net_paths.h"
 #include "tools/fcntool/commands.h"
 
 #if FCN_HAVE_MPI
-#include "parallel/mpi_communicator.h"
-#include "parallel/nccl_communicator.h"
+#include "fcn/mpi_communicator.h"
+#include "fcn/nccl_communicator.h"
 #endif
 
 DEFINE_string(solver, "", "The solver definition (prototxt); required for train.");

@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "fcn/communicator.h"
-#include "parallel/mpi_communicator.h"
+#include "fcn/mpi_communicator.h"
 
 namespace fcn {
 
