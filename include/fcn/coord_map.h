@@ -94,12 +94,4 @@ class CoordMapAnalysis {
   std::map<int, std::vector<int>> derived_offsets_;  // layer index -> derived offsets
 };
 
-/// Rewrites the `offset` values of the Crop layers in `text` (a prototxt) to the derived
-/// ones, keeping everything else (comments, layout) as written: one `offset` where every
-/// spatial axis shares the value, one per axis otherwise. Returns the new text; `changes`
-/// receives one line per edited layer. Throws ConfigError for a Crop whose offset cannot be
-/// derived or whose axis is not the first spatial axis.
-std::string AlignCropOffsets(const std::string& text, const std::string& name,
-                             const NetParameter& analysed, std::vector<std::string>* changes);
-
 }  // namespace fcn

@@ -109,11 +109,10 @@ std::vector<std::string> ReadClassNames(const std::string& path);
 void WriteConfusionCsv(const ConfusionMatrix& matrix, const std::string& path,
                        const std::vector<std::string>& class_names = {});
 
-/// Writes a PNG heat map of the row-normalised matrix (each row divided by t_i, so a cell is
-/// the fraction of class i's pixels predicted as j; empty rows stay blank) in the viridis
-/// colour map, with the class names (or indices) along both axes. Throws RuntimeError when
-/// the file cannot be written.
-void WriteConfusionPng(const ConfusionMatrix& matrix, const std::string& path,
-                       const std::vector<std::string>& class_names = {});
+/// Throws ConfigError (naming `path`) unless `names` is empty or has one name per class.
+void CheckClassNames(const ConfusionMatrix& matrix, const std::vector<std::string>& names,
+                     const std::string& path);
+/// The name of class `c`: names[c], or the index when there are no names.
+std::string ClassName(const std::vector<std::string>& names, int c);
 
 }  // namespace fcn

@@ -165,7 +165,20 @@ class Net {
   SourceLocation layer_location(int i) const;
 
  private:
+  // Building, in Init's order: the filtered, split parameter; each layer (created, wired,
+  // set up, its parameters registered); which layers backward must run; the outputs and
+  // shared parameters.
   void Init(const NetParameter& in_param);
+  void PrepareParam(const NetParameter& in_param);
+  void AddLayer(int layer_id, std::map<std::string, int>* available,
+                std::map<std::string, int>* blob_name_to_idx);
+  Layer* CreateLayer(int layer_id);
+  void SetUpLayer(int layer_id);
+  /// Registers the layer's parameters; true when one of them learns (lr_mult != 0).
+  bool AppendParams(int layer_id);
+  void PruneBackward();
+  void ForceBackward();
+  void ShareParams();
   void AppendTop(const LayerParameter& param, int layer_id, int top_id,
                  std::map<std::string, int>* available,
                  std::map<std::string, int>* blob_name_to_idx);

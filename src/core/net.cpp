@@ -70,6 +70,31 @@ void Net::Rethrow(int layer_id, const ConfigError& e) const {
 }
 
 void Net::Init(const NetParameter& in_param) {
+  PrepareParam(in_param);
+  const int num_layers = param_.layer_size();
+  bottom_vecs_.resize(static_cast<std::size_t>(num_layers));
+  top_vecs_.resize(static_cast<std::size_t>(num_layers));
+  bottom_id_vecs_.resize(static_cast<std::size_t>(num_layers));
+  top_id_vecs_.resize(static_cast<std::size_t>(num_layers));
+  bottom_need_backward_.resize(static_cast<std::size_t>(num_layers));
+
+  std::map<std::string, int> available;  // blob name -> index; sorted, as Caffe's std::set
+  std::map<std::string, int> blob_name_to_idx;
+  for (int layer_id = 0; layer_id < num_layers; ++layer_id) {
+    AddLayer(layer_id, &available, &blob_name_to_idx);
+  }
+  PruneBackward();
+  if (param_.force_backward()) ForceBackward();
+  // What is left unconsumed is the net's output, sorted by blob name.
+  for (const auto& kv : available) {
+    output_blob_indices_.push_back(kv.second);
+    output_blobs_.push_back(blobs_[static_cast<std::size_t>(kv.second)].get());
+  }
+  blob_index_ = blob_name_to_idx;
+  ShareParams();
+}
+
+void Net::PrepareParam(const NetParameter& in_param) {
   phase_ = in_param.state().phase();
   std::vector<int> kept;
   NetParameter filtered;
@@ -84,108 +109,117 @@ void Net::Init(const NetParameter& in_param) {
     layer_locations_.push_back(source_.LayerLocation(kept[static_cast<std::size_t>(o)]));
   }
   name_ = param_.name();
+}
 
-  const int num_layers = param_.layer_size();
-  bottom_vecs_.resize(static_cast<std::size_t>(num_layers));
-  top_vecs_.resize(static_cast<std::size_t>(num_layers));
-  bottom_id_vecs_.resize(static_cast<std::size_t>(num_layers));
-  top_id_vecs_.resize(static_cast<std::size_t>(num_layers));
-  bottom_need_backward_.resize(static_cast<std::size_t>(num_layers));
+Layer* Net::CreateLayer(int layer_id) {
+  if (!param_.layer(layer_id).has_phase()) param_.mutable_layer(layer_id)->set_phase(phase_);
+  const LayerParameter& lp = param_.layer(layer_id);
+  if (lp.propagate_down_size() > 0 && lp.propagate_down_size() != lp.bottom_size()) {
+    ThrowAt(layer_id,
+            StrCat("propagate_down must be given 0 times or once per bottom: ",
+                   lp.propagate_down_size(), " values for ", lp.bottom_size(), " bottoms"));
+  }
+  try {
+    layers_.push_back(LayerRegistry::Builtin().Create(lp));
+  } catch (const ConfigError& e) {
+    Rethrow(layer_id, e);
+  }
+  if (const auto first = layer_index_.find(lp.name()); first != layer_index_.end()) {
+    // Weights are copied by layer name: a second layer of the same name in one phase would
+    // silently take (or give) the first one's parameters. Other phases may reuse a name.
+    const SourceLocation where = layer_location(first->second);
+    ThrowAt(layer_id, StrCat("the layer name \"", lp.name(), "\" is already used by the layer at ",
+                             where.known() ? where.ToString() : "an earlier layer",
+                             " in this phase; layer names must be unique within a phase"));
+  }
+  layer_index_[lp.name()] = layer_id;
+  layer_names_.push_back(lp.name());
+  return layers_.back().get();
+}
 
-  std::map<std::string, int> available;  // blob name -> index; sorted, as Caffe's std::set
-  std::map<std::string, int> blob_name_to_idx;
-  const LayerRegistry& registry = LayerRegistry::Builtin();
+void Net::AddLayer(int layer_id, std::map<std::string, int>* available,
+                   std::map<std::string, int>* blob_name_to_idx) {
+  const auto lid = static_cast<std::size_t>(layer_id);
+  Layer* layer = CreateLayer(layer_id);
+  const LayerParameter& lp = param_.layer(layer_id);
 
-  for (int layer_id = 0; layer_id < num_layers; ++layer_id) {
-    const auto lid = static_cast<std::size_t>(layer_id);
-    if (!param_.layer(layer_id).has_phase()) param_.mutable_layer(layer_id)->set_phase(phase_);
-    const LayerParameter& lp = param_.layer(layer_id);
-    if (lp.propagate_down_size() > 0 && lp.propagate_down_size() != lp.bottom_size()) {
-      ThrowAt(layer_id,
-              StrCat("propagate_down must be given 0 times or once per bottom: ",
-                     lp.propagate_down_size(), " values for ", lp.bottom_size(), " bottoms"));
+  bool need_backward = false;
+  for (int bottom_id = 0; bottom_id < lp.bottom_size(); ++bottom_id) {
+    const int blob_id = AppendBottom(lp, layer_id, bottom_id, available, blob_name_to_idx);
+    need_backward = need_backward || blob_need_backward_[static_cast<std::size_t>(blob_id)];
+  }
+  int num_top = lp.top_size();
+  for (int top_id = 0; top_id < num_top; ++top_id) {
+    AppendTop(lp, layer_id, top_id, available, blob_name_to_idx);
+    if (lp.type() == "Input") {
+      const int blob_id = (*blob_name_to_idx)[lp.top(top_id)];
+      input_blob_indices_.push_back(blob_id);
+      input_blobs_.push_back(blobs_[static_cast<std::size_t>(blob_id)].get());
     }
-    try {
-      layers_.push_back(registry.Create(lp));
-    } catch (const ConfigError& e) {
-      Rethrow(layer_id, e);
-    }
-    Layer* layer = layers_.back().get();
-    if (const auto first = layer_index_.find(lp.name()); first != layer_index_.end()) {
-      // Weights are copied by layer name: a second layer of the same name in one phase would
-      // silently take (or give) the first one's parameters. Other phases may reuse a name.
-      const SourceLocation where = layer_location(first->second);
-      ThrowAt(layer_id,
-              StrCat("the layer name \"", lp.name(), "\" is already used by the layer at ",
-                     where.known() ? where.ToString() : "an earlier layer",
-                     " in this phase; layer names must be unique within a phase"));
-    }
-    layer_index_[lp.name()] = layer_id;
-    layer_names_.push_back(lp.name());
-
-    bool need_backward = false;
-    for (int bottom_id = 0; bottom_id < lp.bottom_size(); ++bottom_id) {
-      const int blob_id = AppendBottom(lp, layer_id, bottom_id, &available, &blob_name_to_idx);
-      need_backward = need_backward || blob_need_backward_[static_cast<std::size_t>(blob_id)];
-    }
-    int num_top = lp.top_size();
-    for (int top_id = 0; top_id < num_top; ++top_id) {
-      AppendTop(lp, layer_id, top_id, &available, &blob_name_to_idx);
-      if (lp.type() == "Input") {
-        const int blob_id = blob_name_to_idx[lp.top(top_id)];
-        input_blob_indices_.push_back(blob_id);
-        input_blobs_.push_back(blobs_[static_cast<std::size_t>(blob_id)].get());
-      }
-    }
-    if (layer->schema().auto_top) {
-      for (; num_top < layer->schema().min_tops; ++num_top) {
-        AppendTop(lp, layer_id, num_top, nullptr, nullptr);
-      }
-    }
-
-    try {
-      layer->set_options(ctx_->options());
-      layer->SetUp(bottom_vecs_[lid], top_vecs_[lid]);
-    } catch (const ConfigError& e) {
-      Rethrow(layer_id, e);
-    } catch (const OutOfMemoryError& e) {
-      ThrowOutOfMemory(layer_id, "set-up", e.what());
-    } catch (const std::bad_alloc&) {
-      ThrowOutOfMemory(layer_id, "set-up", "out of memory");
-    }
-    for (std::size_t top_id = 0; top_id < top_vecs_[lid].size(); ++top_id) {
-      const auto blob_id = static_cast<std::size_t>(top_id_vecs_[lid][top_id]);
-      if (blob_loss_weights_.size() <= blob_id) blob_loss_weights_.resize(blob_id + 1, 0.0f);
-      blob_loss_weights_[blob_id] = layer->loss(static_cast<int>(top_id));
-    }
-
-    const int num_param_blobs = static_cast<int>(layer->blobs().size());
-    if (lp.param_size() > num_param_blobs) {
-      ThrowAt(layer_id, StrCat("too many param specs: ", lp.param_size(), " given, the layer has ",
-                               num_param_blobs, " parameter blob(s)"));
-    }
-    const ParamSpec default_spec;
-    for (int param_id = 0; param_id < num_param_blobs; ++param_id) {
-      const ParamSpec& spec = param_id < lp.param_size() ? lp.param(param_id) : default_spec;
-      const bool param_need_backward = spec.lr_mult() != 0;
-      need_backward = need_backward || param_need_backward;
-      layer->set_param_propagate_down(param_id, param_need_backward);
-    }
-    for (int param_id = 0; param_id < num_param_blobs; ++param_id) {
-      AppendParam(lp, layer_id, param_id);
-    }
-    layer_need_backward_.push_back(need_backward);
-    if (need_backward) {
-      for (int blob_id : top_id_vecs_[lid])
-        blob_need_backward_[static_cast<std::size_t>(blob_id)] = true;
+  }
+  if (layer->schema().auto_top) {
+    for (; num_top < layer->schema().min_tops; ++num_top) {
+      AppendTop(lp, layer_id, num_top, nullptr, nullptr);
     }
   }
 
+  SetUpLayer(layer_id);
+  need_backward = AppendParams(layer_id) || need_backward;
+  layer_need_backward_.push_back(need_backward);
+  if (need_backward) {
+    for (int blob_id : top_id_vecs_[lid])
+      blob_need_backward_[static_cast<std::size_t>(blob_id)] = true;
+  }
+}
+
+void Net::SetUpLayer(int layer_id) {
+  const auto lid = static_cast<std::size_t>(layer_id);
+  Layer* layer = layers_[lid].get();
+  try {
+    layer->set_options(ctx_->options());
+    layer->SetUp(bottom_vecs_[lid], top_vecs_[lid]);
+  } catch (const ConfigError& e) {
+    Rethrow(layer_id, e);
+  } catch (const OutOfMemoryError& e) {
+    ThrowOutOfMemory(layer_id, "set-up", e.what());
+  } catch (const std::bad_alloc&) {
+    ThrowOutOfMemory(layer_id, "set-up", "out of memory");
+  }
+  for (std::size_t top_id = 0; top_id < top_vecs_[lid].size(); ++top_id) {
+    const auto blob_id = static_cast<std::size_t>(top_id_vecs_[lid][top_id]);
+    if (blob_loss_weights_.size() <= blob_id) blob_loss_weights_.resize(blob_id + 1, 0.0f);
+    blob_loss_weights_[blob_id] = layer->loss(static_cast<int>(top_id));
+  }
+}
+
+bool Net::AppendParams(int layer_id) {
+  Layer* layer = layers_[static_cast<std::size_t>(layer_id)].get();
+  const LayerParameter& lp = param_.layer(layer_id);
+  const int num_param_blobs = static_cast<int>(layer->blobs().size());
+  if (lp.param_size() > num_param_blobs) {
+    ThrowAt(layer_id, StrCat("too many param specs: ", lp.param_size(), " given, the layer has ",
+                             num_param_blobs, " parameter blob(s)"));
+  }
+  bool need_backward = false;
+  const ParamSpec default_spec;
+  for (int param_id = 0; param_id < num_param_blobs; ++param_id) {
+    const ParamSpec& spec = param_id < lp.param_size() ? lp.param(param_id) : default_spec;
+    const bool param_need_backward = spec.lr_mult() != 0;
+    need_backward = need_backward || param_need_backward;
+    layer->set_param_propagate_down(param_id, param_need_backward);
+  }
+  for (int param_id = 0; param_id < num_param_blobs; ++param_id) {
+    AppendParam(lp, layer_id, param_id);
+  }
+  return need_backward;
+}
+
+void Net::PruneBackward() {
   // Walk backwards: a layer needs backward only if it contributes to the loss and some top
   // gets a gradient.
   std::set<std::string> blobs_under_loss;
   std::set<std::string> blobs_skip_backp;
-  for (int layer_id = num_layers - 1; layer_id >= 0; --layer_id) {
+  for (int layer_id = static_cast<int>(layers_.size()) - 1; layer_id >= 0; --layer_id) {
     const auto lid = static_cast<std::size_t>(layer_id);
     bool contributes_loss = false;
     bool skip_propagate_down = true;
@@ -217,28 +251,25 @@ void Net::Init(const NetParameter& in_param) {
             << (layer_need_backward_[lid] ? " needs backward computation."
                                           : " does not need backward computation.");
   }
-  if (param_.force_backward()) {
-    for (int layer_id = 0; layer_id < num_layers; ++layer_id) {
-      const auto lid = static_cast<std::size_t>(layer_id);
-      layer_need_backward_[lid] = true;
-      for (std::size_t b = 0; b < bottom_vecs_[lid].size(); ++b) {
-        const bool need =
-            bottom_need_backward_[lid][b] || layers_[lid]->AllowForceBackward(static_cast<int>(b));
-        bottom_need_backward_[lid][b] = need;
-        const auto blob_id = static_cast<std::size_t>(bottom_id_vecs_[lid][b]);
-        blob_need_backward_[blob_id] = blob_need_backward_[blob_id] || need;
-      }
-      for (std::size_t p = 0; p < layers_[lid]->blobs().size(); ++p) {
-        layers_[lid]->set_param_propagate_down(static_cast<int>(p), true);
-      }
+}
+
+void Net::ForceBackward() {
+  for (std::size_t lid = 0; lid < layers_.size(); ++lid) {
+    layer_need_backward_[lid] = true;
+    for (std::size_t b = 0; b < bottom_vecs_[lid].size(); ++b) {
+      const bool need =
+          bottom_need_backward_[lid][b] || layers_[lid]->AllowForceBackward(static_cast<int>(b));
+      bottom_need_backward_[lid][b] = need;
+      const auto blob_id = static_cast<std::size_t>(bottom_id_vecs_[lid][b]);
+      blob_need_backward_[blob_id] = blob_need_backward_[blob_id] || need;
+    }
+    for (std::size_t p = 0; p < layers_[lid]->blobs().size(); ++p) {
+      layers_[lid]->set_param_propagate_down(static_cast<int>(p), true);
     }
   }
-  // What is left unconsumed is the net's output, sorted by blob name.
-  for (const auto& kv : available) {
-    output_blob_indices_.push_back(kv.second);
-    output_blobs_.push_back(blobs_[static_cast<std::size_t>(kv.second)].get());
-  }
-  blob_index_ = blob_name_to_idx;
+}
+
+void Net::ShareParams() {
   // Parameter sharing: sharers use the owner's data and diff.
   for (std::size_t i = 0; i < params_.size(); ++i) {
     if (param_owners_[i] < 0) continue;
@@ -408,145 +439,6 @@ void Net::BackwardFromTo(int start, int end) {
     ReleaseConsumedDiffs(i);
     if (after_backward_) after_backward_(i);
   }
-}
-
-void Net::set_release_consumed_data(bool release, const std::vector<std::string>& keep) {
-  for (const std::string& name : keep) {
-    FCN_CHECK(has_blob(name), "set_release_consumed_data: no blob \"", name, "\"");
-  }
-  release_consumed_data_ = release;
-  keep_data_ = keep;
-  data_last_read_.clear();
-}
-
-void Net::ReleaseConsumedData(int layer_index) {
-  if (!release_consumed_data_ || ctx_->device() != Device::kCpu) return;
-  if (data_last_read_.empty()) {
-    // Group the blobs that share one buffer (set up by the layers' Reshape at Init); a group
-    // is freed after the last layer that reads any of its blobs, unless one of them is kept.
-    std::map<const void*, std::vector<int>> groups;
-    for (std::size_t id = 0; id < blobs_.size(); ++id) {
-      groups[blobs_[id]->data_identity()].push_back(static_cast<int>(id));
-    }
-    std::vector<bool> keep(blobs_.size(), false);
-    for (int id : input_blob_indices_) keep[static_cast<std::size_t>(id)] = true;
-    for (int id : output_blob_indices_) keep[static_cast<std::size_t>(id)] = true;
-    for (std::size_t id = 0; id < blob_loss_weights_.size(); ++id) {
-      if (blob_loss_weights_[id] != 0) keep[id] = true;
-    }
-    for (const std::string& name : keep_data_)
-      keep[static_cast<std::size_t>(blob_index_.at(name))] = true;
-    std::vector<int> last_read(blobs_.size(), -1);
-    for (std::size_t l = 0; l < layers_.size(); ++l) {
-      for (int id : bottom_id_vecs_[l])
-        last_read[static_cast<std::size_t>(id)] = static_cast<int>(l);
-    }
-    data_last_read_.resize(layers_.size());
-    for (const auto& [identity, members] : groups) {
-      int last = -1;
-      bool kept = identity == nullptr;
-      for (int id : members) {
-        kept = kept || keep[static_cast<std::size_t>(id)];
-        last = std::max(last, last_read[static_cast<std::size_t>(id)]);
-      }
-      if (!kept && last >= 0) data_last_read_[static_cast<std::size_t>(last)].push_back(members[0]);
-    }
-  }
-  for (int id : data_last_read_[static_cast<std::size_t>(layer_index)]) {
-    blobs_[static_cast<std::size_t>(id)]->ReleaseData();
-  }
-}
-
-void Net::ReleaseConsumedDiffs(int layer_index) {
-  if (!release_consumed_diffs_ || ctx_->device() != Device::kCpu) return;
-  const auto li = static_cast<std::size_t>(layer_index);
-  if (consumed_tops_.empty()) consumed_tops_ = ConsumedTops();
-  for (int top : consumed_tops_[li]) {
-    Blob* blob = blobs_[static_cast<std::size_t>(top)].get();
-    if (!DiffSharedWithABottom(li, *blob)) blob->ReleaseDiff();
-  }
-}
-
-bool Net::DiffSharedWithABottom(std::size_t layer, const Blob& top) const {
-  // A top that shares its diff with a bottom (Concat of one input) keeps it for the bottom.
-  for (const Blob* bottom : bottom_vecs_[layer]) {
-    if (top.SharesDiffWith(*bottom)) return true;
-  }
-  return false;
-}
-
-std::vector<bool> Net::KeptDiffs() const {
-  // Inputs, outputs and loss tops (their diffs hold the loss weights).
-  std::vector<bool> keep(blobs_.size(), false);
-  for (int id : input_blob_indices_) keep[static_cast<std::size_t>(id)] = true;
-  for (int id : output_blob_indices_) keep[static_cast<std::size_t>(id)] = true;
-  for (std::size_t id = 0; id < blob_loss_weights_.size(); ++id) {
-    if (blob_loss_weights_[id] != 0) keep[id] = true;
-  }
-  return keep;
-}
-
-std::vector<std::vector<int>> Net::ConsumedTops() const {
-  const std::vector<bool> keep = KeptDiffs();
-  std::vector<std::vector<int>> consumed(layers_.size());
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
-    for (int top : top_id_vecs_[l]) {
-      const bool in_place = std::find(bottom_id_vecs_[l].begin(), bottom_id_vecs_[l].end(), top) !=
-                            bottom_id_vecs_[l].end();
-      if (!in_place && !keep[static_cast<std::size_t>(top)]) consumed[l].push_back(top);
-    }
-  }
-  return consumed;
-}
-
-std::int64_t Net::PeakBackwardDiffBytes() const {
-  // Replays a training step's backward pass with release_consumed_diffs, forced as in
-  // force_backward (every layer runs, every bottom that allows a gradient gets one, whatever
-  // the phase this net was built in): a diff is live from the first layer (in backward order)
-  // that reads it as a top or writes it as a bottom until the backward of the layer that
-  // produced it; the kept diffs (inputs, outputs, loss tops) that a step touches are never
-  // freed, so from the second step on they are live throughout; diffs that blobs share count
-  // once.
-  const auto consumed = ConsumedTops();
-  std::map<const SyncedMemory*, std::int64_t> live;
-  std::int64_t live_bytes = 0, peak = 0;
-  auto touch = [&](int id) {
-    const Blob& blob = *blobs_[static_cast<std::size_t>(id)];
-    const auto bytes = blob.count() * static_cast<std::int64_t>(sizeof(float));
-    if (bytes == 0 || !live.emplace(&blob.diff_memory(), bytes).second) return;
-    live_bytes += bytes;
-  };
-  // The blobs each layer's backward reads (tops) or writes (bottoms); a layer without bottoms
-  // (Input, Data) has no backward.
-  std::vector<std::vector<int>> touched(layers_.size());
-  std::vector<bool> ever(blobs_.size(), false);
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
-    if (bottom_id_vecs_[l].empty()) continue;
-    touched[l] = top_id_vecs_[l];
-    for (std::size_t b = 0; b < bottom_id_vecs_[l].size(); ++b) {
-      if (bottom_need_backward_[l][b] || layers_[l]->AllowForceBackward(static_cast<int>(b))) {
-        touched[l].push_back(bottom_id_vecs_[l][b]);
-      }
-    }
-    for (int id : touched[l]) ever[static_cast<std::size_t>(id)] = true;
-  }
-  const std::vector<bool> keep = KeptDiffs();
-  for (std::size_t id = 0; id < blobs_.size(); ++id) {
-    const bool loss_top = id < blob_loss_weights_.size() && blob_loss_weights_[id] != 0;
-    if (keep[id] && (ever[id] || loss_top)) touch(static_cast<int>(id));
-  }
-  for (std::size_t l = layers_.size(); l-- > 0;) {
-    for (int id : touched[l]) touch(id);
-    peak = std::max(peak, live_bytes);
-    for (int top : consumed[l]) {
-      const Blob& blob = *blobs_[static_cast<std::size_t>(top)];
-      auto it = DiffSharedWithABottom(l, blob) ? live.end() : live.find(&blob.diff_memory());
-      if (it == live.end()) continue;
-      live_bytes -= it->second;
-      live.erase(it);
-    }
-  }
-  return peak;
 }
 
 void Net::Backward() { BackwardFromTo(static_cast<int>(layers_.size()) - 1, 0); }

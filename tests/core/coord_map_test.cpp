@@ -6,6 +6,7 @@
 #include "fcn/io.h"
 #include "fcn/net.h"
 #include "support/test_util.h"
+#include "tools/fcntool/align_text.h"
 
 namespace fcn {
 namespace {

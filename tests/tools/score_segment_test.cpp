@@ -17,9 +17,10 @@
 
 #include "fcn/io.h"
 #include "fcn/label_image.h"
-#include "fcn/metrics.h"
 #include "fcn/lmdb_db.h"
+#include "fcn/metrics.h"
 #include "support/test_util.h"
+#include "tools/fcntool/confusion_png.h"
 
 namespace fcn::test {
 namespace {

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "fcn/coord_map.h"
+#include "tools/fcntool/align_text.h"
 #include "tools/fcntool/commands.h"
 
 DECLARE_string(output);

@@ -21,6 +21,7 @@
 #include "fcn/net_paths.h"
 #include "fcn/solver.h"
 #include "tools/fcntool/commands.h"
+#include "tools/fcntool/confusion_png.h"
 
 DEFINE_string(label_blobs, "label", "The label blob(s), one per score blob (comma list).");
 DEFINE_int32(classes, 0,

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Net's memory plan: which activations and gradients can be released once consumed (test and
+// deploy nets), which diffs backward keeps, and the planned peak of backward's diffs.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "fcn/net.h"
+
+namespace fcn {
+
+void Net::set_release_consumed_data(bool release, const std::vector<std::string>& keep) {
+  for (const std::string& name : keep) {
+    FCN_CHECK(has_blob(name), "set_release_consumed_data: no blob \"", name, "\"");
+  }
+  release_consumed_data_ = release;
+  keep_data_ = keep;
+  data_last_read_.clear();
+}
+
+void Net::ReleaseConsumedData(int layer_index) {
+  if (!release_consumed_data_ || ctx_->device() != Device::kCpu) return;
+  if (data_last_read_.empty()) {
+    // Group the blobs that share one buffer (set up by the layers' Reshape at Init); a group
+    // is freed after the last layer that reads any of its blobs, unless one of them is kept.
+    std::map<const void*, std::vector<int>> groups;
+    for (std::size_t id = 0; id < blobs_.size(); ++id) {
+      groups[blobs_[id]->data_identity()].push_back(static_cast<int>(id));
+    }
+    std::vector<bool> keep(blobs_.size(), false);
+    for (int id : input_blob_indices_) keep[static_cast<std::size_t>(id)] = true;
+    for (int id : output_blob_indices_) keep[static_cast<std::size_t>(id)] = true;
+    for (std::size_t id = 0; id < blob_loss_weights_.size(); ++id) {
+      if (blob_loss_weights_[id] != 0) keep[id] = true;
+    }
+    for (const std::string& name : keep_data_)
+      keep[static_cast<std::size_t>(blob_index_.at(name))] = true;
+    std::vector<int> last_read(blobs_.size(), -1);
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+      for (int id : bottom_id_vecs_[l])
+        last_read[static_cast<std::size_t>(id)] = static_cast<int>(l);
+    }
+    data_last_read_.resize(layers_.size());
+    for (const auto& [identity, members] : groups) {
+      int last = -1;
+      bool kept = identity == nullptr;
+      for (int id : members) {
+        kept = kept || keep[static_cast<std::size_t>(id)];
+        last = std::max(last, last_read[static_cast<std::size_t>(id)]);
+      }
+      if (!kept && last >= 0) data_last_read_[static_cast<std::size_t>(last)].push_back(members[0]);
+    }
+  }
+  for (int id : data_last_read_[static_cast<std::size_t>(layer_index)]) {
+    blobs_[static_cast<std::size_t>(id)]->ReleaseData();
+  }
+}
+
+void Net::ReleaseConsumedDiffs(int layer_index) {
+  if (!release_consumed_diffs_ || ctx_->device() != Device::kCpu) return;
+  const auto li = static_cast<std::size_t>(layer_index);
+  if (consumed_tops_.empty()) consumed_tops_ = ConsumedTops();
+  for (int top : consumed_tops_[li]) {
+    Blob* blob = blobs_[static_cast<std::size_t>(top)].get();
+    if (!DiffSharedWithABottom(li, *blob)) blob->ReleaseDiff();
+  }
+}
+
+bool Net::DiffSharedWithABottom(std::size_t layer, const Blob& top) const {
+  // A top that shares its diff with a bottom (Concat of one input) keeps it for the bottom.
+  for (const Blob* bottom : bottom_vecs_[layer]) {
+    if (top.SharesDiffWith(*bottom)) return true;
+  }
+  return false;
+}
+
+std::vector<bool> Net::KeptDiffs() const {
+  // Inputs, outputs and loss tops (their diffs hold the loss weights).
+  std::vector<bool> keep(blobs_.size(), false);
+  for (int id : input_blob_indices_) keep[static_cast<std::size_t>(id)] = true;
+  for (int id : output_blob_indices_) keep[static_cast<std::size_t>(id)] = true;
+  for (std::size_t id = 0; id < blob_loss_weights_.size(); ++id) {
+    if (blob_loss_weights_[id] != 0) keep[id] = true;
+  }
+  return keep;
+}
+
+std::vector<std::vector<int>> Net::ConsumedTops() const {
+  const std::vector<bool> keep = KeptDiffs();
+  std::vector<std::vector<int>> consumed(layers_.size());
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    for (int top : top_id_vecs_[l]) {
+      const bool in_place = std::find(bottom_id_vecs_[l].begin(), bottom_id_vecs_[l].end(), top) !=
+                            bottom_id_vecs_[l].end();
+      if (!in_place && !keep[static_cast<std::size_t>(top)]) consumed[l].push_back(top);
+    }
+  }
+  return consumed;
+}
+
+std::int64_t Net::PeakBackwardDiffBytes() const {
+  // Replays a training step's backward pass with release_consumed_diffs, forced as in
+  // force_backward (every layer runs, every bottom that allows a gradient gets one, whatever
+  // the phase this net was built in): a diff is live from the first layer (in backward order)
+  // that reads it as a top or writes it as a bottom until the backward of the layer that
+  // produced it; the kept diffs (inputs, outputs, loss tops) that a step touches are never
+  // freed, so from the second step on they are live throughout; diffs that blobs share count
+  // once.
+  const auto consumed = ConsumedTops();
+  std::map<const SyncedMemory*, std::int64_t> live;
+  std::int64_t live_bytes = 0, peak = 0;
+  auto touch = [&](int id) {
+    const Blob& blob = *blobs_[static_cast<std::size_t>(id)];
+    const auto bytes = blob.count() * static_cast<std::int64_t>(sizeof(float));
+    if (bytes == 0 || !live.emplace(&blob.diff_memory(), bytes).second) return;
+    live_bytes += bytes;
+  };
+  // The blobs each layer's backward reads (tops) or writes (bottoms); a layer without bottoms
+  // (Input, Data) has no backward.
+  std::vector<std::vector<int>> touched(layers_.size());
+  std::vector<bool> ever(blobs_.size(), false);
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    if (bottom_id_vecs_[l].empty()) continue;
+    touched[l] = top_id_vecs_[l];
+    for (std::size_t b = 0; b < bottom_id_vecs_[l].size(); ++b) {
+      if (bottom_need_backward_[l][b] || layers_[l]->AllowForceBackward(static_cast<int>(b))) {
+        touched[l].push_back(bottom_id_vecs_[l][b]);
+      }
+    }
+    for (int id : touched[l]) ever[static_cast<std::size_t>(id)] = true;
+  }
+  const std::vector<bool> keep = KeptDiffs();
+  for (std::size_t id = 0; id < blobs_.size(); ++id) {
+    const bool loss_top = id < blob_loss_weights_.size() && blob_loss_weights_[id] != 0;
+    if (keep[id] && (ever[id] || loss_top)) touch(static_cast<int>(id));
+  }
+  for (std::size_t l = layers_.size(); l-- > 0;) {
+    for (int id : touched[l]) touch(id);
+    peak = std::max(peak, live_bytes);
+    for (int top : consumed[l]) {
+      const Blob& blob = *blobs_[static_cast<std::size_t>(top)];
+      auto it = DiffSharedWithABottom(l, blob) ? live.end() : live.find(&blob.diff_memory());
+      if (it == live.end()) continue;
+      live_bytes -= it->second;
+      live.erase(it);
+    }
+  }
+  return peak;
+}
+
+}  // namespace fcn
