@@ -238,6 +238,40 @@ solver_mode: CPU
   EXPECT_LT(r.output.find("Test net output #0"), r.output.find("Test net metrics #0"));
 }
 
+// How often `text` occurs in `output`.
+std::size_t Occurrences(const std::string& output, const std::string& text) {
+  std::size_t count = 0;
+  for (std::size_t pos = output.find(text); pos != std::string::npos;
+       pos = output.find(text, pos + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+TEST_F(ScoreTest, EachPathIsResolvedAndLoggedOnce) {
+  // The train and test nets share val.prototxt: it is read, upgraded and resolved once.
+  Write(dir_ + "/solver.prototxt", R"(net: "val.prototxt"
+test_iter: 1
+test_interval: 1
+base_lr: 0
+lr_policy: "fixed"
+max_iter: 1
+snapshot_after_train: false
+solver_mode: CPU
+)");
+  const std::string source = "Resolved data_param.source of layer \"data\" \"db\" to db";
+  const Result train = Fcntool(dir_, "train --solver=solver.prototxt --weights=w.caffemodel");
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  EXPECT_EQ(Occurrences(train.output, "Resolved net \"val.prototxt\" to val.prototxt"), 1u)
+      << train.output;
+  EXPECT_EQ(Occurrences(train.output, source), 1u) << train.output;
+  for (const char* command : {"test", "score"}) {
+    const Result r = Fcntool(dir_, StrCat(command, " --model=val.prototxt --weights=w.caffemodel"));
+    ASSERT_EQ(r.exit_code, 0) << command << ": " << r.output;
+    EXPECT_EQ(Occurrences(r.output, source), 1u) << command << ": " << r.output;
+  }
+}
+
 TEST_F(ScoreTest, SolverWithUnknownMetricBlobIsRefused) {
   Write(dir_ + "/solver.prototxt", R"(net: "val.prototxt"
 test_iter: 1

@@ -18,7 +18,6 @@
 
 #include "fcn/metrics.h"
 #include "io/lmdb_db.h"
-#include "io/net_paths.h"
 #include "solver/solver_internal.h"
 #include "tools/fcntool/commands.h"
 
@@ -215,7 +214,6 @@ int RunScore() {
   NetSource source;
   NetParameter param = ReadNetParamFromTextFile(FLAGS_model, &source);
   Net::SetState(state, &param);
-  ResolveNetPaths(DirName(FLAGS_model), &param);
   Net net(param, &source);
   CheckPlannedMemory(net, false);
   LoadNetWeights(&net, FLAGS_weights, true);

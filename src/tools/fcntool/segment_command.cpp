@@ -18,7 +18,6 @@
 #include "fcn/label_image.h"
 #include "fcn/metrics.h"
 #include "io/image_codec.h"
-#include "io/net_paths.h"
 #include "solver/solver_internal.h"
 #include "tools/fcntool/commands.h"
 
@@ -256,7 +255,6 @@ int RunSegment() {
   NetSource source;
   NetParameter param = ReadNetParamFromTextFile(FLAGS_model, &source);
   Net::SetState(state, &param);
-  ResolveNetPaths(DirName(FLAGS_model), &param);
   Net net(param, &source);
   LoadNetWeights(&net, FLAGS_weights, true);
   const std::vector<FedInput> inputs = FedInputs(&net);

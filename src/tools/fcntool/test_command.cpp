@@ -4,7 +4,6 @@
 
 #include <sstream>
 
-#include "io/net_paths.h"
 #include "solver/solver_internal.h"
 #include "tools/fcntool/commands.h"
 
@@ -24,7 +23,6 @@ int RunTest() {
   NetSource source;
   NetParameter param = ReadNetParamFromTextFile(FLAGS_model, &source);
   Net::SetState(state, &param);
-  ResolveNetPaths(DirName(FLAGS_model), &param);
   Net net(param, &source);
   CheckPlannedMemory(net, false);
   LoadNetWeights(&net, FLAGS_weights, true);
