@@ -84,14 +84,6 @@ void CheckSolverSettings(const SolverParameter& param) {
 
 namespace {
 
-// "1:02:03" for a number of seconds.
-std::string FormatDuration(double seconds) {
-  const long long s = static_cast<long long>(std::llround(seconds));
-  char buf[48];
-  std::snprintf(buf, sizeof(buf), "%lld:%02lld:%02lld", s / 3600, (s / 60) % 60, s % 60);
-  return buf;
-}
-
 // Images one forward pass consumes: the batch axis of the first top of the first layer
 // without bottoms (a data layer), or 0 when the net has none.
 double ImagesPerPass(const Net& net) {

@@ -87,13 +87,6 @@ int DatabasePasses(const NetParameter& param) {
   return 0;
 }
 
-std::string Duration(double seconds) {
-  const long long s = std::llround(seconds);
-  char buf[48];
-  std::snprintf(buf, sizeof(buf), "%lld:%02lld:%02lld", s / 3600, (s / 60) % 60, s % 60);
-  return buf;
-}
-
 // A JSON number, or null for NaN.
 std::string JsonNumber(double v) {
   if (std::isnan(v)) return "null";
@@ -285,7 +278,7 @@ int RunScore() {
       std::ostringstream line;
       line << (tty ? "\r" : "") << "score: " << i + 1 << "/" << iterations << " (" << std::fixed
            << std::setprecision(1) << 100.0 * (i + 1) / iterations << "%, " << std::setprecision(2)
-           << per_s << " batches/s, eta " << Duration((iterations - i - 1) / per_s) << ")"
+           << per_s << " batches/s, eta " << FormatDuration((iterations - i - 1) / per_s) << ")"
            << (tty && !last ? "" : "\n");
       std::cerr << line.str() << std::flush;
     }
