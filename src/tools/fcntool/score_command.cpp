@@ -204,10 +204,8 @@ int RunScore() {
   state.phase = TEST;
   state.level = FLAGS_level;
   state.stages = SplitList(FLAGS_stage);
-  NetSource source;
-  NetParameter param = ReadNetParamFromTextFile(FLAGS_model, &source);
-  Net::SetState(state, &param);
-  Net net(param, &source);
+  const std::unique_ptr<Net> loaded = Net::FromFile(FLAGS_model, state);
+  Net& net = *loaded;
   CheckPlannedMemory(net, false);
   LoadNetWeights(&net, FLAGS_weights, true);
 
@@ -242,7 +240,8 @@ int RunScore() {
       throw ConfigError(StrCat("--classes=", classes, " is fewer than the ", channels,
                                " channels of score blob \"", head.score, "\""));
     }
-    head.matrix = std::make_unique<ConfusionMatrix>(classes, IgnoreLabelFor(param, head.label));
+    head.matrix =
+        std::make_unique<ConfusionMatrix>(classes, IgnoreLabelFor(net.param(), head.label));
     if (!name_files.empty() && !name_files[h].empty()) {
       head.names = ReadClassNames(name_files[h]);
       if (static_cast<int>(head.names.size()) != classes) {

@@ -252,10 +252,8 @@ int RunSegment() {
 
   NetStateOptions state;
   state.phase = TEST;
-  NetSource source;
-  NetParameter param = ReadNetParamFromTextFile(FLAGS_model, &source);
-  Net::SetState(state, &param);
-  Net net(param, &source);
+  const std::unique_ptr<Net> loaded = Net::FromFile(FLAGS_model, state);
+  Net& net = *loaded;
   LoadNetWeights(&net, FLAGS_weights, true);
   const std::vector<FedInput> inputs = FedInputs(&net);
   std::string score_name;
