@@ -88,32 +88,14 @@ int DatabasePasses(const NetParameter& param) {
 }
 
 // A JSON number, or null for NaN.
-std::string JsonNumber(double v) {
-  if (std::isnan(v)) return "null";
-  // The shortest form that reads back as the same double.
-  char buf[40];
-  for (int digits = 15; digits <= 17; ++digits) {
-    std::snprintf(buf, sizeof(buf), "%.*g", digits, v);
-    if (std::strtod(buf, nullptr) == v) break;
+google::protobuf::Value JsonNumber(double v) {
+  google::protobuf::Value value;
+  if (std::isnan(v)) {
+    value.set_null_value(google::protobuf::NULL_VALUE);
+  } else {
+    value.set_number_value(v);
   }
-  return buf;
-}
-
-std::string JsonString(const std::string& text) {
-  std::string out = "\"";
-  for (const char ch : text) {
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (static_cast<unsigned char>(ch) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", ch);
-      out += buf;
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
+  return value;
 }
 
 std::string Fixed(double v) {
@@ -144,40 +126,57 @@ void PrintHead(const Head& head, const SegmentationScores& s, bool exclude_absen
   }
 }
 
-void WriteJson(const std::string& path, const std::vector<Head>& heads,
-               const std::vector<SegmentationScores>& scores, int iterations, double loss) {
-  std::ofstream out(path);
-  if (!out) throw RuntimeError(StrCat(path, ": cannot open for writing"));
-  out << "{\n  \"iterations\": " << iterations << ",\n  \"loss\": " << JsonNumber(loss)
-      << ",\n  \"exclude_absent\": " << (FLAGS_exclude_absent ? "true" : "false")
-      << ",\n  \"heads\": [";
+ScoreReport MakeReport(const std::vector<Head>& heads,
+                       const std::vector<SegmentationScores>& scores, int iterations, double loss) {
+  ScoreReport report;
+  report.set_iterations(iterations);
+  *report.mutable_loss() = JsonNumber(loss);
+  report.set_exclude_absent(FLAGS_exclude_absent);
   for (std::size_t h = 0; h < heads.size(); ++h) {
     const ConfusionMatrix& m = *heads[h].matrix;
     const SegmentationScores& s = scores[h];
-    out << (h ? "," : "") << "\n    {\"score_blob\": " << JsonString(heads[h].score)
-        << ", \"label_blob\": " << JsonString(heads[h].label)
-        << ", \"classes\": " << m.num_classes() << ", \"ignore_label\": " << m.ignore_label()
-        << ", \"pixels\": " << m.total() << ",\n     \"pixel_acc\": " << JsonNumber(s.pixel_acc)
-        << ", \"mean_acc\": " << JsonNumber(s.mean_acc)
-        << ", \"mean_iu\": " << JsonNumber(s.mean_iu) << ", \"fwavacc\": " << JsonNumber(s.fwavacc)
-        << ", \"classes_counted\": " << s.classes_counted << ",\n     \"per_class\": [";
+    ScoreReport::Head* head = report.add_heads();
+    head->set_score_blob(heads[h].score);
+    head->set_label_blob(heads[h].label);
+    head->set_classes(m.num_classes());
+    head->set_ignore_label(m.ignore_label());
+    head->set_pixels(m.total());
+    *head->mutable_pixel_acc() = JsonNumber(s.pixel_acc);
+    *head->mutable_mean_acc() = JsonNumber(s.mean_acc);
+    *head->mutable_mean_iu() = JsonNumber(s.mean_iu);
+    *head->mutable_fwavacc() = JsonNumber(s.fwavacc);
+    head->set_classes_counted(s.classes_counted);
     for (int c = 0; c < m.num_classes(); ++c) {
       const auto i = static_cast<std::size_t>(c);
-      out << (c ? "," : "") << "\n       {\"class\": " << c;
-      if (!heads[h].names.empty()) out << ", \"name\": " << JsonString(heads[h].names[i]);
-      out << ", \"iu\": " << JsonNumber(s.iu[i]) << ", \"acc\": " << JsonNumber(s.accuracy[i])
-          << ", \"truth_pixels\": " << m.truth_count(c)
-          << ", \"predicted_pixels\": " << m.predicted_count(c) << "}";
+      ScoreReport::PerClass* per_class = head->add_per_class();
+      per_class->set_class_(c);
+      if (!heads[h].names.empty()) per_class->set_name(heads[h].names[i]);
+      *per_class->mutable_iu() = JsonNumber(s.iu[i]);
+      *per_class->mutable_acc() = JsonNumber(s.accuracy[i]);
+      per_class->set_truth_pixels(m.truth_count(c));
+      per_class->set_predicted_pixels(m.predicted_count(c));
     }
-    out << "],\n     \"confusion\": [";
     for (int i = 0; i < m.num_classes(); ++i) {
-      out << (i ? ", " : "") << "[";
-      for (int j = 0; j < m.num_classes(); ++j) out << (j ? ", " : "") << m.count(i, j);
-      out << "]";
+      google::protobuf::ListValue* row = head->add_confusion();
+      for (int j = 0; j < m.num_classes(); ++j) {
+        row->add_values()->set_number_value(static_cast<double>(m.count(i, j)));
+      }
     }
-    out << "]}";
   }
-  out << "\n  ]\n}\n";
+  return report;
+}
+
+void WriteJson(const std::string& path, const ScoreReport& report) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  const auto status = google::protobuf::util::MessageToJsonString(report, &json, options);
+  FCN_CHECK(status.ok(), "ScoreReport to JSON: ", status.ToString());
+  std::ofstream out(path);
+  if (!out) throw RuntimeError(StrCat(path, ": cannot open for writing"));
+  out << json;
+  if (json.empty() || json.back() != '\n') out << '\n';
   out.close();
   if (!out) throw RuntimeError(StrCat(path, ": write failed"));
 }
@@ -302,7 +301,7 @@ int RunScore() {
       WriteConfusionPng(*head.matrix, stem + ".png", head.names);
     }
     const std::string json = (fs::path(FLAGS_output_dir) / "metrics.json").string();
-    WriteJson(json, heads, scores, iterations, loss);
+    WriteJson(json, MakeReport(heads, scores, iterations, loss));
     std::cout << "Wrote " << json << " and the confusion matrices to " << FLAGS_output_dir << "\n";
   }
   return 0;
