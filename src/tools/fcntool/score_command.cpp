@@ -181,33 +181,8 @@ void WriteJson(const std::string& path, const ScoreReport& report) {
   if (!out) throw RuntimeError(StrCat(path, ": write failed"));
 }
 
-}  // namespace
-
-int RunScore() {
-  RequireFlag("model", FLAGS_model);
-  RequireFlag("weights", FLAGS_weights);
-  const std::vector<std::string> score_blobs = SplitList(FLAGS_score_blobs);
-  const std::vector<std::string> label_blobs = SplitList(FLAGS_label_blobs);
-  if (score_blobs.empty() || score_blobs.size() != label_blobs.size()) {
-    throw ConfigError(StrCat("--score_blobs=", FLAGS_score_blobs, " and --label_blobs=",
-                             FLAGS_label_blobs, ": give one label blob per score blob"));
-  }
-  std::vector<std::string> name_files = SplitKeepEmpty(FLAGS_class_names);
-  if (!name_files.empty() && name_files.size() != score_blobs.size()) {
-    throw ConfigError(StrCat("--class_names=", FLAGS_class_names, ": give one file per head (",
-                             score_blobs.size(), " heads); leave an item empty to skip one"));
-  }
-  if (FLAGS_classes < 0) throw ConfigError(StrCat("--classes=", FLAGS_classes, ": must be >= 0"));
-
-  NetStateOptions state;
-  state.phase = TEST;
-  state.level = FLAGS_level;
-  state.stages = SplitList(FLAGS_stage);
-  const std::unique_ptr<Net> loaded = Net::FromFile(FLAGS_model, state);
-  Net& net = *loaded;
-  CheckPlannedMemory(net, false);
-  LoadNetWeights(&net, FLAGS_weights, true);
-
+// --iterations, or by default one pass over the net's database (50 when unknown).
+int ScoreIterations(const Net& net) {
   int iterations = FLAGS_iterations;
   gflags::CommandLineFlagInfo info;
   if (gflags::GetCommandLineFlagInfo("iterations", &info) && info.is_default) {
@@ -215,7 +190,13 @@ int RunScore() {
     iterations = passes > 0 ? passes : 50;
   }
   if (iterations <= 0) throw ConfigError(StrCat("--iterations=", iterations, ": must be > 0"));
+  return iterations;
+}
 
+// One head per score/label blob pair: its blobs checked, its confusion matrix and names.
+std::vector<Head> MakeHeads(const Net& net, const std::vector<std::string>& score_blobs,
+                            const std::vector<std::string>& label_blobs,
+                            const std::vector<std::string>& name_files) {
   std::vector<Head> heads(score_blobs.size());
   for (std::size_t h = 0; h < heads.size(); ++h) {
     Head& head = heads[h];
@@ -249,12 +230,14 @@ int RunScore() {
       }
     }
   }
+  return heads;
+}
 
-  // Inference only: each activation is freed once its last reader has run.
-  std::vector<std::string> keep;
-  for (const Head& head : heads) keep.insert(keep.end(), {head.score, head.label});
-  net.set_release_consumed_data(true, keep);
-
+// Runs `iterations` forward passes, accumulating each head's matrix, with progress on
+// stderr; returns the mean loss.
+double ScoreBatches(Net* net_ptr, int iterations, std::vector<Head>* heads_ptr) {
+  Net& net = *net_ptr;
+  std::vector<Head>& heads = *heads_ptr;
   LOG(INFO) << "Scoring " << iterations << " batches.";
   const bool tty = isatty(STDERR_FILENO) != 0;
   const auto start = std::chrono::steady_clock::now();
@@ -282,7 +265,60 @@ int RunScore() {
     }
   }
   loss /= iterations;
+  return loss;
+}
 
+// confusion_<score>.csv and .png per head and metrics.json, in --output_dir.
+void WriteScoreFiles(const std::vector<Head>& heads, const std::vector<SegmentationScores>& scores,
+                     int iterations, double loss) {
+  std::error_code ec;
+  fs::create_directories(FLAGS_output_dir, ec);
+  if (ec) throw RuntimeError(StrCat(FLAGS_output_dir, ": cannot create it: ", ec.message()));
+  for (const Head& head : heads) {
+    const std::string stem = (fs::path(FLAGS_output_dir) / ("confusion_" + head.score)).string();
+    WriteConfusionCsv(*head.matrix, stem + ".csv", head.names);
+    WriteConfusionPng(*head.matrix, stem + ".png", head.names);
+  }
+  const std::string json = (fs::path(FLAGS_output_dir) / "metrics.json").string();
+  WriteJson(json, MakeReport(heads, scores, iterations, loss));
+  std::cout << "Wrote " << json << " and the confusion matrices to " << FLAGS_output_dir << "\n";
+}
+
+}  // namespace
+
+int RunScore() {
+  RequireFlag("model", FLAGS_model);
+  RequireFlag("weights", FLAGS_weights);
+  const std::vector<std::string> score_blobs = SplitList(FLAGS_score_blobs);
+  const std::vector<std::string> label_blobs = SplitList(FLAGS_label_blobs);
+  if (score_blobs.empty() || score_blobs.size() != label_blobs.size()) {
+    throw ConfigError(StrCat("--score_blobs=", FLAGS_score_blobs, " and --label_blobs=",
+                             FLAGS_label_blobs, ": give one label blob per score blob"));
+  }
+  std::vector<std::string> name_files = SplitKeepEmpty(FLAGS_class_names);
+  if (!name_files.empty() && name_files.size() != score_blobs.size()) {
+    throw ConfigError(StrCat("--class_names=", FLAGS_class_names, ": give one file per head (",
+                             score_blobs.size(), " heads); leave an item empty to skip one"));
+  }
+  if (FLAGS_classes < 0) throw ConfigError(StrCat("--classes=", FLAGS_classes, ": must be >= 0"));
+
+  NetStateOptions state;
+  state.phase = TEST;
+  state.level = FLAGS_level;
+  state.stages = SplitList(FLAGS_stage);
+  const std::unique_ptr<Net> loaded = Net::FromFile(FLAGS_model, state);
+  Net& net = *loaded;
+  CheckPlannedMemory(net, false);
+  LoadNetWeights(&net, FLAGS_weights, true);
+
+  const int iterations = ScoreIterations(net);
+  std::vector<Head> heads = MakeHeads(net, score_blobs, label_blobs, name_files);
+  // Inference only: each activation is freed once its last reader has run.
+  std::vector<std::string> keep;
+  for (const Head& head : heads) keep.insert(keep.end(), {head.score, head.label});
+  net.set_release_consumed_data(true, keep);
+
+  const double loss = ScoreBatches(&net, iterations, &heads);
   std::vector<SegmentationScores> scores;
   const AbsentClassPolicy policy =
       FLAGS_exclude_absent ? AbsentClassPolicy::kExcludeAbsent : AbsentClassPolicy::kReference;
@@ -291,19 +327,7 @@ int RunScore() {
     scores.push_back(head.matrix->Scores(policy));
     PrintHead(head, scores.back(), FLAGS_exclude_absent);
   }
-  if (!FLAGS_output_dir.empty()) {
-    std::error_code ec;
-    fs::create_directories(FLAGS_output_dir, ec);
-    if (ec) throw RuntimeError(StrCat(FLAGS_output_dir, ": cannot create it: ", ec.message()));
-    for (const Head& head : heads) {
-      const std::string stem = (fs::path(FLAGS_output_dir) / ("confusion_" + head.score)).string();
-      WriteConfusionCsv(*head.matrix, stem + ".csv", head.names);
-      WriteConfusionPng(*head.matrix, stem + ".png", head.names);
-    }
-    const std::string json = (fs::path(FLAGS_output_dir) / "metrics.json").string();
-    WriteJson(json, MakeReport(heads, scores, iterations, loss));
-    std::cout << "Wrote " << json << " and the confusion matrices to " << FLAGS_output_dir << "\n";
-  }
+  if (!FLAGS_output_dir.empty()) WriteScoreFiles(heads, scores, iterations, loss);
   return 0;
 }
 
