@@ -9,24 +9,14 @@ same palette, so colours agree across the columns; ignored pixels are drawn whit
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-
-def voc_palette(n: int = 256) -> np.ndarray:
-    """The PASCAL VOC colour map (fcn-reference §7.6)."""
-    palette = np.zeros((n, 3), dtype=np.uint8)
-    for k in range(n):
-        c, r, g, b = k, 0, 0, 0
-        for i in range(8):
-            r |= ((c >> 0) & 1) << (7 - i)
-            g |= ((c >> 1) & 1) << (7 - i)
-            b |= ((c >> 2) & 1) << (7 - i)
-            c >>= 3
-        palette[k] = (r, g, b)
-    return palette
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "data_scripts"))
+from palette import voc_palette  # noqa: E402  (the one VOC palette, data_scripts/palette.py)
 
 
 def colour_truth(path: Path, ignore: int) -> Image.Image:

@@ -13,6 +13,7 @@ from PIL import Image
 
 import common
 import fcn_proto
+import palette
 
 
 def read_db(path: Path) -> tuple[dict | None, list[str], dict[str, object]]:
@@ -65,26 +66,10 @@ def run_script(main: Callable[[Sequence[str] | None], int], argv: Sequence[str])
     return common.run(main, list(argv), prog="script")
 
 
-def voc_palette() -> list[int]:
-    """The PASCAL VOC colour map (fcn-reference 7.6), 256 RGB triples flattened."""
-    palette = []
-    for k in range(256):
-        r = g = b = 0
-        c, i = k, 0
-        while c:
-            r |= ((c >> 0) & 1) << (7 - i)
-            g |= ((c >> 1) & 1) << (7 - i)
-            b |= ((c >> 2) & 1) << (7 - i)
-            c >>= 3
-            i += 1
-        palette += [r, g, b]
-    return palette
-
-
 def save_palette_png(path: Path, label: np.ndarray) -> None:
     """Writes ``label`` as an 8-bit palette PNG with the VOC colours."""
     image = Image.fromarray(label.astype(np.uint8), mode="P")
-    image.putpalette(voc_palette())
+    image.putpalette(palette.voc_palette().flatten().tolist())
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
 

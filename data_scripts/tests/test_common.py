@@ -131,3 +131,13 @@ def test_proto_module_unwritable_checkout(tmp_path, monkeypatch):
     module = fcn_proto.load()
     assert module.__file__.startswith(str(tmp_path / "tmp" / "fcn_pb2-"))
     assert module.Datum(height=2).SerializeToString() == b"\x10\x02"
+
+
+def test_voc_palette_is_the_reference_table():
+    import palette
+    table = palette.voc_palette()
+    assert table.shape == (256, 3)
+    assert table[0].tolist() == [0, 0, 0]
+    assert table[1].tolist() == [128, 0, 0]
+    assert table[15].tolist() == [192, 128, 128]
+    assert table[255].tolist() == [224, 224, 192]

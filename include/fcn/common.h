@@ -76,6 +76,9 @@ std::string ShapeString(const std::vector<std::int64_t>& shape);
 /// Joins strings with a separator.
 std::string Join(const std::vector<std::string>& items, const std::string& sep);
 
+/// "1:02:03" (hours:minutes:seconds) for a number of seconds, rounded to the nearest second.
+std::string FormatDuration(double seconds);
+
 [[noreturn]] void CheckFailed(const char* file, int line, const char* condition,
                               const std::string& message);
 

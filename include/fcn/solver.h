@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -116,9 +117,13 @@ class Solver {
   void LogDisplay();
   std::unique_ptr<Net> BuildNet(NetParameter param, const NetSource& source, const NetState& state,
                                 const std::string& dir);
+  struct NetFile;
+  /// Reads a net file the solver names once, for the train and test nets that share it.
+  const NetFile& ReadNetFile(const std::string& path);
 
   SolverParameter param_;
   std::string solver_dir_;
+  std::map<std::string, std::unique_ptr<NetFile>> net_files_;  ///< while the nets are built
   std::shared_ptr<Communicator> comm_;
   std::unique_ptr<GradientReducer> reducer_;
   std::unique_ptr<Net> net_;

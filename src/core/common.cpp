@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "fcn/common.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -17,6 +18,13 @@ std::string Error::EscapeNulBytes(const std::string& message) {
     }
   }
   return out;
+}
+
+std::string FormatDuration(double seconds) {
+  const long long s = std::llround(seconds);
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "%lld:%02lld:%02lld", s / 3600, (s / 60) % 60, s % 60);
+  return buf;
 }
 
 std::string SourceLocation::ToString() const {

@@ -46,19 +46,12 @@ void ParseDatum(std::string_view value, const std::string& what, Datum* datum) {
   }
 }
 
-// The saved state: a tag line, then one "name value" line per item.
-std::string FormatState(const std::vector<std::pair<std::string, std::string>>& items) {
-  std::string out = kStateTag;
-  for (const auto& [name, value] : items) out += StrCat("\n", name, " ", value);
-  return out;
-}
-
-std::map<std::string, std::string> ParseState(const std::string& state) {
+// The text form older fcn versions wrote: the tag line, then one "name value" line per item.
+// Read into the message so that .solverstate files written before it still resume.
+DataReaderState ParseTextState(const std::string& state) {
   std::istringstream in(state);
   std::string line;
-  if (!std::getline(in, line) || line != kStateTag) {
-    throw ConfigError("the saved Data layer state is not a state written by this version of fcn");
-  }
+  std::getline(in, line);  // the tag, checked by the caller
   std::map<std::string, std::string> items;
   while (std::getline(in, line)) {
     const std::size_t space = line.find(' ');
@@ -67,47 +60,61 @@ std::map<std::string, std::string> ParseState(const std::string& state) {
     }
     items[line.substr(0, space)] = line.substr(space + 1);
   }
-  return items;
+  auto int_item = [&](const std::string& name) {
+    const std::string& text = items.at(name);
+    std::size_t used = 0;
+    long long value = 0;
+    try {
+      value = std::stoll(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != text.size()) {
+      throw ConfigError(
+          StrCat("the saved Data layer state has a bad \"", name, "\" entry: ", text));
+    }
+    return static_cast<std::int64_t>(value);
+  };
+  DataReaderState parsed;
+  if (items.count("kind")) parsed.set_kind(items["kind"]);
+  if (items.count("records")) parsed.set_records(int_item("records"));
+  if (items.count("position")) parsed.set_position(int_item("position"));
+  if (items.count("transform")) parsed.set_transform_rng(items["transform"]);
+  if (items.count("order")) parsed.set_order_rng(items["order"]);
+  return parsed;
 }
 
-std::string StateItem(const std::map<std::string, std::string>& items, const std::string& name) {
-  const auto it = items.find(name);
-  if (it == items.end()) {
-    throw ConfigError(StrCat("the saved Data layer state has no \"", name, "\" entry"));
+// A saved state: the serialized message, or the older text form.
+DataReaderState ParseState(const std::string& state) {
+  if (state.rfind(StrCat(kStateTag, "\n"), 0) == 0 || state == kStateTag) {
+    return ParseTextState(state);
   }
-  return it->second;
+  DataReaderState parsed;
+  if (!parsed.ParseFromString(state) || !parsed.has_kind()) {
+    throw ConfigError("the saved Data layer state is not a state written by this version of fcn");
+  }
+  return parsed;
 }
 
-std::int64_t StateInt(const std::map<std::string, std::string>& items, const std::string& name) {
-  const std::string text = StateItem(items, name);
-  std::size_t used = 0;
-  long long value = 0;
-  try {
-    value = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size()) {
-    throw ConfigError(StrCat("the saved Data layer state has a bad \"", name, "\" entry: ", text));
-  }
-  return value;
+void RequireStateItem(bool present, const std::string& name) {
+  if (!present) throw ConfigError(StrCat("the saved Data layer state has no \"", name, "\" entry"));
 }
 
 // Checks the kind and size a state was saved for, and the position in [0, records).
-std::int64_t CheckStatePosition(const std::map<std::string, std::string>& items,
-                                const std::string& kind, const std::string& path,
-                                std::int64_t records) {
-  const std::string saved_kind = StateItem(items, "kind");
-  if (saved_kind != kind) {
-    throw ConfigError(StrCat("the saved Data layer state is for a ", saved_kind, " database; ",
+std::int64_t CheckStatePosition(const DataReaderState& state, const std::string& kind,
+                                const std::string& path, std::int64_t records) {
+  RequireStateItem(state.has_kind(), "kind");
+  if (state.kind() != kind) {
+    throw ConfigError(StrCat("the saved Data layer state is for a ", state.kind(), " database; ",
                              path, " is read as a ", kind, " database"));
   }
-  const std::int64_t saved_records = StateInt(items, "records");
-  if (saved_records != records) {
-    throw ConfigError(StrCat("the saved Data layer state is for a database of ", saved_records,
+  RequireStateItem(state.has_records(), "records");
+  if (state.records() != records) {
+    throw ConfigError(StrCat("the saved Data layer state is for a database of ", state.records(),
                              " records; ", path, " holds ", records));
   }
-  const std::int64_t position = StateInt(items, "position");
+  RequireStateItem(state.has_position(), "position");
+  const std::int64_t position = state.position();
   if (position < 0 || position >= records) {
     throw ConfigError(StrCat("the saved Data layer position ", position, " is outside ", path, " (",
                              records, " records)"));
@@ -115,9 +122,10 @@ std::int64_t CheckStatePosition(const std::map<std::string, std::string>& items,
   return position;
 }
 
-Rng StateRng(const std::map<std::string, std::string>& items, const std::string& name) {
+Rng StateRng(bool present, const std::string& text, const std::string& name) {
+  RequireStateItem(present, name);
   Rng rng;
-  if (!rng.LoadState(StateItem(items, name))) {
+  if (!rng.LoadState(text)) {
     throw ConfigError(StrCat("the saved Data layer state has a bad \"", name, "\" RNG state"));
   }
   return rng;
@@ -213,19 +221,21 @@ class CaffeReader final : public DataReader {
   }
 
   std::string SaveState() const override {
-    std::vector<std::pair<std::string, std::string>> items = {
-        {"kind", "caffe"},
-        {"records", std::to_string(records_)},
-        {"position", std::to_string(position_)}};
-    if (transformer_.random()) items.emplace_back("transform", rng_.SaveState());
-    return FormatState(items);
+    DataReaderState state;
+    state.set_kind("caffe");
+    state.set_records(records_);
+    state.set_position(position_);
+    if (transformer_.random()) state.set_transform_rng(rng_.SaveState());
+    return state.SerializeAsString();
   }
 
   void RestoreState(const std::string& state) override {
-    const auto items = ParseState(state);
-    const std::int64_t position = CheckStatePosition(items, "caffe", path_, records_);
+    const DataReaderState saved = ParseState(state);
+    const std::int64_t position = CheckStatePosition(saved, "caffe", path_, records_);
     Rng rng = rng_;
-    if (transformer_.random()) rng = StateRng(items, "transform");
+    if (transformer_.random()) {
+      rng = StateRng(saved.has_transform_rng(), saved.transform_rng(), "transform");
+    }
     cursor_->SeekToFirst();
     position_ = 0;
     while (position_ < position) {
@@ -411,19 +421,19 @@ class SegReader final : public DataReader {
   }
 
   std::string SaveState() const override {
-    std::vector<std::pair<std::string, std::string>> items = {
-        {"kind", "segmentation"},
-        {"records", std::to_string(samples_.size())},
-        {"position", std::to_string(position_)}};
-    if (shuffle_) items.emplace_back("order", order_rng_.SaveState());
-    return FormatState(items);
+    DataReaderState state;
+    state.set_kind("segmentation");
+    state.set_records(static_cast<std::int64_t>(samples_.size()));
+    state.set_position(position_);
+    if (shuffle_) state.set_order_rng(order_rng_.SaveState());
+    return state.SerializeAsString();
   }
 
   void RestoreState(const std::string& state) override {
-    const auto items = ParseState(state);
-    const std::int64_t position = CheckStatePosition(items, "segmentation", path_,
+    const DataReaderState saved = ParseState(state);
+    const std::int64_t position = CheckStatePosition(saved, "segmentation", path_,
                                                      static_cast<std::int64_t>(samples_.size()));
-    if (shuffle_) order_rng_ = StateRng(items, "order");
+    if (shuffle_) order_rng_ = StateRng(saved.has_order_rng(), saved.order_rng(), "order");
     position_ = position;
   }
 

@@ -84,14 +84,6 @@ void CheckSolverSettings(const SolverParameter& param) {
 
 namespace {
 
-// "1:02:03" for a number of seconds.
-std::string FormatDuration(double seconds) {
-  const long long s = static_cast<long long>(std::llround(seconds));
-  char buf[48];
-  std::snprintf(buf, sizeof(buf), "%lld:%02lld:%02lld", s / 3600, (s / 60) % 60, s % 60);
-  return buf;
-}
-
 // Images one forward pass consumes: the batch axis of the first top of the first layer
 // without bottoms (a data layer), or 0 when the net has none.
 double ImagesPerPass(const Net& net) {
@@ -216,6 +208,7 @@ Solver::Solver(const SolverParameter& param, const std::string& solver_dir,
   if (param_.random_seed() >= 0) SetGlobalSeed(param_.random_seed());
   InitTrainNet();
   if (is_root()) InitTestNets();
+  net_files_.clear();
   for (Blob* p : net_->learnable_params()) {
     history_.push_back(std::make_unique<Blob>(p->shape()));
   }
@@ -281,10 +274,30 @@ void Solver::CheckSnapshotWritePermissions() const {
   std::remove(probe.c_str());
 }
 
+// A net file named by the solver, as ReadNetParamFromTextFile returns it (upgraded, with its
+// paths resolved beside it), read once even when the train and test nets share it.
+struct Solver::NetFile {
+  NetParameter param;
+  NetSource source;
+};
+
+const Solver::NetFile& Solver::ReadNetFile(const std::string& path) {
+  auto it = net_files_.find(path);
+  if (it == net_files_.end()) {
+    auto file = std::make_unique<NetFile>();
+    file->param = ReadNetParamFromTextFile(path, &file->source);
+    it = net_files_.emplace(path, std::move(file)).first;
+  }
+  return *it->second;
+}
+
 std::unique_ptr<Net> Solver::BuildNet(NetParameter param, const NetSource& source,
                                       const NetState& state, const std::string& dir) {
-  UpgradeNetAsNeeded(source.path.empty() ? "inline net" : source.path, &param);
-  ResolveNetPaths(dir, &param);
+  // A net file was upgraded and had its paths resolved when read; an inline net is done here.
+  if (source.path.empty()) {
+    UpgradeNetAsNeeded("inline net", &param);
+    ResolveNetPaths(dir, &param);
+  }
   param.mutable_state()->CopyFrom(state);
   auto net = std::make_unique<Net>(param, source.path.empty() ? nullptr : &source);
   for (int id : net->output_blob_indices()) {
@@ -309,28 +322,29 @@ void Solver::InitTrainNet() {
   }
   NetParameter net_param;
   NetSource source;
-  std::string dir = solver_dir_;
   if (param_.has_train_net_param()) {
     LOG(INFO) << "Creating training net specified in train_net_param.";
     net_param = param_.train_net_param();
   } else if (param_.has_train_net()) {
     LOG(INFO) << "Creating training net from train_net file: " << param_.train_net();
-    net_param = ReadNetParamFromTextFile(param_.train_net(), &source);
-    dir = DirName(param_.train_net());
+    const NetFile& file = ReadNetFile(param_.train_net());
+    net_param = file.param;
+    source = file.source;
   } else if (param_.has_net_param()) {
     LOG(INFO) << "Creating training net specified in net_param.";
     net_param = param_.net_param();
   } else {
     LOG(INFO) << "Creating training net from net file: " << param_.net();
-    net_param = ReadNetParamFromTextFile(param_.net(), &source);
-    dir = DirName(param_.net());
+    const NetFile& file = ReadNetFile(param_.net());
+    net_param = file.param;
+    source = file.source;
   }
   // Phase TRAIN, then the net's own state, then train_state: the later source wins.
   NetState state;
   state.set_phase(TRAIN);
   state.MergeFrom(net_param.state());
   state.MergeFrom(param_.train_state());
-  net_ = BuildNet(net_param, source, state, dir);
+  net_ = BuildNet(net_param, source, state, solver_dir_);
   // Activation gradients are dropped once consumed (nothing reads them after the step).
   net_->set_release_consumed_diffs(true);
   // Of several ranks, rank 0 loads the weights and broadcasts them (SetUpDataParallel).
@@ -367,7 +381,6 @@ void Solver::InitTestNets() {
     }
     NetParameter net_param;
     NetSource source;
-    std::string dir = solver_dir_;
     std::string what;
     const int file_index = i - param_.test_net_param_size();
     if (i < param_.test_net_param_size()) {
@@ -375,15 +388,17 @@ void Solver::InitTestNets() {
       what = "test_net_param";
     } else if (file_index < param_.test_net_size()) {
       const std::string& file = param_.test_net(file_index);
-      net_param = ReadNetParamFromTextFile(file, &source);
-      dir = DirName(file);
+      const NetFile& read = ReadNetFile(file);
+      net_param = read.param;
+      source = read.source;
       what = "test_net file: " + file;
     } else if (has_net_param) {
       net_param = param_.net_param();
       what = "net_param";
     } else {
-      net_param = ReadNetParamFromTextFile(param_.net(), &source);
-      dir = DirName(param_.net());
+      const NetFile& read = ReadNetFile(param_.net());
+      net_param = read.param;
+      source = read.source;
       what = "net file: " + param_.net();
     }
     NetState state;
@@ -391,7 +406,7 @@ void Solver::InitTestNets() {
     state.MergeFrom(net_param.state());
     if (param_.test_state_size() > 0) state.MergeFrom(param_.test_state(i));
     LOG(INFO) << "Creating test net (#" << i << ") specified by " << what;
-    test_nets_.push_back(BuildNet(net_param, source, state, dir));
+    test_nets_.push_back(BuildNet(net_param, source, state, solver_dir_));
     MetricHeads(param_, *test_nets_.back(), i);
     for (const std::string& weights : param_.weights()) {
       LoadNetWeights(test_nets_.back().get(), weights, false);

@@ -947,6 +947,32 @@ TEST(DataLayerState, SegmentationShuffleResumesExactly) {
   EXPECT_EQ(Outputs(&a, 8), continued);
 }
 
+TEST(DataLayerState, TheOlderTextStateOfEarlierSolverstatesIsStillRead) {
+  // The state is a DataReaderState message now; .solverstate files of earlier versions hold
+  // the text form, which restores the same position and order RNG.
+  const std::string sequential = DataText(FiveSampleDb(), {"data", "label"}, "", "", 1);
+  DataRun old(sequential, 2);
+  old.layer->RestoreState("fcn-data-state 1\nkind segmentation\nrecords 5\nposition 3");
+  EXPECT_EQ(LabelSequence(&old, 3), (std::vector<int>{3, 4, 0}));
+  EXPECT_THAT(
+      ConfigErrorOf([&] { old.layer->RestoreState("fcn-data-state 1\nkind segmentation"); }),
+      HasSubstr("the saved Data layer state has no \"records\" entry"));
+
+  const std::string shuffled =
+      DataText(FiveSampleDb(), {"data", "label"}, "shuffle: true prefetch: 4");
+  DataRun a(shuffled, 2);
+  Outputs(&a, 3);
+  DataReaderState saved;
+  ASSERT_TRUE(saved.ParseFromString(a.layer->SaveState()));
+  ASSERT_TRUE(saved.has_order_rng());
+  const auto continued = Outputs(&a, 6);
+  DataRun b(shuffled, 2);
+  b.layer->RestoreState(StrCat("fcn-data-state 1\nkind ", saved.kind(), "\nrecords ",
+                               saved.records(), "\nposition ", saved.position(), "\norder ",
+                               saved.order_rng()));
+  EXPECT_EQ(Outputs(&b, 6), continued);
+}
+
 TEST(DataLayerState, SequentialResumesAcrossTheWrap) {
   const std::string text = DataText(FiveSampleDb(), {"data", "label"}, "", "", 2);
   DataRun a(text, 2);

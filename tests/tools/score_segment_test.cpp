@@ -130,6 +130,15 @@ void WriteIdentityWeights(const std::string& path) {
   WriteProtoToBinaryFile(weights, path);
 }
 
+// metrics.json without its layout (spaces and line breaks; no name here has a space).
+std::string Compact(const std::string& json) {
+  std::string out;
+  for (const char c : json) {
+    if (c != ' ' && c != '\n') out += c;
+  }
+  return out;
+}
+
 class ScoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -170,13 +179,13 @@ TEST_F(ScoreTest, PrintsAndWritesTheHandComputedMetrics) {
   ASSERT_FALSE(png.empty());
   EXPECT_GE(png.cols, 3 * 40);
 
-  const std::string json = ReadAll(dir_ + "/out/metrics.json");
-  // Numbers in their shortest exact form.
-  EXPECT_THAT(json, HasSubstr("\"pixel_acc\": 0.7,"));
-  EXPECT_THAT(json, HasSubstr("\"mean_iu\": 0.388888888888888"));
-  EXPECT_THAT(json, HasSubstr("\"iu\": 0.5, \"acc\": 0.75, \"truth_pixels\": 4"));
-  EXPECT_THAT(json, HasSubstr("\"confusion\": [[4, 1, 0], [1, 3, 0], [0, 1, 0]]"));
-  EXPECT_THAT(json, HasSubstr("\"name\": \"person\""));
+  const std::string json = Compact(ReadAll(dir_ + "/out/metrics.json"));
+  // Numbers in their shortest exact form; pixel counts (int64) as strings, protobuf's mapping.
+  EXPECT_THAT(json, HasSubstr("\"pixel_acc\":0.7,"));
+  EXPECT_THAT(json, HasSubstr("\"mean_iu\":0.388888888888888"));
+  EXPECT_THAT(json, HasSubstr("\"iu\":0.5,\"acc\":0.75,\"truth_pixels\":\"4\""));
+  EXPECT_THAT(json, HasSubstr("\"confusion\":[[4,1,0],[1,3,0],[0,1,0]]"));
+  EXPECT_THAT(json, HasSubstr("\"name\":\"person\""));
 }
 
 TEST_F(ScoreTest, ExtraClassIsUndefinedAndExcludeAbsentDropsIt) {
@@ -186,9 +195,9 @@ TEST_F(ScoreTest, ExtraClassIsUndefinedAndExcludeAbsentDropsIt) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   // Class 2 is in the truth (IU 0, counted); class 3 is nowhere (left out).
   EXPECT_THAT(r.output, HasSubstr("mean IU         0.3889  (over 3 classes, absent classes"));
-  const std::string json = ReadAll(dir_ + "/out/metrics.json");
-  EXPECT_THAT(json, HasSubstr("{\"class\": 3, \"iu\": null, \"acc\": null"));
-  EXPECT_THAT(json, HasSubstr("\"exclude_absent\": true"));
+  const std::string json = Compact(ReadAll(dir_ + "/out/metrics.json"));
+  EXPECT_THAT(json, HasSubstr("{\"class\":3,\"iu\":null,\"acc\":null"));
+  EXPECT_THAT(json, HasSubstr("\"exclude_absent\":true"));
 }
 
 TEST_F(ScoreTest, BadInputExitsWithTwo) {
@@ -237,6 +246,40 @@ solver_mode: CPU
   EXPECT_EQ(count, 2u) << r.output;
   // The metrics come after Caffe's own output lines of the same test.
   EXPECT_LT(r.output.find("Test net output #0"), r.output.find("Test net metrics #0"));
+}
+
+// How often `text` occurs in `output`.
+std::size_t Occurrences(const std::string& output, const std::string& text) {
+  std::size_t count = 0;
+  for (std::size_t pos = output.find(text); pos != std::string::npos;
+       pos = output.find(text, pos + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+TEST_F(ScoreTest, EachPathIsResolvedAndLoggedOnce) {
+  // The train and test nets share val.prototxt: it is read, upgraded and resolved once.
+  Write(dir_ + "/solver.prototxt", R"(net: "val.prototxt"
+test_iter: 1
+test_interval: 1
+base_lr: 0
+lr_policy: "fixed"
+max_iter: 1
+snapshot_after_train: false
+solver_mode: CPU
+)");
+  const std::string source = "Resolved data_param.source of layer \"data\" \"db\" to db";
+  const Result train = Fcntool(dir_, "train --solver=solver.prototxt --weights=w.caffemodel");
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  EXPECT_EQ(Occurrences(train.output, "Resolved net \"val.prototxt\" to val.prototxt"), 1u)
+      << train.output;
+  EXPECT_EQ(Occurrences(train.output, source), 1u) << train.output;
+  for (const char* command : {"test", "score"}) {
+    const Result r = Fcntool(dir_, StrCat(command, " --model=val.prototxt --weights=w.caffemodel"));
+    ASSERT_EQ(r.exit_code, 0) << command << ": " << r.output;
+    EXPECT_EQ(Occurrences(r.output, source), 1u) << command << ": " << r.output;
+  }
 }
 
 TEST_F(ScoreTest, SolverWithUnknownMetricBlobIsRefused) {

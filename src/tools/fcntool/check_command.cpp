@@ -23,18 +23,8 @@ std::string Thousands(std::int64_t n) {
   return out;
 }
 
-}  // namespace
-
-int RunCheck() {
-  RequireFlag("model", FLAGS_model);
-  const NetStateOptions state = StateFromFlags(TEST);
-  NetSource source;
-  NetParameter param = ReadNetParamFromTextFile(FLAGS_model, &source);
-  Net::SetState(state, &param);
-  // Crop offsets are derived before the net is built, so a wrong offset that puts a crop out
-  // of bounds is still reported with the value it should have.
-  const NetParameter filtered = FilterNet(param);
-  const CoordMapAnalysis analysis(filtered);
+// Prints each Crop's offset as written and as derived from the coordinate maps.
+void PrintCropDerivations(const CoordMapAnalysis& analysis) {
   int mismatches = 0;
   if (!analysis.crops().empty()) {
     std::printf(
@@ -63,8 +53,10 @@ int RunCheck() {
     }
     std::printf("\n");
   }
-  std::fflush(stdout);
-  auto net = std::make_unique<Net>(param, &source);
+}
+
+// Copies --weights into the net by layer name, saying which file layers were ignored.
+void LoadCheckWeights(Net* net) {
   for (const std::string& weights : SplitList(FLAGS_weights)) {
     std::vector<std::string> ignored;
     net->CopyTrainedLayersFromFile(weights, &ignored);
@@ -74,6 +66,10 @@ int RunCheck() {
                 << " layer(s) not in the net: " << Join(ignored, ", ") << ")";
     std::cout << "\n";
   }
+}
+
+// Reshapes the net's first input to --input_shape, when given.
+void ApplyInputShape(Net* net) {
   if (!FLAGS_input_shape.empty()) {
     if (net->input_blobs().empty()) {
       throw ConfigError(
@@ -82,8 +78,10 @@ int RunCheck() {
     net->input_blobs()[0]->Reshape(ParseShapeFlag("input_shape", FLAGS_input_shape));
     net->Reshape();
   }
-  CheckPlannedMemory(*net, net->phase() == TRAIN);
+}
 
+// The layer table (name, type, top shapes, parameters); returns the width of the name column.
+int PrintLayerTable(const Net* net) {
   std::printf("Net \"%s\" (%s): %zu layers, %zu blobs\n", net->name().c_str(),
               net->phase() == TRAIN ? "TRAIN" : "TEST", net->layers().size(), net->blobs().size());
   // Column widths from the longest layer name, type and top description.
@@ -99,7 +97,6 @@ int RunCheck() {
   }
   std::printf("%-*s  %-*s  %-*s  %14s\n", name_w, "layer", type_w, "type", top_w, "top shapes",
               "parameters");
-  std::int64_t total_params = 0;
   for (std::size_t i = 0; i < net->layers().size(); ++i) {
     const Layer& layer = *net->layers()[i];
     std::int64_t layer_params = 0;
@@ -120,18 +117,11 @@ int RunCheck() {
       }
     }
   }
-  for (const Blob* p : net->learnable_params()) total_params += p->count();
+  return name_w;
+}
 
-  // Activation memory: each distinct data buffer once (Split tops share their bottom's data).
-  double data_bytes = 0, diff_bytes = 0, internal = 0;
-  std::set<const float*> seen;
-  for (const auto& blob : net->blobs()) {
-    const double bytes = static_cast<double>(blob->count()) * sizeof(float);
-    diff_bytes += bytes;
-    if (blob->count() == 0) continue;
-    if (seen.insert(blob->cpu_data()).second) data_bytes += bytes;
-  }
-  for (const auto& layer : net->layers()) internal += static_cast<double>(layer->internal_bytes());
+// The "Inputs:" and "Outputs:" lines.
+void PrintInputsAndOutputs(const Net* net) {
   std::printf("\nInputs: ");
   for (std::size_t i = 0; i < net->input_blobs().size(); ++i) {
     std::printf("%s%s %s", i ? ", " : "",
@@ -144,7 +134,10 @@ int RunCheck() {
                 net->blob_names()[static_cast<std::size_t>(net->output_blob_indices()[i])].c_str(),
                 net->output_blobs()[i]->shape_string().c_str());
   }
-  // Stride and receptive field of every blob relative to the first input.
+}
+
+// Stride, receptive field and coordinate map of every blob relative to the first input.
+void PrintGeometry(const Net* net, int name_w) {
   if (!net->input_blobs().empty()) {
     const std::string input =
         net->blob_names()[static_cast<std::size_t>(net->input_blob_indices()[0])];
@@ -167,6 +160,22 @@ int RunCheck() {
                   field.c_str(), map.c_str());
     }
   }
+}
+
+// Parameter, activation and training memory totals.
+void PrintMemory(const Net* net) {
+  std::int64_t total_params = 0;
+  for (const Blob* p : net->learnable_params()) total_params += p->count();
+  // Activation memory: each distinct data buffer once (Split tops share their bottom's data).
+  double data_bytes = 0, diff_bytes = 0, internal = 0;
+  std::set<const float*> seen;
+  for (const auto& blob : net->blobs()) {
+    const double bytes = static_cast<double>(blob->count()) * sizeof(float);
+    diff_bytes += bytes;
+    if (blob->count() == 0) continue;
+    if (seen.insert(blob->cpu_data()).second) data_bytes += bytes;
+  }
+  for (const auto& layer : net->layers()) internal += static_cast<double>(layer->internal_bytes());
   std::printf("\nParameters: %s (%s)\n", Thousands(total_params).c_str(),
               Bytes(static_cast<double>(total_params) * sizeof(float)).c_str());
   std::printf("Activations: %s forward, %s with gradients; layer buffers %s\n",
@@ -185,6 +194,28 @@ int RunCheck() {
       Bytes(param_bytes).c_str(), Bytes(param_bytes).c_str(), Bytes(param_bytes).c_str(),
       Bytes(activations).c_str(), Bytes(3 * param_bytes + activations).c_str(),
       Bytes(peak_diff).c_str());
+}
+
+}  // namespace
+
+int RunCheck() {
+  RequireFlag("model", FLAGS_model);
+  const NetStateOptions state = StateFromFlags(TEST);
+  NetSource source;
+  NetParameter param = ReadNetParamFromTextFile(FLAGS_model, &source);
+  Net::SetState(state, &param);
+  // Crop offsets are derived before the net is built, so a wrong offset that puts a crop out
+  // of bounds is still reported with the value it should have.
+  PrintCropDerivations(CoordMapAnalysis(FilterNet(param)));
+  std::fflush(stdout);
+  auto net = std::make_unique<Net>(param, &source);
+  LoadCheckWeights(net.get());
+  ApplyInputShape(net.get());
+  CheckPlannedMemory(*net, net->phase() == TRAIN);
+  const int name_w = PrintLayerTable(net.get());
+  PrintInputsAndOutputs(net.get());
+  PrintGeometry(net.get(), name_w);
+  PrintMemory(net.get());
   return 0;
 }
 

@@ -18,6 +18,7 @@
 
 #include "fcn/lmdb_db.h"
 #include "fcn/metrics.h"
+#include "fcn/lmdb_db.h"
 #include "fcn/net_paths.h"
 #include "fcn/solver.h"
 #include "tools/fcntool/commands.h"
@@ -89,40 +90,15 @@ int DatabasePasses(const NetParameter& param) {
   return 0;
 }
 
-std::string Duration(double seconds) {
-  const long long s = std::llround(seconds);
-  char buf[48];
-  std::snprintf(buf, sizeof(buf), "%lld:%02lld:%02lld", s / 3600, (s / 60) % 60, s % 60);
-  return buf;
-}
-
 // A JSON number, or null for NaN.
-std::string JsonNumber(double v) {
-  if (std::isnan(v)) return "null";
-  // The shortest form that reads back as the same double.
-  char buf[40];
-  for (int digits = 15; digits <= 17; ++digits) {
-    std::snprintf(buf, sizeof(buf), "%.*g", digits, v);
-    if (std::strtod(buf, nullptr) == v) break;
+google::protobuf::Value JsonNumber(double v) {
+  google::protobuf::Value value;
+  if (std::isnan(v)) {
+    value.set_null_value(google::protobuf::NULL_VALUE);
+  } else {
+    value.set_number_value(v);
   }
-  return buf;
-}
-
-std::string JsonString(const std::string& text) {
-  std::string out = "\"";
-  for (const char ch : text) {
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (static_cast<unsigned char>(ch) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", ch);
-      out += buf;
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
+  return value;
 }
 
 std::string Fixed(double v) {
@@ -153,42 +129,162 @@ void PrintHead(const Head& head, const SegmentationScores& s, bool exclude_absen
   }
 }
 
-void WriteJson(const std::string& path, const std::vector<Head>& heads,
-               const std::vector<SegmentationScores>& scores, int iterations, double loss) {
-  std::ofstream out(path);
-  if (!out) throw RuntimeError(StrCat(path, ": cannot open for writing"));
-  out << "{\n  \"iterations\": " << iterations << ",\n  \"loss\": " << JsonNumber(loss)
-      << ",\n  \"exclude_absent\": " << (FLAGS_exclude_absent ? "true" : "false")
-      << ",\n  \"heads\": [";
+ScoreReport MakeReport(const std::vector<Head>& heads,
+                       const std::vector<SegmentationScores>& scores, int iterations, double loss) {
+  ScoreReport report;
+  report.set_iterations(iterations);
+  *report.mutable_loss() = JsonNumber(loss);
+  report.set_exclude_absent(FLAGS_exclude_absent);
   for (std::size_t h = 0; h < heads.size(); ++h) {
     const ConfusionMatrix& m = *heads[h].matrix;
     const SegmentationScores& s = scores[h];
-    out << (h ? "," : "") << "\n    {\"score_blob\": " << JsonString(heads[h].score)
-        << ", \"label_blob\": " << JsonString(heads[h].label)
-        << ", \"classes\": " << m.num_classes() << ", \"ignore_label\": " << m.ignore_label()
-        << ", \"pixels\": " << m.total() << ",\n     \"pixel_acc\": " << JsonNumber(s.pixel_acc)
-        << ", \"mean_acc\": " << JsonNumber(s.mean_acc)
-        << ", \"mean_iu\": " << JsonNumber(s.mean_iu) << ", \"fwavacc\": " << JsonNumber(s.fwavacc)
-        << ", \"classes_counted\": " << s.classes_counted << ",\n     \"per_class\": [";
+    ScoreReport::Head* head = report.add_heads();
+    head->set_score_blob(heads[h].score);
+    head->set_label_blob(heads[h].label);
+    head->set_classes(m.num_classes());
+    head->set_ignore_label(m.ignore_label());
+    head->set_pixels(m.total());
+    *head->mutable_pixel_acc() = JsonNumber(s.pixel_acc);
+    *head->mutable_mean_acc() = JsonNumber(s.mean_acc);
+    *head->mutable_mean_iu() = JsonNumber(s.mean_iu);
+    *head->mutable_fwavacc() = JsonNumber(s.fwavacc);
+    head->set_classes_counted(s.classes_counted);
     for (int c = 0; c < m.num_classes(); ++c) {
       const auto i = static_cast<std::size_t>(c);
-      out << (c ? "," : "") << "\n       {\"class\": " << c;
-      if (!heads[h].names.empty()) out << ", \"name\": " << JsonString(heads[h].names[i]);
-      out << ", \"iu\": " << JsonNumber(s.iu[i]) << ", \"acc\": " << JsonNumber(s.accuracy[i])
-          << ", \"truth_pixels\": " << m.truth_count(c)
-          << ", \"predicted_pixels\": " << m.predicted_count(c) << "}";
+      ScoreReport::PerClass* per_class = head->add_per_class();
+      per_class->set_class_(c);
+      if (!heads[h].names.empty()) per_class->set_name(heads[h].names[i]);
+      *per_class->mutable_iu() = JsonNumber(s.iu[i]);
+      *per_class->mutable_acc() = JsonNumber(s.accuracy[i]);
+      per_class->set_truth_pixels(m.truth_count(c));
+      per_class->set_predicted_pixels(m.predicted_count(c));
     }
-    out << "],\n     \"confusion\": [";
     for (int i = 0; i < m.num_classes(); ++i) {
-      out << (i ? ", " : "") << "[";
-      for (int j = 0; j < m.num_classes(); ++j) out << (j ? ", " : "") << m.count(i, j);
-      out << "]";
+      google::protobuf::ListValue* row = head->add_confusion();
+      for (int j = 0; j < m.num_classes(); ++j) {
+        row->add_values()->set_number_value(static_cast<double>(m.count(i, j)));
+      }
     }
-    out << "]}";
   }
-  out << "\n  ]\n}\n";
+  return report;
+}
+
+void WriteJson(const std::string& path, const ScoreReport& report) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  const auto status = google::protobuf::util::MessageToJsonString(report, &json, options);
+  FCN_CHECK(status.ok(), "ScoreReport to JSON: ", status.ToString());
+  std::ofstream out(path);
+  if (!out) throw RuntimeError(StrCat(path, ": cannot open for writing"));
+  out << json;
+  if (json.empty() || json.back() != '\n') out << '\n';
   out.close();
   if (!out) throw RuntimeError(StrCat(path, ": write failed"));
+}
+
+// --iterations, or by default one pass over the net's database (50 when unknown).
+int ScoreIterations(const Net& net) {
+  int iterations = FLAGS_iterations;
+  gflags::CommandLineFlagInfo info;
+  if (gflags::GetCommandLineFlagInfo("iterations", &info) && info.is_default) {
+    const int passes = DatabasePasses(net.param());
+    iterations = passes > 0 ? passes : 50;
+  }
+  if (iterations <= 0) throw ConfigError(StrCat("--iterations=", iterations, ": must be > 0"));
+  return iterations;
+}
+
+// One head per score/label blob pair: its blobs checked, its confusion matrix and names.
+std::vector<Head> MakeHeads(const Net& net, const std::vector<std::string>& score_blobs,
+                            const std::vector<std::string>& label_blobs,
+                            const std::vector<std::string>& name_files) {
+  std::vector<Head> heads(score_blobs.size());
+  for (std::size_t h = 0; h < heads.size(); ++h) {
+    Head& head = heads[h];
+    head.score = score_blobs[h];
+    head.label = label_blobs[h];
+    for (const std::string& blob : {head.score, head.label}) {
+      if (!net.has_blob(blob)) {
+        throw ConfigError(
+            StrCat(FLAGS_model, ": the net has no blob \"", blob,
+                   "\" (--score_blobs/--label_blobs); its blobs: ", Join(net.blob_names(), ", ")));
+      }
+    }
+    const Blob& score = *net.blob_by_name(head.score);
+    if (score.num_axes() < 2) {
+      throw ConfigError(StrCat("score blob \"", head.score, "\" has shape ", score.shape_string(),
+                               "; expected N x C x H x W"));
+    }
+    const int channels = static_cast<int>(score.shape(1));
+    const int classes = FLAGS_classes > 0 ? FLAGS_classes : channels;
+    if (classes < channels) {
+      throw ConfigError(StrCat("--classes=", classes, " is fewer than the ", channels,
+                               " channels of score blob \"", head.score, "\""));
+    }
+    head.matrix =
+        std::make_unique<ConfusionMatrix>(classes, IgnoreLabelFor(net.param(), head.label));
+    if (!name_files.empty() && !name_files[h].empty()) {
+      head.names = ReadClassNames(name_files[h]);
+      if (static_cast<int>(head.names.size()) != classes) {
+        throw ConfigError(StrCat(name_files[h], ": ", head.names.size(), " class names for the ",
+                                 classes, " classes of head \"", head.score, "\""));
+      }
+    }
+  }
+  return heads;
+}
+
+// Runs `iterations` forward passes, accumulating each head's matrix, with progress on
+// stderr; returns the mean loss.
+double ScoreBatches(Net* net_ptr, int iterations, std::vector<Head>* heads_ptr) {
+  Net& net = *net_ptr;
+  std::vector<Head>& heads = *heads_ptr;
+  LOG(INFO) << "Scoring " << iterations << " batches.";
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  const auto start = std::chrono::steady_clock::now();
+  auto last_report = start;
+  double loss = 0;
+  for (int i = 0; i < iterations; ++i) {
+    loss += net.Forward();
+    for (Head& head : heads) {
+      head.matrix->Accumulate(*net.blob_by_name(head.score), *net.blob_by_name(head.label),
+                              StrCat("label blob \"", head.label, "\" of batch ", i));
+    }
+    const auto now = std::chrono::steady_clock::now();
+    const double elapsed = std::chrono::duration<double>(now - start).count();
+    const bool last = i + 1 == iterations;
+    if (last || tty || std::chrono::duration<double>(now - last_report).count() >= 10) {
+      last_report = now;
+      const double per_s = (i + 1) / std::max(elapsed, 1e-9);
+      // One write per line, so that log lines of other threads do not split it.
+      std::ostringstream line;
+      line << (tty ? "\r" : "") << "score: " << i + 1 << "/" << iterations << " (" << std::fixed
+           << std::setprecision(1) << 100.0 * (i + 1) / iterations << "%, " << std::setprecision(2)
+           << per_s << " batches/s, eta " << FormatDuration((iterations - i - 1) / per_s) << ")"
+           << (tty && !last ? "" : "\n");
+      std::cerr << line.str() << std::flush;
+    }
+  }
+  loss /= iterations;
+  return loss;
+}
+
+// confusion_<score>.csv and .png per head and metrics.json, in --output_dir.
+void WriteScoreFiles(const std::vector<Head>& heads, const std::vector<SegmentationScores>& scores,
+                     int iterations, double loss) {
+  std::error_code ec;
+  fs::create_directories(FLAGS_output_dir, ec);
+  if (ec) throw RuntimeError(StrCat(FLAGS_output_dir, ": cannot create it: ", ec.message()));
+  for (const Head& head : heads) {
+    const std::string stem = (fs::path(FLAGS_output_dir) / ("confusion_" + head.score)).string();
+    WriteConfusionCsv(*head.matrix, stem + ".csv", head.names);
+    WriteConfusionPng(*head.matrix, stem + ".png", head.names);
+  }
+  const std::string json = (fs::path(FLAGS_output_dir) / "metrics.json").string();
+  WriteJson(json, MakeReport(heads, scores, iterations, loss));
+  std::cout << "Wrote " << json << " and the confusion matrices to " << FLAGS_output_dir << "\n";
 }
 
 }  // namespace
@@ -213,88 +309,19 @@ int RunScore() {
   state.phase = TEST;
   state.level = FLAGS_level;
   state.stages = SplitList(FLAGS_stage);
-  NetSource source;
-  NetParameter param = ReadNetParamFromTextFile(FLAGS_model, &source);
-  Net::SetState(state, &param);
-  ResolveNetPaths(DirName(FLAGS_model), &param);
-  Net net(param, &source);
+  const std::unique_ptr<Net> loaded = Net::FromFile(FLAGS_model, state);
+  Net& net = *loaded;
   CheckPlannedMemory(net, false);
   LoadNetWeights(&net, FLAGS_weights, true);
 
-  int iterations = FLAGS_iterations;
-  gflags::CommandLineFlagInfo info;
-  if (gflags::GetCommandLineFlagInfo("iterations", &info) && info.is_default) {
-    const int passes = DatabasePasses(net.param());
-    iterations = passes > 0 ? passes : 50;
-  }
-  if (iterations <= 0) throw ConfigError(StrCat("--iterations=", iterations, ": must be > 0"));
-
-  std::vector<Head> heads(score_blobs.size());
-  for (std::size_t h = 0; h < heads.size(); ++h) {
-    Head& head = heads[h];
-    head.score = score_blobs[h];
-    head.label = label_blobs[h];
-    for (const std::string& blob : {head.score, head.label}) {
-      if (!net.has_blob(blob)) {
-        throw ConfigError(
-            StrCat(FLAGS_model, ": the net has no blob \"", blob,
-                   "\" (--score_blobs/--label_blobs); its blobs: ", Join(net.blob_names(), ", ")));
-      }
-    }
-    const Blob& score = *net.blob_by_name(head.score);
-    if (score.num_axes() < 2) {
-      throw ConfigError(StrCat("score blob \"", head.score, "\" has shape ", score.shape_string(),
-                               "; expected N x C x H x W"));
-    }
-    const int channels = static_cast<int>(score.shape(1));
-    const int classes = FLAGS_classes > 0 ? FLAGS_classes : channels;
-    if (classes < channels) {
-      throw ConfigError(StrCat("--classes=", classes, " is fewer than the ", channels,
-                               " channels of score blob \"", head.score, "\""));
-    }
-    head.matrix = std::make_unique<ConfusionMatrix>(classes, IgnoreLabelFor(param, head.label));
-    if (!name_files.empty() && !name_files[h].empty()) {
-      head.names = ReadClassNames(name_files[h]);
-      if (static_cast<int>(head.names.size()) != classes) {
-        throw ConfigError(StrCat(name_files[h], ": ", head.names.size(), " class names for the ",
-                                 classes, " classes of head \"", head.score, "\""));
-      }
-    }
-  }
-
+  const int iterations = ScoreIterations(net);
+  std::vector<Head> heads = MakeHeads(net, score_blobs, label_blobs, name_files);
   // Inference only: each activation is freed once its last reader has run.
   std::vector<std::string> keep;
   for (const Head& head : heads) keep.insert(keep.end(), {head.score, head.label});
   net.set_release_consumed_data(true, keep);
 
-  LOG(INFO) << "Scoring " << iterations << " batches.";
-  const bool tty = isatty(STDERR_FILENO) != 0;
-  const auto start = std::chrono::steady_clock::now();
-  auto last_report = start;
-  double loss = 0;
-  for (int i = 0; i < iterations; ++i) {
-    loss += net.Forward();
-    for (Head& head : heads) {
-      head.matrix->Accumulate(*net.blob_by_name(head.score), *net.blob_by_name(head.label),
-                              StrCat("label blob \"", head.label, "\" of batch ", i));
-    }
-    const auto now = std::chrono::steady_clock::now();
-    const double elapsed = std::chrono::duration<double>(now - start).count();
-    const bool last = i + 1 == iterations;
-    if (last || tty || std::chrono::duration<double>(now - last_report).count() >= 10) {
-      last_report = now;
-      const double per_s = (i + 1) / std::max(elapsed, 1e-9);
-      // One write per line, so that log lines of other threads do not split it.
-      std::ostringstream line;
-      line << (tty ? "\r" : "") << "score: " << i + 1 << "/" << iterations << " (" << std::fixed
-           << std::setprecision(1) << 100.0 * (i + 1) / iterations << "%, " << std::setprecision(2)
-           << per_s << " batches/s, eta " << Duration((iterations - i - 1) / per_s) << ")"
-           << (tty && !last ? "" : "\n");
-      std::cerr << line.str() << std::flush;
-    }
-  }
-  loss /= iterations;
-
+  const double loss = ScoreBatches(&net, iterations, &heads);
   std::vector<SegmentationScores> scores;
   const AbsentClassPolicy policy =
       FLAGS_exclude_absent ? AbsentClassPolicy::kExcludeAbsent : AbsentClassPolicy::kReference;
@@ -303,19 +330,7 @@ int RunScore() {
     scores.push_back(head.matrix->Scores(policy));
     PrintHead(head, scores.back(), FLAGS_exclude_absent);
   }
-  if (!FLAGS_output_dir.empty()) {
-    std::error_code ec;
-    fs::create_directories(FLAGS_output_dir, ec);
-    if (ec) throw RuntimeError(StrCat(FLAGS_output_dir, ": cannot create it: ", ec.message()));
-    for (const Head& head : heads) {
-      const std::string stem = (fs::path(FLAGS_output_dir) / ("confusion_" + head.score)).string();
-      WriteConfusionCsv(*head.matrix, stem + ".csv", head.names);
-      WriteConfusionPng(*head.matrix, stem + ".png", head.names);
-    }
-    const std::string json = (fs::path(FLAGS_output_dir) / "metrics.json").string();
-    WriteJson(json, heads, scores, iterations, loss);
-    std::cout << "Wrote " << json << " and the confusion matrices to " << FLAGS_output_dir << "\n";
-  }
+  if (!FLAGS_output_dir.empty()) WriteScoreFiles(heads, scores, iterations, loss);
   return 0;
 }
 

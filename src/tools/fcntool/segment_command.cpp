@@ -18,6 +18,7 @@
 #include "fcn/image_codec.h"
 #include "fcn/label_image.h"
 #include "fcn/metrics.h"
+#include "fcn/image_codec.h"
 #include "fcn/net_paths.h"
 #include "fcn/solver.h"
 #include "tools/fcntool/commands.h"
@@ -233,6 +234,72 @@ const Blob& ScoreBlob(const Net& net, std::string* name) {
       "\" (--score_blobs) and not exactly one output; its blobs: ", Join(net.blob_names(), ", ")));
 }
 
+// Decodes one sample's files into the net's inputs; returns the first input's image as 8-bit
+// BGR, on which the overlay is drawn.
+cv::Mat FeedSample(const std::vector<std::string>& files, const std::vector<FedInput>& inputs) {
+  const std::string& path = files[0];
+  cv::Mat image;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    cv::Mat decoded = Feed(files[i], inputs[i]);
+    if (i == 0) {
+      image = std::move(decoded);
+    } else if (decoded.size() != image.size()) {
+      throw ConfigError(StrCat(files[i], ": ", decoded.cols, "x", decoded.rows, ", but ", path,
+                               " is ", image.cols, "x", image.rows,
+                               " (the inputs of one sample must have one size)"));
+    }
+  }
+  // The overlay is drawn on the first input's image, as 8-bit BGR.
+  if (image.channels() == 1) {
+    cv::Mat scaled;
+    cv::normalize(image, scaled, 0, 255, cv::NORM_MINMAX, CV_8U);
+    cv::cvtColor(scaled, image, cv::COLOR_GRAY2BGR);
+  }
+  return image;
+}
+
+// Runs the net on what was fed; returns the argmax class of each pixel of the score blob,
+// which must have the image's size.
+std::vector<int> PredictLabels(Net* net_ptr, const std::string& path, int height, int width,
+                               std::string* score_name_ptr) {
+  Net& net = *net_ptr;
+  std::string& score_name = *score_name_ptr;
+  net.Reshape();
+  CheckPlannedMemory(net, false);
+  net.Forward();
+  const Blob& score = ScoreBlob(net, &score_name);
+  if (score.num_axes() != 4 || score.shape(2) != height || score.shape(3) != width) {
+    throw ConfigError(StrCat(path, ": the score blob \"", score_name, "\" is ",
+                             score.shape_string(), " for a ", height, "x", width,
+                             " image; segment needs 1 x C x H x W at the image size"));
+  }
+  return ArgmaxChannels(score, 0);
+}
+
+// (1 - alpha) x image + alpha x the class colour per pixel; counts each class's pixels.
+cv::Mat OverlayLabels(const cv::Mat& image, const std::vector<int>& pred,
+                      const std::vector<Rgb>& palette, std::map<int, std::int64_t>* histogram) {
+  const int height = image.rows;
+  const int width = image.cols;
+  cv::Mat overlay(height, width, CV_8UC3);
+  const double alpha = FLAGS_overlay_alpha;
+  for (int y = 0; y < height; ++y) {
+    const auto* src = image.ptr<cv::Vec3b>(y);
+    auto* dst = overlay.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < width; ++x) {
+      const int k = pred[static_cast<std::size_t>(y * width + x)];
+      ++(*histogram)[k];
+      const Rgb& colour = palette[static_cast<std::size_t>(k)];
+      const double bgr[3] = {static_cast<double>(colour.b), static_cast<double>(colour.g),
+                             static_cast<double>(colour.r)};
+      for (int c = 0; c < 3; ++c) {
+        dst[x][c] = cv::saturate_cast<std::uint8_t>((1 - alpha) * src[x][c] + alpha * bgr[c]);
+      }
+    }
+  }
+  return overlay;
+}
+
 }  // namespace
 
 int RunSegment() {
@@ -253,11 +320,8 @@ int RunSegment() {
 
   NetStateOptions state;
   state.phase = TEST;
-  NetSource source;
-  NetParameter param = ReadNetParamFromTextFile(FLAGS_model, &source);
-  Net::SetState(state, &param);
-  ResolveNetPaths(DirName(FLAGS_model), &param);
-  Net net(param, &source);
+  const std::unique_ptr<Net> loaded = Net::FromFile(FLAGS_model, state);
+  Net& net = *loaded;
   LoadNetWeights(&net, FLAGS_weights, true);
   const std::vector<FedInput> inputs = FedInputs(&net);
   std::string score_name;
@@ -281,57 +345,17 @@ int RunSegment() {
     const std::vector<std::string> files = SampleFiles(arg, inputs.size());
     const std::string& path = files[0];
     const auto start = std::chrono::steady_clock::now();
-    cv::Mat image;
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
-      cv::Mat decoded = Feed(files[i], inputs[i]);
-      if (i == 0) {
-        image = std::move(decoded);
-      } else if (decoded.size() != image.size()) {
-        throw ConfigError(StrCat(files[i], ": ", decoded.cols, "x", decoded.rows, ", but ", path,
-                                 " is ", image.cols, "x", image.rows,
-                                 " (the inputs of one sample must have one size)"));
-      }
-    }
-    // The overlay is drawn on the first input's image, as 8-bit BGR.
-    if (image.channels() == 1) {
-      cv::Mat scaled;
-      cv::normalize(image, scaled, 0, 255, cv::NORM_MINMAX, CV_8U);
-      cv::cvtColor(scaled, image, cv::COLOR_GRAY2BGR);
-    }
+    const cv::Mat image = FeedSample(files, inputs);
     const int height = image.rows;
     const int width = image.cols;
     const std::int64_t plane = static_cast<std::int64_t>(height) * width;
-    net.Reshape();
-    CheckPlannedMemory(net, false);
-    net.Forward();
-    const Blob& score = ScoreBlob(net, &score_name);
-    if (score.num_axes() != 4 || score.shape(2) != height || score.shape(3) != width) {
-      throw ConfigError(StrCat(path, ": the score blob \"", score_name, "\" is ",
-                               score.shape_string(), " for a ", height, "x", width,
-                               " image; segment needs 1 x C x H x W at the image size"));
-    }
-    const std::vector<int> pred = ArgmaxChannels(score, 0);
+    const std::vector<int> pred = PredictLabels(&net, path, height, width, &score_name);
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 
     std::vector<std::uint8_t> indices(pred.begin(), pred.end());
-    cv::Mat overlay(height, width, CV_8UC3);
     std::map<int, std::int64_t> histogram;
-    const double alpha = FLAGS_overlay_alpha;
-    for (int y = 0; y < height; ++y) {
-      const auto* src = image.ptr<cv::Vec3b>(y);
-      auto* dst = overlay.ptr<cv::Vec3b>(y);
-      for (int x = 0; x < width; ++x) {
-        const int k = pred[static_cast<std::size_t>(y * width + x)];
-        ++histogram[k];
-        const Rgb& colour = palette[static_cast<std::size_t>(k)];
-        const double bgr[3] = {static_cast<double>(colour.b), static_cast<double>(colour.g),
-                               static_cast<double>(colour.r)};
-        for (int c = 0; c < 3; ++c) {
-          dst[x][c] = cv::saturate_cast<std::uint8_t>((1 - alpha) * src[x][c] + alpha * bgr[c]);
-        }
-      }
-    }
+    const cv::Mat overlay = OverlayLabels(image, pred, palette, &histogram);
     const std::string stem = fs::path(path).stem().string();
     const std::string label_png = (out_dir / (stem + "_label.png")).string();
     const std::string overlay_png = (out_dir / (stem + "_overlay.png")).string();

@@ -21,11 +21,8 @@ int RunTest() {
   state.phase = TEST;
   state.level = FLAGS_level;
   state.stages = SplitList(FLAGS_stage);
-  NetSource source;
-  NetParameter param = ReadNetParamFromTextFile(FLAGS_model, &source);
-  Net::SetState(state, &param);
-  ResolveNetPaths(DirName(FLAGS_model), &param);
-  Net net(param, &source);
+  const std::unique_ptr<Net> loaded = Net::FromFile(FLAGS_model, state);
+  Net& net = *loaded;
   CheckPlannedMemory(net, false);
   LoadNetWeights(&net, FLAGS_weights, true);
   net.set_release_consumed_data(true);  // forward only: activations freed after their last use
