@@ -7,6 +7,7 @@
 
 #include "fcn/coord_map.h"
 #include "tools/fcntool/commands.h"
+#include "tools/fcntool/tool_options.h"
 
 namespace fcn::tool {
 
@@ -64,7 +65,7 @@ int RunCheck() {
     std::printf("\n");
   }
   std::fflush(stdout);
-  auto net = std::make_unique<Net>(param, &source);
+  auto net = std::make_unique<Net>(param, ToolOptions(), &source);
   for (const std::string& weights : SplitList(FLAGS_weights)) {
     std::vector<std::string> ignored;
     net->CopyTrainedLayersFromFile(weights, &ignored);

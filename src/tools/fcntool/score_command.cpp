@@ -21,6 +21,7 @@
 #include "io/net_paths.h"
 #include "solver/solver_internal.h"
 #include "tools/fcntool/commands.h"
+#include "tools/fcntool/tool_options.h"
 
 DEFINE_string(label_blobs, "label", "The label blob(s), one per score blob (comma list).");
 DEFINE_int32(classes, 0,
@@ -216,7 +217,7 @@ int RunScore() {
   NetParameter param = ReadNetParamFromTextFile(FLAGS_model, &source);
   Net::SetState(state, &param);
   ResolveNetPaths(DirName(FLAGS_model), &param);
-  Net net(param, &source);
+  Net net(param, ToolOptions(), &source);
   CheckPlannedMemory(net, false);
   LoadNetWeights(&net, FLAGS_weights, true);
 

@@ -21,6 +21,7 @@
 #include "io/net_paths.h"
 #include "solver/solver_internal.h"
 #include "tools/fcntool/commands.h"
+#include "tools/fcntool/tool_options.h"
 
 DEFINE_string(mean_value, "104.00699,116.66877,122.67892",
               "Per-channel mean subtracted from each input image, in the decoded (BGR) channel "
@@ -257,7 +258,7 @@ int RunSegment() {
   NetParameter param = ReadNetParamFromTextFile(FLAGS_model, &source);
   Net::SetState(state, &param);
   ResolveNetPaths(DirName(FLAGS_model), &param);
-  Net net(param, &source);
+  Net net(param, ToolOptions(), &source);
   LoadNetWeights(&net, FLAGS_weights, true);
   const std::vector<FedInput> inputs = FedInputs(&net);
   std::string score_name;

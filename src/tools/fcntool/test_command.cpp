@@ -7,6 +7,7 @@
 #include "io/net_paths.h"
 #include "solver/solver_internal.h"
 #include "tools/fcntool/commands.h"
+#include "tools/fcntool/tool_options.h"
 
 namespace fcn::tool {
 
@@ -25,7 +26,7 @@ int RunTest() {
   NetParameter param = ReadNetParamFromTextFile(FLAGS_model, &source);
   Net::SetState(state, &param);
   ResolveNetPaths(DirName(FLAGS_model), &param);
-  Net net(param, &source);
+  Net net(param, ToolOptions(), &source);
   CheckPlannedMemory(net, false);
   LoadNetWeights(&net, FLAGS_weights, true);
   net.set_release_consumed_data(true);  // forward only: activations freed after their last use
