@@ -79,7 +79,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (options & 32) param.mutable_transform_param()->set_force_color(true);
   try {
-    std::unique_ptr<fcn::DataReader> reader = fcn::CreateDataReader(param);
+    fcn::Rng rng;
+    std::unique_ptr<fcn::DataReader> reader = fcn::CreateDataReader(param, rng);
     fcn::DataBatch batch;
     reader->Next(&batch);
     reader->Next(&batch);

@@ -67,11 +67,4 @@ class ExecContext {
   mutable std::unique_ptr<GpuHandles> gpu_;
 };
 
-/// The device that new Nets run on, as Caffe's Caffe::set_mode and SetDevice: the CPU
-/// unless set (fcntool's --gpu sets it). SetDefaultDevice(kCuda, id) checks that the device
-/// exists and throws RuntimeError with the runtime's reason when it does not.
-void SetDefaultDevice(Device device, int device_id = 0);
-Device DefaultDevice();
-int DefaultDeviceId();
-
 }  // namespace fcn

@@ -30,6 +30,7 @@
 #include "fcn/exec_context.h"
 #include "fcn/options.h"
 #include "fcn/proto/fcn.pb.h"
+#include "fcn/rng.h"
 
 namespace fcn {
 
@@ -68,6 +69,10 @@ class Layer {
   /// on its own runs with the default Options).
   const Options& options() const { return options_; }
   void set_options(const Options& options) { options_ = options; }
+  /// The random source of the run this layer belongs to (fillers, Dropout masks, data order):
+  /// the Net's, set before SetUp; a layer made on its own has its own, seeded as Rng().
+  Rng& rng() const { return *rng_; }
+  void set_rng(Rng* rng) { rng_ = rng != nullptr ? rng : &own_rng_; }
 
   /// Runs LayerSetUp and Reshape and sets the loss weights (blob counts were checked against
   /// the schema by LayerRegistry::Create).
@@ -138,6 +143,8 @@ class Layer {
   friend class LayerRegistry;
   void SetLossWeights(const BlobVec& top);
   const LayerSchema* schema_ = nullptr;
+  mutable Rng own_rng_;
+  Rng* rng_ = &own_rng_;
 };
 
 }  // namespace fcn

@@ -26,13 +26,17 @@ struct NetStateOptions {
 
 class Net {
  public:
-  /// Builds from a parameter as is (its `state` decides the phase). `source` supplies file
-  /// locations for error messages (may be null).
+  /// Builds from a parameter as is (its `state` decides the phase), with the default Options
+  /// (on the CPU). `source` supplies file locations for error messages (may be null).
   explicit Net(const NetParameter& param, const NetSource* source = nullptr);
-  /// The same, running with `options` (device, engines) instead of the defaults.
-  Net(const NetParameter& param, const Options& options, const NetSource* source = nullptr);
-  /// Reads a prototxt and builds it in the given state.
-  static std::unique_ptr<Net> FromFile(const std::string& path, const NetStateOptions& state);
+  /// The same, running with `options` (device, engines, seed). The net draws its random
+  /// numbers from `rng` when given (a Solver shares one between its train and test nets; it
+  /// must outlive the net), otherwise from an Rng of its own seeded with options.random_seed.
+  Net(const NetParameter& param, const Options& options, const NetSource* source = nullptr,
+      Rng* rng = nullptr);
+  /// Reads a prototxt and builds it in the given state, with `options` and `rng` as above.
+  static std::unique_ptr<Net> FromFile(const std::string& path, const NetStateOptions& state,
+                                       const Options& options = Options(), Rng* rng = nullptr);
   /// Applies phase, level and stages to a parameter's state.
   static void SetState(const NetStateOptions& state, NetParameter* param);
 
@@ -157,8 +161,12 @@ class Net {
   /// The parameter the net was built from (after filtering, upgrades and Split insertion).
   const NetParameter& param() const { return param_; }
   const ExecContext& context() const { return *ctx_; }
-  /// Runs the following passes on `device` (a net starts on DefaultDevice()). Blobs follow
-  /// lazily: each is copied to where it is next used.
+  /// The options the net runs with (those of its context).
+  const Options& options() const { return ctx_->options(); }
+  /// The random source of this net's layers (its own, or the one given at construction).
+  Rng& rng() const { return *rng_; }
+  /// Runs the following passes on `device` (a net starts on its Options' device), with its
+  /// other options unchanged. Blobs follow lazily: each is copied to where it is next used.
   void UseDevice(Device device, int device_id = 0);
   const NetSource& source() const { return source_; }
   /// Location of layer i in its file (unknown for inserted Splits' own text).
@@ -197,6 +205,8 @@ class Net {
   NetSource source_;
   std::vector<SourceLocation> layer_locations_;
   std::unique_ptr<ExecContext> ctx_;
+  std::unique_ptr<Rng> own_rng_;
+  Rng* rng_ = nullptr;
   bool release_consumed_diffs_ = false;
   std::function<void(int)> after_backward_;
   /// Whether a top of this layer shares its diff buffer with one of the layer's bottoms.

@@ -33,6 +33,13 @@ struct Options {
   /// cuDNN reports as deterministic may run.
   std::size_t cudnn_workspace_limit_bytes = std::size_t{1} << 30;
   bool cudnn_deterministic = false;
+  /// The seed of the Rng that a Net owns (fillers, Dropout masks, data order and transforms).
+  /// A net built by a Solver shares the Solver's Rng instead, seeded from random_seed. 5489 is
+  /// std::mt19937's default seed.
+  std::uint64_t random_seed = 5489;
 };
+
+/// Compute threads (OpenBLAS, OpenMP) are not an option of a net: those libraries keep one
+/// count per process. fcntool sets it once (fcn::SetNumThreads, include/fcn/threads.h).
 
 }  // namespace fcn

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Rng: the seeded random source behind fillers, Dropout masks and data shuffling.
+// Rng: the seeded random source behind fillers, Dropout masks and data shuffling. There is no
+// global one: a Net owns its Rng, or shares the one of the Solver that built it (Caffe's global
+// RNG, per run), and gives it to its layers (Layer::rng()).
 // Distributions are computed here from the raw Mersenne Twister output (not with <random>'s
 // implementation-defined distributions), so a seed gives the same numbers with any compiler,
 // and the state can be saved and restored for an exact resume.
@@ -39,9 +41,8 @@ class Rng {
   double spare_ = 0.0;
 };
 
-/// The process-wide RNG (Caffe's global RNG), seeded by the solver's random_seed.
-Rng& GlobalRng();
-/// Seeds the global RNG. A negative seed draws one from std::random_device.
-void SetGlobalSeed(std::int64_t seed);
+/// A seed for Rng::Seed from a signed setting (Caffe's random_seed): the value itself when it
+/// is not negative, otherwise one drawn from std::random_device.
+std::uint64_t SeedFromSetting(std::int64_t seed);
 
 }  // namespace fcn

@@ -43,8 +43,11 @@ class Solver {
   /// and weights (ConfigError on every rank otherwise), gradients are summed across the ranks
   /// and averaged, and rank 0 alone tests, logs and writes snapshots. The communicator must
   /// outlive the solver. Without one (or with one rank) nothing changes.
+  /// The train and test nets run with `options` (device, engines) and share one Rng, the
+  /// solver's: seeded with the solver's random_seed when it is not negative, otherwise with
+  /// options.random_seed. It is saved in snapshots and, of several ranks, rank 0's is used.
   explicit Solver(const SolverParameter& param, const std::string& solver_dir = "",
-                  std::shared_ptr<Communicator> comm = nullptr);
+                  std::shared_ptr<Communicator> comm = nullptr, const Options& options = Options());
   ~Solver();
   Solver(const Solver&) = delete;
   Solver& operator=(const Solver&) = delete;
@@ -62,6 +65,10 @@ class Solver {
   void Restore(const std::string& state_file);
   /// Copies weights (comma-separated .caffemodel list) into the train and every test net.
   void LoadWeights(const std::string& files);
+
+  /// The options its nets run with, and the random source they share.
+  const Options& options() const { return options_; }
+  Rng& rng() { return rng_; }
 
   /// Called once per iteration and between test batches; its answer is acted upon.
   void SetActionFunction(std::function<SolverAction()> fn) { action_fn_ = std::move(fn); }
@@ -125,6 +132,8 @@ class Solver {
   std::string solver_dir_;
   std::map<std::string, std::unique_ptr<NetFile>> net_files_;  ///< while the nets are built
   std::shared_ptr<Communicator> comm_;
+  Options options_;
+  Rng rng_;  // declared before the nets, which draw from it
   std::unique_ptr<GradientReducer> reducer_;
   std::unique_ptr<Net> net_;
   std::vector<std::unique_ptr<Net>> test_nets_;

@@ -66,20 +66,6 @@ ExecContext::ExecContext(const Options& options)
 
 ExecContext::~ExecContext() = default;
 
-namespace {
-Device g_default_device = Device::kCpu;
-int g_default_device_id = 0;
-}  // namespace
-
-void SetDefaultDevice(Device device, int device_id) {
-  if (device == Device::kCuda) gpu::SetDevice(device_id);
-  g_default_device = device;
-  g_default_device_id = device_id;
-}
-
-Device DefaultDevice() { return g_default_device; }
-int DefaultDeviceId() { return g_default_device_id; }
-
 GpuHandles& ExecContext::gpu() const {
   FCN_CHECK(device_ == Device::kCuda, "GPU handles requested on a CPU context");
   if (!gpu_) gpu_ = std::make_unique<GpuHandles>();

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Caffe's fillers (include/caffe/filler.hpp), float only, drawn from the global RNG.
+// Caffe's fillers (include/caffe/filler.hpp), float only, drawn from the run's Rng.
 #include "fcn/filler.h"
 
 #include <cmath>
@@ -50,11 +50,10 @@ float ScaleDenominator(const FillerParameter& param, const Blob& blob) {
 
 }  // namespace
 
-void FillBlob(const FillerParameter& param, Blob* blob) {
+void FillBlob(const FillerParameter& param, Blob* blob, Rng& rng) {
   ValidateFiller(param);
   const std::int64_t count = blob->count();
   float* data = blob->mutable_cpu_data();
-  Rng& rng = GlobalRng();
   const std::string& type = param.type();
   if (type == "constant") {
     for (std::int64_t i = 0; i < count; ++i) data[i] = param.value();

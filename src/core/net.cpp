@@ -15,14 +15,15 @@
 
 namespace fcn {
 
-Net::Net(const NetParameter& param, const NetSource* source)
-    : ctx_(std::make_unique<ExecContext>(DefaultDevice(), DefaultDeviceId())) {
-  if (source) source_ = *source;
-  Init(param);
-}
+Net::Net(const NetParameter& param, const NetSource* source) : Net(param, Options(), source) {}
 
-Net::Net(const NetParameter& param, const Options& options, const NetSource* source)
+Net::Net(const NetParameter& param, const Options& options, const NetSource* source, Rng* rng)
     : ctx_(std::make_unique<ExecContext>(options)) {
+  if (rng == nullptr) {
+    own_rng_ = std::make_unique<Rng>(options.random_seed);
+    rng = own_rng_.get();
+  }
+  rng_ = rng;
   if (source) source_ = *source;
   Init(param);
 }
@@ -36,11 +37,12 @@ void Net::SetState(const NetStateOptions& state, NetParameter* param) {
   for (const std::string& stage : state.stages) s->add_stage(stage);
 }
 
-std::unique_ptr<Net> Net::FromFile(const std::string& path, const NetStateOptions& state) {
+std::unique_ptr<Net> Net::FromFile(const std::string& path, const NetStateOptions& state,
+                                   const Options& options, Rng* rng) {
   NetSource source;
   NetParameter param = ReadNetParamFromTextFile(path, &source);
   SetState(state, &param);
-  return std::make_unique<Net>(param, &source);
+  return std::make_unique<Net>(param, options, &source, rng);
 }
 
 SourceLocation Net::layer_location(int i) const {
@@ -177,6 +179,7 @@ void Net::SetUpLayer(int layer_id) {
   Layer* layer = layers_[lid].get();
   try {
     layer->set_options(ctx_->options());
+    layer->set_rng(rng_);
     layer->SetUp(bottom_vecs_[lid], top_vecs_[lid]);
   } catch (const ConfigError& e) {
     Rethrow(layer_id, e);
@@ -455,7 +458,11 @@ void Net::Reshape() {
 
 void Net::UseDevice(Device device, int device_id) {
   if (ctx_ && ctx_->device() == device && ctx_->device_id() == device_id) return;
-  ctx_ = std::make_unique<ExecContext>(device, device_id);
+  Options options = ctx_->options();
+  options.device = device;
+  options.device_id = device_id;
+  ctx_ = std::make_unique<ExecContext>(options);
+  for (const auto& layer : layers_) layer->set_options(options);
 }
 
 void Net::ClearParamDiffs() {

@@ -60,17 +60,12 @@ bool Rng::LoadState(const std::string& state) {
   return true;
 }
 
-Rng& GlobalRng() {
-  static thread_local Rng rng;
-  return rng;
-}
-
-void SetGlobalSeed(std::int64_t seed) {
+std::uint64_t SeedFromSetting(std::int64_t seed) {
   if (seed < 0) {
     std::random_device device;
     seed = (static_cast<std::int64_t>(device()) << 31) ^ device();
   }
-  GlobalRng().Seed(static_cast<std::uint64_t>(seed));
+  return static_cast<std::uint64_t>(seed);
 }
 
 }  // namespace fcn

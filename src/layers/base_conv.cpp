@@ -241,10 +241,10 @@ void BaseConvolutionLayer::SetUpBlobs() {
 
   if (blobs_.empty()) {
     blobs_.push_back(std::make_shared<Blob>(weight_shape));
-    FillBlob(p.weight_filler(), blobs_[0].get());
+    FillBlob(p.weight_filler(), blobs_[0].get(), rng());
     if (bias_term_) {
       blobs_.push_back(std::make_shared<Blob>(bias_shape));
-      FillBlob(p.bias_filler(), blobs_[1].get());
+      FillBlob(p.bias_filler(), blobs_[1].get(), rng());
     }
     return;
   }

@@ -72,7 +72,7 @@ void BiasLayer::LayerSetUp(const BlobVec& bottom, const BlobVec&) {
   } else if (blobs_.empty()) {
     blobs_.push_back(
         std::make_shared<Blob>(OperandShape(*bottom[0], axis_param_, num_axes_, "bias")));
-    FillBlob(layer_param_.bias_param().filler(), blobs_[0].get());
+    FillBlob(layer_param_.bias_param().filler(), blobs_[0].get(), rng());
   } else if (blobs_.size() != 1) {
     throw ConfigError(StrCat("Bias expects 1 parameter blob, got ", blobs_.size()));
   }

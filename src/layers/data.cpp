@@ -35,7 +35,7 @@ DataLayer::~DataLayer() { StopThread(); }
 
 void DataLayer::LayerSetUp(const BlobVec&, const BlobVec& top) {
   StopThread();
-  reader_ = CreateDataReader(layer_param_);
+  reader_ = CreateDataReader(layer_param_, rng());
   handed_state_ = reader_->SaveState();
   initial_state_ = handed_state_;
   free_.clear();

@@ -22,12 +22,12 @@ namespace fcn {
 //
 // Caffe mode (no `~meta` record; what convert_imageset writes): Caffe's Data layer. Records
 // (one serialized Datum each) are read in key order and wrap to the first after the last
-// ("Restarting data prefetching from start."); rand_skip skips GlobalRng() % rand_skip
+// ("Restarting data prefetching from start."); rand_skip skips rng() % rand_skip
 // records at set-up. top[0] = the transformed images, batch_size x C x H' x W', shaped by
 // the first Datum of each batch (every Datum of a batch must have its size unless cropping);
 // top[1] (optional) = Datum.label as float, shape (batch_size). transform_param as Caffe's
 // DataTransformer (layers/data_transformer.h: crop_size, mirror, mean_file, mean_value,
-// scale, force_color, force_gray); its RNG is seeded from GlobalRng() at set-up.
+// scale, force_color, force_gray); its RNG is seeded from rng() at set-up.
 // data_param.force_encoded_color decodes encoded Datums as colour.
 //
 // Segmentation mode (a `~meta` JSON record {"format": "fcn-seg-1", "count": N, "fields":

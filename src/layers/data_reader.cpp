@@ -136,7 +136,7 @@ Rng StateRng(bool present, const std::string& text, const std::string& name) {
 
 class CaffeReader final : public DataReader {
  public:
-  CaffeReader(std::unique_ptr<LmdbReader> db, const LayerParameter& param)
+  CaffeReader(std::unique_ptr<LmdbReader> db, const LayerParameter& param, Rng& run_rng)
       : db_(std::move(db)),
         path_(db_->path()),
         batch_size_(static_cast<int>(param.data_param().batch_size())),
@@ -165,11 +165,11 @@ class CaffeReader final : public DataReader {
       color_mode_ = ColorMode::kColor;
     }
     // Caffe seeds the transformer first (only when it draws), then skips.
-    if (transformer_.random()) rng_.Seed(GlobalRng().NextU32());
+    if (transformer_.random()) rng_.Seed(run_rng.NextU32());
     cursor_ = db_->NewCursor();
     cursor_->SeekToFirst();
     if (dp.rand_skip() > 0) {
-      const std::uint32_t skip = GlobalRng().NextU32() % dp.rand_skip();
+      const std::uint32_t skip = run_rng.NextU32() % dp.rand_skip();
       LOG(INFO) << "Skipping first " << skip << " data points.";
       for (std::uint32_t i = 0; i < skip; ++i) Advance();
     }
@@ -552,7 +552,7 @@ class SegReader final : public DataReader {
 
 }  // namespace
 
-std::unique_ptr<DataReader> CreateDataReader(const LayerParameter& param) {
+std::unique_ptr<DataReader> CreateDataReader(const LayerParameter& param, Rng& run_rng) {
   const DataParameter& dp = param.data_param();
   if (dp.source().empty()) throw ConfigError("data_param.source is not set");
   if (dp.backend() != DataParameter::LMDB) {
@@ -571,7 +571,7 @@ std::unique_ptr<DataReader> CreateDataReader(const LayerParameter& param) {
   // (A segmentation database's samples are counted by its reader.)
   if (!seg) CheckBatchFits(dp.batch_size(), db->size(), dp.source());
   if (seg) return std::make_unique<SegReader>(std::move(db), meta, param);
-  return std::make_unique<CaffeReader>(std::move(db), param);
+  return std::make_unique<CaffeReader>(std::move(db), param, run_rng);
 }
 
 }  // namespace fcn

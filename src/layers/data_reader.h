@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fcn/proto/fcn.pb.h"
+#include "fcn/rng.h"
 
 namespace fcn {
 
@@ -51,8 +52,8 @@ class DataReader {
 /// Opens the database named by `param` (data_param.source, which must be an LMDB) and
 /// returns the reader for it: the segmentation reader when the database has a `~meta`
 /// record, Caffe's sequential reader otherwise. Validates the parameter against the
-/// database (fields, transforms, top count) and seeds the transform RNG from GlobalRng()
-/// when the transform is random. Throws ConfigError.
-std::unique_ptr<DataReader> CreateDataReader(const LayerParameter& param);
+/// database (fields, transforms, top count) and seeds the transform RNG from `run_rng`
+/// (the layer's, Layer::rng()) when the transform is random. Throws ConfigError.
+std::unique_ptr<DataReader> CreateDataReader(const LayerParameter& param, Rng& run_rng);
 
 }  // namespace fcn

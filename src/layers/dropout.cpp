@@ -44,7 +44,7 @@ void DropoutLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, co
   }
   // The draws are sequential on the host so that a seed gives one mask on every device.
   float* mask = mask_.mutable_data(ctx);
-  Rng& rng = GlobalRng();
+  Rng& rng = this->rng();
   const float keep = 1.0f - ratio_;
   for (std::int64_t i = 0; i < count; ++i) mask[i] = rng.Bernoulli(keep) ? 1.0f : 0.0f;
   ForEachIndex(ctx, count,

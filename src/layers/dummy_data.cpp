@@ -88,7 +88,7 @@ void DummyDataLayer::LayerSetUp(const BlobVec&, const BlobVec& top) {
   FCN_CHECK(shapes_.size() == top.size(), shapes_.size(), " shapes for ", top.size(), " tops");
   for (std::size_t i = 0; i < top.size(); ++i) {
     top[i]->Reshape(shapes_[i]);
-    if (!refill_[i]) FillBlob(fillers_[i], top[i]);
+    if (!refill_[i]) FillBlob(fillers_[i], top[i], rng());
   }
 }
 
@@ -96,7 +96,7 @@ void DummyDataLayer::Reshape(const BlobVec&, const BlobVec&) {}
 
 void DummyDataLayer::ForwardImpl(const ExecContext&, const BlobVec&, const BlobVec& top) {
   for (std::size_t i = 0; i < top.size(); ++i) {
-    if (refill_[i]) FillBlob(fillers_[i], top[i]);
+    if (refill_[i]) FillBlob(fillers_[i], top[i], rng());
   }
 }
 

@@ -49,10 +49,10 @@ void InnerProductLayer::LayerSetUp(const BlobVec& bottom, const BlobVec&) {
   const InnerProductParameter& p = layer_param_.inner_product_param();
   if (blobs_.empty()) {
     blobs_.push_back(std::make_shared<Blob>(weight_shape));
-    FillBlob(p.weight_filler(), blobs_[0].get());
+    FillBlob(p.weight_filler(), blobs_[0].get(), rng());
     if (bias_term_) {
       blobs_.push_back(std::make_shared<Blob>(bias_shape));
-      FillBlob(p.bias_filler(), blobs_[1].get());
+      FillBlob(p.bias_filler(), blobs_[1].get(), rng());
     }
   } else {
     // Weights came with the parameter: keep them, but they must fit.

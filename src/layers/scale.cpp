@@ -48,14 +48,14 @@ void ScaleLayer::LayerSetUp(const BlobVec& bottom, const BlobVec&) {
       filler.set_type("constant");
       filler.set_value(1.0f);
     }
-    FillBlob(filler, blobs_[0].get());
+    FillBlob(filler, blobs_[0].get(), rng());
   }
   // A given scale without its bias (Caffe accepts that): the bias is filled.
   if (bias_term_ && blobs_.size() < expected) {
     const int bias_axes = learned ? num_axes_ : bottom[1]->num_axes();
     blobs_.push_back(
         std::make_shared<Blob>(OperandShape(*bottom[0], axis_param_, bias_axes, "bias")));
-    FillBlob(p.bias_filler(), blobs_.back().get());
+    FillBlob(p.bias_filler(), blobs_.back().get(), rng());
   }
   param_propagate_down_.resize(blobs_.size(), true);
 }

@@ -111,12 +111,12 @@ void Solver::SetUpDataParallel() {
   CheckRanksAgree("solver file and net", config);
   // Each rank's share of the training data: batch r of every group of N.
   for (const auto& layer : net_->layers()) layer->SetDataShard(rank(), world_size());
-  // Rank 0's weights and global RNG (Dropout draws from it; rank 0's test nets drew from it
+  // Rank 0's weights and the solver's RNG (Dropout draws from it; rank 0's test nets drew from it
   // at set-up), so that a fresh run starts as a resumed one does.
   BroadcastParams(false);
-  std::string rng = GlobalRng().SaveState();
+  std::string rng = rng_.SaveState();
   BroadcastString(*comm_, &rng, 0);
-  CHECK(GlobalRng().LoadState(rng)) << "rank 0's RNG state does not load";
+  CHECK(rng_.LoadState(rng)) << "rank 0's RNG state does not load";
   CheckRanksAgree("weights", ParamBytes(*net_, nullptr));
   reducer_ = std::make_unique<GradientReducer>(net_.get(), comm_.get(), param_.layer_wise_reduce(),
                                                kBucketBytes, kFirstBucketBytes);
@@ -185,7 +185,7 @@ void Solver::RestoreDistributed(const std::string& state_file) {
   if (is_root()) {
     state.set_iter(iter_);
     state.set_current_step(current_step_);
-    state.set_rng_state(GlobalRng().SaveState());
+    state.set_rng_state(rng_.SaveState());
     for (const auto& layer : net_->layers()) {
       std::string bytes = layer->SaveState();
       if (bytes.empty()) continue;
@@ -205,7 +205,7 @@ void Solver::RestoreDistributed(const std::string& state_file) {
     CHECK(state.ParseFromString(bytes)) << "rank 0's state does not parse";
     iter_ = state.iter();
     current_step_ = state.current_step();
-    CHECK(GlobalRng().LoadState(state.rng_state())) << "rank 0's RNG state does not load";
+    CHECK(rng_.LoadState(state.rng_state())) << "rank 0's RNG state does not load";
     for (const LayerState& ls : state.layer_state()) {
       Layer* layer = net_->layer_by_name(ls.layer());
       CHECK(layer != nullptr) << "rank 0 restored layer " << ls.layer() << ", absent here";

@@ -182,7 +182,7 @@ void Solver::Snapshot() {
   }
   state.set_current_step(current_step_);
   for (const auto& h : history_) h->ToProto(state.add_history());
-  state.set_rng_state(GlobalRng().SaveState());
+  state.set_rng_state(rng_.SaveState());
   SaveLayerStates(*net_, NetTag(0, true), &state);
   for (std::size_t i = 0; i < test_nets_.size(); ++i) {
     SaveLayerStates(*test_nets_[i], NetTag(i, false), &state);
@@ -260,7 +260,7 @@ void Solver::RestoreFile(const std::string& state_file) {
     }
   }
   if (state.has_rng_state()) {
-    if (!GlobalRng().LoadState(state.rng_state())) {
+    if (!rng_.LoadState(state.rng_state())) {
       throw ConfigError(StrCat(state_file, ": rng_state is not a saved RNG state"));
     }
   } else {

@@ -192,8 +192,12 @@ SolverParameter ReadSolverFile(const std::string& path) {
 }
 
 Solver::Solver(const SolverParameter& param, const std::string& solver_dir,
-               std::shared_ptr<Communicator> comm)
-    : param_(param), solver_dir_(solver_dir), comm_(std::move(comm)) {
+               std::shared_ptr<Communicator> comm, const Options& options)
+    : param_(param),
+      solver_dir_(solver_dir),
+      comm_(std::move(comm)),
+      options_(options),
+      rng_(options.random_seed) {
   UpgradeSolverType(&param_);
   LOG(INFO) << "Initializing solver from parameters: " << std::endl << param_.DebugString();
   if (param_.type() == "Nesterov") {
@@ -205,7 +209,7 @@ Solver::Solver(const SolverParameter& param, const std::string& solver_dir,
   CheckSolverSettings(param_);
   // Of several ranks, rank 0 alone writes snapshots (and tests).
   if (is_root()) CheckSnapshotWritePermissions();
-  if (param_.random_seed() >= 0) SetGlobalSeed(param_.random_seed());
+  if (param_.random_seed() >= 0) rng_.Seed(static_cast<std::uint64_t>(param_.random_seed()));
   InitTrainNet();
   if (is_root()) InitTestNets();
   net_files_.clear();
@@ -299,7 +303,7 @@ std::unique_ptr<Net> Solver::BuildNet(NetParameter param, const NetSource& sourc
     ResolveNetPaths(dir, &param);
   }
   param.mutable_state()->CopyFrom(state);
-  auto net = std::make_unique<Net>(param, source.path.empty() ? nullptr : &source);
+  auto net = std::make_unique<Net>(param, options_, source.path.empty() ? nullptr : &source, &rng_);
   for (int id : net->output_blob_indices()) {
     LOG(INFO) << "This network produces output " << net->blob_names()[static_cast<std::size_t>(id)];
   }

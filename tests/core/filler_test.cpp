@@ -31,8 +31,8 @@ FillerParameter Filler(const std::string& text) {
 std::vector<float> Fill(const std::string& text, const std::vector<std::int64_t>& shape,
                         std::int64_t seed = 1701) {
   Blob blob(shape);
-  SetGlobalSeed(seed);
-  FillBlob(Filler(text), &blob);
+  Rng rng(static_cast<std::uint64_t>(seed));
+  FillBlob(Filler(text), &blob, rng);
   return Data(blob);
 }
 

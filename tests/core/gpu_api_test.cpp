@@ -41,10 +41,12 @@ TEST_F(NoDeviceTest, ACudaContextIsARuntimeError) {
   EXPECT_THROW(gpu::DeviceQuery(0), RuntimeError);
 }
 
-TEST_F(NoDeviceTest, TheDefaultDeviceStaysTheCpu) {
-  EXPECT_THROW(SetDefaultDevice(Device::kCuda, 0), RuntimeError);
-  EXPECT_EQ(DefaultDevice(), Device::kCpu);
-  EXPECT_EQ(DefaultDeviceId(), 0);
+TEST_F(NoDeviceTest, ANetOnACudaDeviceIsARuntimeErrorAndNetsStayOnTheCpu) {
+  Options cuda;
+  cuda.device = Device::kCuda;
+  EXPECT_THROW(Net(NetParameter(), cuda), RuntimeError);
+  EXPECT_EQ(Options().device, Device::kCpu);
+  EXPECT_EQ(Net(NetParameter()).context().device(), Device::kCpu);
 }
 
 TEST_F(NoDeviceTest, FcntoolGpuFlagFailsCleanly) {

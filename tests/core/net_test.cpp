@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "fcn/filler.h"
 #include "fcn/io.h"
 #include "fcn/rng.h"
 #include "support/test_util.h"
@@ -69,6 +70,73 @@ TEST(NetTest, OptionsTravelWithEachNet) {
   // The default constructor keeps the defaults.
   Net c(param);
   EXPECT_EQ(c.context().options().conv_engine, ConvEngine::kDefault);
+}
+
+// Two nets in one process: each draws from its own Rng (seeded from its Options), runs on its
+// own engine, and neither moves the other's random sequence.
+TEST(NetTest, TwoNetsWithDifferentOptionsDoNotAffectEachOther) {
+  const std::string text = R"(
+    layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 dim: 4 dim: 4 } } }
+    layer { name: "conv" type: "Convolution" bottom: "x" top: "c"
+            convolution_param { num_output: 4 kernel_size: 3 weight_filler { type: "gaussian" } } }
+    layer { name: "drop" type: "Dropout" bottom: "c" top: "d" include { phase: TRAIN } }
+  )";
+  auto set_train = [](const std::string& t) { return StrCat("state { phase: TRAIN } ", t); };
+  Options first;
+  first.random_seed = 1;
+  first.conv_engine = ConvEngine::kCaffe;
+  Options second;
+  second.random_seed = 2;
+  second.conv_engine = ConvEngine::kDnnl;
+  // The reference: the first net built and run on its own.
+  auto alone = MakeNet(set_train(text), first);
+  test::FillGaussian(alone->blob_by_name("x"), 9);
+  alone->Forward();
+  alone->Forward();
+  const std::vector<float> alone_weights = test::Data(*alone->layer_by_name("conv")->blobs()[0]);
+  const std::vector<float> alone_out = test::Data(*alone->blob_by_name("d"));
+  // The same with a second net built and run in between every step.
+  auto a = MakeNet(set_train(text), first);
+  auto b = MakeNet(set_train(text), second);
+  test::FillGaussian(a->blob_by_name("x"), 9);
+  test::FillGaussian(b->blob_by_name("x"), 9);
+  b->Forward();
+  a->Forward();
+  b->Forward();
+  a->Forward();
+  EXPECT_EQ(test::Data(*a->layer_by_name("conv")->blobs()[0]), alone_weights);
+  EXPECT_NE(test::Data(*b->layer_by_name("conv")->blobs()[0]), alone_weights);
+  EXPECT_EQ(test::Data(*a->blob_by_name("d")), alone_out) << "b's Dropout drew from a's Rng";
+  EXPECT_EQ(a->options().conv_engine, ConvEngine::kCaffe);
+  EXPECT_EQ(b->options().conv_engine, ConvEngine::kDnnl);
+  EXPECT_EQ(a->layer_by_name("conv")->options().conv_engine, ConvEngine::kCaffe);
+  EXPECT_EQ(b->layer_by_name("conv")->options().conv_engine, ConvEngine::kDnnl);
+  EXPECT_NE(&a->rng(), &b->rng());
+  EXPECT_EQ(&a->layer_by_name("drop")->rng(), &a->rng());
+}
+
+// A net given an Rng (as a Solver gives its train and test nets) draws from it, not its own.
+TEST(NetTest, NetsGivenOneRngShareItsSequence) {
+  const std::string text = R"(
+    layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 1 dim: 2 dim: 3 dim: 3 } } }
+    layer { name: "conv" type: "Convolution" bottom: "x" top: "c"
+            convolution_param { num_output: 3 kernel_size: 1 weight_filler { type: "uniform" } } }
+  )";
+  NetParameter param = ReadNetParamFromTextString(text, "test.prototxt", nullptr);
+  Rng shared(42);
+  Net one(param, Options(), nullptr, &shared);
+  Net two(param, Options(), nullptr, &shared);
+  // The second net continues the sequence where the first left it.
+  Rng expected(42);
+  Blob w({3, 2, 1, 1});
+  FillerParameter uniform;
+  uniform.set_type("uniform");
+  FillBlob(uniform, &w, expected);
+  EXPECT_EQ(test::Data(*one.layer_by_name("conv")->blobs()[0]), test::Data(w));
+  FillBlob(uniform, &w, expected);
+  EXPECT_EQ(test::Data(*two.layer_by_name("conv")->blobs()[0]), test::Data(w));
+  EXPECT_EQ(&one.rng(), &shared);
+  EXPECT_EQ(shared.SaveState(), expected.SaveState());
 }
 
 TEST(NetTest, SplitSumsGradientsOfItsConsumers) {
@@ -436,8 +504,9 @@ TEST(NetTest, ReleasingConsumedDiffsKeepsEveryGradient) {
     layer { name: "loss" type: "SoftmaxWithLoss" bottom: "up" bottom: "label" top: "loss" }
   )";
   auto step = [&](bool release) {
-    GlobalRng().Seed(17);  // the same filler draws for both nets
-    auto net = MakeNet(text);
+    Options options;
+    options.random_seed = 17;  // the same filler draws for both nets
+    auto net = MakeNet(text, options);
     net->set_release_consumed_diffs(release);
     test::FillGaussian(net->blob_by_name("data"), 3);
     float* label = net->blob_by_name("label")->mutable_cpu_data();
@@ -543,8 +612,9 @@ TEST(NetTest, ReleasingConsumedDataKeepsOutputsAndNamedBlobs) {
     layer { name: "fuse" type: "Eltwise" bottom: "up" bottom: "conv1b" top: "fuse" }
   )";
   auto run = [&](bool release) {
-    GlobalRng().Seed(23);
-    auto net = MakeNet(text);
+    Options options;
+    options.random_seed = 23;
+    auto net = MakeNet(text, options);
     net->set_release_consumed_data(release, {"score"});
     std::vector<std::vector<float>> outputs;
     for (int pass = 0; pass < 2; ++pass) {

@@ -43,10 +43,12 @@ TEST(RngTest, SeedRestartsTheSequenceAndDropsThePendingGaussian) {
   EXPECT_EQ(rng.Gaussian(0.0f, 1.0f), first);
 }
 
-TEST(RngTest, GlobalSeedSeedsTheGlobalRng) {
-  SetGlobalSeed(99);
-  Rng expected(99);
-  EXPECT_EQ(Draws(GlobalRng(), 10), Draws(expected, 10));
+TEST(RngTest, SeedFromSettingKeepsAGivenSeedAndDrawsANegativeOne) {
+  EXPECT_EQ(SeedFromSetting(99), 99u);
+  Rng seeded(SeedFromSetting(99)), expected(99);
+  EXPECT_EQ(Draws(seeded, 10), Draws(expected, 10));
+  // Two draws from std::random_device that agree in 64 bits would be a broken device.
+  EXPECT_NE(SeedFromSetting(-1), SeedFromSetting(-1));
 }
 
 TEST(RngTest, HighSeedBitsMatter) {

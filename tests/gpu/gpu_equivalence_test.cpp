@@ -37,9 +37,6 @@ class GpuTest : public ::testing::Test {
     std::string why;
     if (gpu::DeviceCount(&why) == 0) GTEST_SKIP() << "no CUDA device: " << why;
   }
-  void TearDown() override {
-    if (DefaultDevice() != Device::kCpu) SetDefaultDevice(Device::kCpu);
-  }
 };
 
 // |a - b| <= tol * max(1, max |a|) per blob (test::AllNear with that absolute tolerance): the
@@ -89,7 +86,7 @@ void FillInputs(Net* net, const LayerCase& c) {
 }
 
 void RunForwardBackward(Net* net) {
-  GlobalRng().Seed(1234);  // dropout masks are drawn on the host: the same on both devices
+  net->rng().Seed(1234);  // dropout masks are drawn on the host: the same on both devices
   net->Forward();
   net->Backward();
 }
@@ -331,12 +328,12 @@ TEST_F(GpuTest, SolverStepsEqualTheCpu) {
              net, " }"),
       &param));
   auto train = [&](Device device) {
-    SetDefaultDevice(device, 0);
-    Solver solver(param);
+    Options options;
+    options.device = device;
+    Solver solver(param, "", nullptr, options);
     solver.Step(3);
     std::vector<std::vector<float>> weights;
     for (Blob* p : solver.net()->learnable_params()) weights.push_back(Data(*p));
-    SetDefaultDevice(Device::kCpu);
     return weights;
   };
   const auto cpu = train(Device::kCpu);

@@ -210,7 +210,10 @@ struct DataRun {
   std::unique_ptr<Layer> layer;
   Tops tops;
 
-  DataRun(const std::string& text, std::size_t num_tops) : layer(MakeLayer(text)), tops(num_tops) {
+  // `seed` seeds the layer's Rng before set-up (transform seed, rand_skip).
+  DataRun(const std::string& text, std::size_t num_tops, std::uint64_t seed = 5489)
+      : layer(MakeLayer(text)), tops(num_tops) {
+    layer->rng().Seed(seed);
     layer->SetUp({}, tops.vec);
   }
   void Forward() {
@@ -817,16 +820,13 @@ TEST(DataLayerCaffe, CropIsRandomInTrainAndFollowsTheGlobalSeed) {
   const Bytes x = RandomBytes(1 * 6 * 7, 8);
   const std::string db = WriteCaffeDb({RawDatum(1, 6, 7, x)});
   const std::string text = DataText(db, {"data"}, "", "transform_param { crop_size: 4 }");
-  SetGlobalSeed(11);
-  DataRun a(text, 1);
+  DataRun a(text, 1, /*seed=*/11);
   const auto offsets = CropOffsets(&a, x, 1, 6, 7, 4, 25);
   const std::set<std::pair<int, int>> distinct(offsets.begin(), offsets.end());
   EXPECT_GT(distinct.size(), 3u);
-  SetGlobalSeed(11);
-  DataRun b(text, 1);
+  DataRun b(text, 1, /*seed=*/11);
   EXPECT_EQ(CropOffsets(&b, x, 1, 6, 7, 4, 25), offsets);
-  SetGlobalSeed(12);
-  DataRun c(text, 1);
+  DataRun c(text, 1, /*seed=*/12);
   EXPECT_NE(CropOffsets(&c, x, 1, 6, 7, 4, 25), offsets);
 }
 
@@ -990,14 +990,12 @@ TEST(DataLayerState, CaffeModeWithCropAndMirrorResumesExactly) {
   for (int i = 0; i < 3; ++i) records.push_back(RawDatum(1, 5, 6, RandomBytes(30, 50 + i), i));
   const std::string text = DataText(WriteCaffeDb(records), {"data", "label"}, "",
                                     "transform_param { crop_size: 3 mirror: true }");
-  SetGlobalSeed(3);
-  DataRun a(text, 2);
+  DataRun a(text, 2, /*seed=*/3);
   Outputs(&a, 4);
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   const std::string state = a.layer->SaveState();
   const auto continued = Outputs(&a, 10);
-  SetGlobalSeed(99);  // another transformer seed: the state must override it
-  DataRun b(text, 2);
+  DataRun b(text, 2, /*seed=*/99);  // another transformer seed: the state must override it
   b.layer->RestoreState(state);
   EXPECT_EQ(Outputs(&b, 10), continued);
 }

@@ -23,12 +23,12 @@ std::string DropoutText(const std::string& extra, const std::string& top = "y") 
   return R"pb(name: "drop" type: "Dropout" bottom: "x" top: ")pb" + top + "\" " + extra;
 }
 
-// Runs a fresh layer's forward pass on x with the global RNG seeded to `seed`.
+// Runs a fresh layer's forward pass on x with the layer's RNG seeded to `seed`.
 std::vector<float> ForwardWithSeed(const std::string& text, Blob* x, std::int64_t seed) {
   auto layer = MakeLayer(text);
   Blob y;
   layer->SetUp({x}, {&y});
-  SetGlobalSeed(seed);
+  layer->rng().Seed(static_cast<std::uint64_t>(seed));
   layer->Forward(ExecContext(), {x}, {&y});
   return Data(y);
 }
@@ -126,7 +126,7 @@ TEST(DropoutLayerForward, DrawsANewMaskEveryPass) {
   auto layer = MakeLayer(DropoutText(""));
   Blob y;
   layer->SetUp({x.get()}, {&y});
-  SetGlobalSeed(1);
+  layer->rng().Seed(1);
   layer->Forward(ExecContext(), {x.get()}, {&y});
   const std::vector<float> first = Data(y);
   layer->Forward(ExecContext(), {x.get()}, {&y});
@@ -145,7 +145,7 @@ TEST(DropoutLayerBackward, TrainAppliesTheForwardMaskAndScale) {
   auto layer = MakeLayer(DropoutText("dropout_param { dropout_ratio: 0.25 }"));
   Blob y;
   layer->SetUp({x.get()}, {&y});
-  SetGlobalSeed(14);
+  layer->rng().Seed(14);
   layer->Forward(ExecContext(), {x.get()}, {&y});
   const std::vector<float> out = Data(y);
   auto dy = GaussianBlob(y.shape(), /*seed=*/15);
@@ -171,7 +171,7 @@ TEST(DropoutLayerBackward, TestPhaseCopiesTheTopDiff) {
   EXPECT_EQ(Diff(*x), Diff(y));
 }
 
-// 4. Finite differences; the checker reseeds the global RNG before every forward pass, so
+// 4. Finite differences; the checker reseeds the layer's RNG before every forward pass, so
 // every evaluation sees the same mask.
 
 TEST(DropoutLayerGradient, TrainMatchesFiniteDifferences) {
@@ -205,9 +205,9 @@ TEST(DropoutLayerInPlace, MatchesOutOfPlace) {
   out_of_place->SetUp({x.get()}, {&y});
   in_place->SetUp({x_in_place.get()}, {x_in_place.get()});
 
-  SetGlobalSeed(22);
+  out_of_place->rng().Seed(22);
   out_of_place->Forward(ExecContext(), {x.get()}, {&y});
-  SetGlobalSeed(22);
+  in_place->rng().Seed(22);
   in_place->Forward(ExecContext(), {x_in_place.get()}, {x_in_place.get()});
   EXPECT_EQ(Data(*x_in_place), Data(y));
 

@@ -200,7 +200,7 @@ TEST(DummyDataLayerForward, RandomTopIsRefilledEveryPass) {
                               })pb");
   Tops tops(1);
   layer->SetUp({}, tops.vec);
-  SetGlobalSeed(1701);
+  layer->rng().Seed(1701);
   layer->Forward(ExecContext(), {}, tops.vec);
   const std::vector<float> first = Data(*tops.blobs[0]);
   double sum = 0;
@@ -212,8 +212,8 @@ TEST(DummyDataLayerForward, RandomTopIsRefilledEveryPass) {
   EXPECT_NEAR(sum / 1e4, 2.5, 0.01);
   layer->Forward(ExecContext(), {}, tops.vec);
   EXPECT_NE(Data(*tops.blobs[0]), first);
-  // The values come from the global RNG: reseeding repeats them.
-  SetGlobalSeed(1701);
+  // The values come from the layer's RNG: reseeding repeats them.
+  layer->rng().Seed(1701);
   layer->Forward(ExecContext(), {}, tops.vec);
   EXPECT_EQ(Data(*tops.blobs[0]), first);
 }
@@ -227,10 +227,10 @@ TEST(DummyDataLayerForward, SetUpDrawsNoRandomNumbers) {
                                 data_filler { type: "gaussian" }
                                 data_filler { type: "constant" value: 1 }
                               })pb");
-  SetGlobalSeed(5);
+  layer->rng().Seed(5);
   Tops tops(2);
   layer->SetUp({}, tops.vec);
-  EXPECT_EQ(GlobalRng().SaveState(), Rng(5).SaveState());
+  EXPECT_EQ(layer->rng().SaveState(), Rng(5).SaveState());
 }
 
 TEST(DummyDataLayerForward, OneFillerServesEveryTop) {
@@ -243,7 +243,7 @@ TEST(DummyDataLayerForward, OneFillerServesEveryTop) {
                               })pb");
   Tops tops(2);
   layer->SetUp({}, tops.vec);
-  SetGlobalSeed(2);
+  layer->rng().Seed(2);
   layer->Forward(ExecContext(), {}, tops.vec);
   const std::vector<float> a = Data(*tops.blobs[0]);
   const std::vector<float> b = Data(*tops.blobs[1]);
@@ -254,7 +254,7 @@ TEST(DummyDataLayerForward, OneFillerServesEveryTop) {
     // The sample std of 2000 draws is 0.5 within about 0.008.
     EXPECT_NEAR(std::sqrt(sum_sq / 2000.0), 0.5, 0.04);
   }
-  SetGlobalSeed(2);
+  layer->rng().Seed(2);
   layer->Forward(ExecContext(), {}, tops.vec);
   EXPECT_EQ(Data(*tops.blobs[0]), a);
   EXPECT_EQ(Data(*tops.blobs[1]), b);
@@ -274,7 +274,7 @@ TEST(DummyDataLayerForward, PerTopFillersMixConstantAndRandom) {
                               })pb");
   Tops tops(2);
   layer->SetUp({}, tops.vec);
-  SetGlobalSeed(3);
+  layer->rng().Seed(3);
   layer->Forward(ExecContext(), {}, tops.vec);
   EXPECT_EQ(Data(*tops.blobs[0]), std::vector<float>(12, 5.0f));
   const std::vector<float> b = Data(*tops.blobs[1]);

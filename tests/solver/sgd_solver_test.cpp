@@ -86,10 +86,11 @@ float ReferenceRate(const SolverParameter& p, int t, int* current_step) {
 // A second copy of the net, updated by hand the way Caffe's SGDSolver/NesterovSolver does.
 class ReferenceSolver {
  public:
-  ReferenceSolver(const SolverParameter& p, const Net& trained) : p_(p) {
+  // The reference net draws from `rng` (the solver's, as a second net of the same run).
+  ReferenceSolver(const SolverParameter& p, const Net& trained, Rng* rng) : p_(p) {
     NetParameter net_param = p.net_param();
     net_param.mutable_state()->set_phase(TRAIN);
-    net_ = std::make_unique<Net>(net_param);
+    net_ = std::make_unique<Net>(net_param, Options(), nullptr, rng);
     FillInputs(net_.get());
     for (std::size_t i = 0; i < trained.learnable_params().size(); ++i) {
       net_->learnable_params()[i]->CopyFrom(*trained.learnable_params()[i]);
@@ -153,12 +154,12 @@ void ExpectSolverMatchesReference(const std::string& extra, int iters) {
   const SolverParameter param = MakeSolverParam(extra);
   Solver solver(param);
   FillInputs(solver.net());
-  ReferenceSolver reference(solver.param(), *solver.net());
+  ReferenceSolver reference(solver.param(), *solver.net(), &solver.rng());
   for (int t = 0; t < iters; ++t) {
-    // Both nets draw the same random data: the global RNG is rewound between them.
-    const std::string rng = GlobalRng().SaveState();
+    // Both nets draw the same random data: the solver's RNG is rewound between them.
+    const std::string rng = solver.rng().SaveState();
     reference.Iterate(t);
-    ASSERT_TRUE(GlobalRng().LoadState(rng));
+    ASSERT_TRUE(solver.rng().LoadState(rng));
     solver.Step(1);
     ASSERT_EQ(solver.iter(), t + 1);
     const auto& got = solver.net()->learnable_params();
@@ -234,11 +235,11 @@ TEST(SgdSolverTest, SmoothedLossIsTheMeanOfTheLastAverageLossIterations) {
   const SolverParameter param = MakeSolverParam("lr_policy: 'fixed' average_loss: 3");
   Solver solver(param);
   FillInputs(solver.net());
-  ReferenceSolver reference(solver.param(), *solver.net());
+  ReferenceSolver reference(solver.param(), *solver.net(), &solver.rng());
   std::vector<float> losses;
-  const std::string rng = GlobalRng().SaveState();
+  const std::string rng = solver.rng().SaveState();
   for (int t = 0; t < 6; ++t) losses.push_back(reference.Iterate(t));
-  ASSERT_TRUE(GlobalRng().LoadState(rng));
+  ASSERT_TRUE(solver.rng().LoadState(rng));
   solver.Step(6);
   const float expected = (losses[3] + losses[4] + losses[5]) / 3.0f;
   EXPECT_NEAR(solver.smoothed_loss(), expected, 1e-5f * std::fabs(expected));

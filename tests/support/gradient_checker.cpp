@@ -11,7 +11,7 @@
 namespace fcn::test {
 
 double GradientChecker::Objective(Layer& layer, const BlobVec& bottom, const BlobVec& top) {
-  SetGlobalSeed(seed_);
+  layer.rng().Seed(static_cast<std::uint64_t>(seed_));
   ExecContext ctx;
   layer.Forward(ctx, bottom, top);
   double loss = 0;
@@ -26,7 +26,7 @@ double GradientChecker::Objective(Layer& layer, const BlobVec& bottom, const Blo
 void GradientChecker::CheckLayer(Layer& layer, const BlobVec& bottom, const BlobVec& top,
                                  std::vector<int> bottoms, bool check_params) {
   ExecContext ctx;
-  SetGlobalSeed(seed_);
+  layer.rng().Seed(static_cast<std::uint64_t>(seed_));
   layer.Forward(ctx, bottom, top);
   // Fixed weights for the objective, one per top element.
   Rng weight_rng(seed_ + 1);
@@ -58,7 +58,7 @@ void GradientChecker::CheckLayer(Layer& layer, const BlobVec& bottom, const Blob
 
   // Analytic gradient.
   for (Blob* b : bottom) b->ZeroDiff();
-  SetGlobalSeed(seed_);
+  layer.rng().Seed(static_cast<std::uint64_t>(seed_));
   layer.Forward(ctx, bottom, top);
   for (std::size_t t = 0; t < top.size(); ++t) {
     float* diff = top[t]->mutable_cpu_diff();

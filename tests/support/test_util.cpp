@@ -35,10 +35,12 @@ std::unique_ptr<Layer> MakeLayer(const std::string& text) {
   return LayerRegistry::Builtin().Create(ParseLayerParam(text));
 }
 
-std::unique_ptr<Net> MakeNet(const std::string& text) {
+std::unique_ptr<Net> MakeNet(const std::string& text) { return MakeNet(text, Options()); }
+
+std::unique_ptr<Net> MakeNet(const std::string& text, const Options& options) {
   NetSource source;
   NetParameter param = ReadNetParamFromTextString(text, "test.prototxt", &source);
-  return std::make_unique<Net>(param, &source);
+  return std::make_unique<Net>(param, options, &source);
 }
 
 void FillGaussian(Blob* blob, std::uint32_t seed, float mean, float std) {

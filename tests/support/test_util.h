@@ -24,6 +24,8 @@ LayerParameter ParseLayerParam(const std::string& text);
 std::unique_ptr<Layer> MakeLayer(const std::string& text);
 /// Builds a Net from a text NetParameter.
 std::unique_ptr<Net> MakeNet(const std::string& text);
+/// The same, run with `options` (device, engine, seed of the net's Rng).
+std::unique_ptr<Net> MakeNet(const std::string& text, const Options& options);
 
 /// Blob of the given shape filled from N(mean, std) / U(lo, hi) with a fixed seed.
 std::unique_ptr<Blob> GaussianBlob(const std::vector<std::int64_t>& shape, std::uint32_t seed,

@@ -150,22 +150,23 @@ void WriteV1Caffemodel(const Net& net, const std::string& path) {
   WriteProtoToBinaryFile(v1, path);
 }
 
-std::unique_ptr<Net> BuildNet(const std::string& text) {
+// `rng`, when given, is shared by the nets of one test (drawn in the order they are built).
+std::unique_ptr<Net> BuildNet(const std::string& text, Rng* rng = nullptr) {
   NetParameter param = ReadNetParamFromTextString(text, "test net");
   Net::SetState(NetStateOptions{}, &param);
-  return std::make_unique<Net>(param);
+  return std::make_unique<Net>(param, Options(), nullptr, rng);
 }
 
 // The classifier with seeded random weights, its V1 file, and a seeded 64x64 input.
 struct Fixture {
   std::string dir = test::TempDir();
+  Rng rng{1701};  // the classifier's, and the later nets' of the test
   std::unique_ptr<Net> classifier;
   std::string weights;
   std::unique_ptr<Blob> image = test::UniformBlob({1, 3, 64, 64}, 7, -1.0f, 1.0f);
 
   Fixture() {
-    SetGlobalSeed(1701);
-    classifier = BuildNet(Classifier());
+    classifier = BuildNet(Classifier(), &rng);
     weights = dir + "/vgg16_narrow.caffemodel";
     WriteV1Caffemodel(*classifier, weights);
     classifier->input_blobs()[0]->CopyFrom(*image);
@@ -217,7 +218,7 @@ TEST(SurgeryTest, FcntoolTransplantsAV1ClassifierIntoFcn32s) {
   // give the classifier's fully connected outputs (64x64 input: 1x1 maps).
   const NetParameter written = ReadNetParamFromBinaryFile(f.dir + "/fcn32s.caffemodel");
   EXPECT_EQ(written.layers_size(), 0);
-  auto fcn = BuildNet(Fcn32s(1, 21));
+  auto fcn = BuildNet(Fcn32s(1, 21), &f.rng);
   fcn->CopyTrainedLayersFromFile(f.dir + "/fcn32s.caffemodel");
   fcn->input_blobs()[0]->CopyFrom(*f.image);
   fcn->Forward();
@@ -246,7 +247,7 @@ TEST(SurgeryTest, FcntoolTransplantsAV1ClassifierIntoFcn32s) {
 
 TEST(SurgeryTest, Pad100Fcn32sConvolutionsEqualTheFullyConnectedLayersAtEveryPosition) {
   Fixture f;
-  auto fcn = BuildNet(Fcn32s(100, 21));
+  auto fcn = BuildNet(Fcn32s(100, 21), &f.rng);
   SurgeryReport report;
   Transplant(ReadNetParamFromBinaryFile(f.weights), fcn.get(), "", {}, &report);
   EXPECT_EQ(report.Count(SurgeryEntry::Kind::kCoerced), 2);
@@ -322,7 +323,8 @@ TEST(SurgeryTest, BilinearKernelIsFcnsUpsampleFiltAndCaffesFiller) {
     FillerParameter filler;
     filler.set_type("bilinear");
     Blob blob({1, 1, size, size});
-    FillBlob(filler, &blob);
+    Rng rng;
+    FillBlob(filler, &blob, rng);
     EXPECT_TRUE(test::AllNear(test::Data(blob), BilinearKernel(size), 1e-6f)) << size;
   }
 }
@@ -380,13 +382,13 @@ layer { name: "score_fr)",
 }
 
 TEST(SurgeryTest, ExpandScoreFillsTheFirstClassesAndSuffixRenames) {
-  SetGlobalSeed(3);
-  auto small = BuildNet(ScoreNet(3));
+  Rng rng(3);
+  auto small = BuildNet(ScoreNet(3), &rng);
   NetParameter source;
   small->ToProto(&source);
   std::string wide_text = ScoreNet(5);
   wide_text.replace(wide_text.find("std: 1 }\n"), 8, "std: 0 }");
-  auto wide = BuildNet(wide_text);
+  auto wide = BuildNet(wide_text, &rng);
   for (const auto& b : wide->layer_by_name("score_fr")->blobs()) {
     std::fill(b->mutable_cpu_data(), b->mutable_cpu_data() + b->count(), 0.0f);
   }
@@ -408,13 +410,13 @@ TEST(SurgeryTest, ExpandScoreFillsTheFirstClassesAndSuffixRenames) {
                         "not 7"));
   EXPECT_THAT(test::ConfigErrorOf([&] {
                 ExpandScore(source, "score_fr", 0, small.get(), &report);
-                auto narrow = BuildNet(ScoreNet(2));
+                auto narrow = BuildNet(ScoreNet(2), &rng);
                 ExpandScore(source, "score_fr", 0, narrow.get(), &report);
               }),
               HasSubstr("the weights' 3x6x1x1 does not fit into the first rows of 2x6x1x1"));
 
   // NYUD late fusion: source layer p goes into p + suffix; other layers keep their filler.
-  auto color = BuildNet(ScoreNet(3, "color"));
+  auto color = BuildNet(ScoreNet(3, "color"), &rng);
   SurgeryReport fused;
   Transplant(source, color.get(), "color", {}, &fused);
   ReportKeptLayers(*color, &fused);
@@ -489,12 +491,12 @@ TEST(SurgeryTest, ExpandScoreAndBadInputOnTheCommandLine) {
   Write(f.dir + "/fcn3.prototxt", Fcn32s(1, 3));
   Write(f.dir + "/fcn5.prototxt", Fcn32s(1, 5));
   // A trained 3-class FCN (score_fr random) as the source of a 5-class one.
+  Rng rng(11);
   {
-    SetGlobalSeed(11);
-    auto fcn3 = BuildNet(Fcn32s(1, 3));
+    auto fcn3 = BuildNet(Fcn32s(1, 3), &rng);
     FillerParameter gaussian;
     gaussian.set_type("gaussian");
-    for (const auto& b : fcn3->layer_by_name("score_fr")->blobs()) FillBlob(gaussian, b.get());
+    for (const auto& b : fcn3->layer_by_name("score_fr")->blobs()) FillBlob(gaussian, b.get(), rng);
     NetParameter p;
     fcn3->ToProto(&p);
     WriteProtoToBinaryFile(p, f.dir + "/fcn3.caffemodel");
@@ -515,7 +517,7 @@ TEST(SurgeryTest, ExpandScoreAndBadInputOnTheCommandLine) {
   // NYUD late fusion: one suffix per weights file.
   {
     NetParameter p;
-    BuildNet(ScoreNet(3))->ToProto(&p);
+    BuildNet(ScoreNet(3), &rng)->ToProto(&p);
     WriteProtoToBinaryFile(p, f.dir + "/s.caffemodel");
     std::string fused = ScoreNet(3, "color");
     const std::string hha = ScoreNet(3, "hha");

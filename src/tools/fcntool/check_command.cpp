@@ -7,6 +7,7 @@
 
 #include "fcn/coord_map.h"
 #include "tools/fcntool/commands.h"
+#include "tools/fcntool/tool_options.h"
 
 namespace fcn::tool {
 
@@ -208,7 +209,7 @@ int RunCheck() {
   // of bounds is still reported with the value it should have.
   PrintCropDerivations(CoordMapAnalysis(FilterNet(param)));
   std::fflush(stdout);
-  auto net = std::make_unique<Net>(param, &source);
+  auto net = std::make_unique<Net>(param, ToolOptions(), &source);
   LoadCheckWeights(net.get());
   ApplyInputShape(net.get());
   CheckPlannedMemory(*net, net->phase() == TRAIN);

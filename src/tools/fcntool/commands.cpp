@@ -29,9 +29,6 @@ DEFINE_string(input_shape, "",
 DEFINE_string(phase, "", "Net phase: TRAIN or TEST (each command has its own default).");
 DEFINE_int32(level, 0, "Net state level.");
 DEFINE_string(stage, "", "Comma-separated net state stages.");
-DEFINE_int32(threads, 0,
-             "Compute threads for OpenBLAS and oneDNN (0: $FCN_NUM_THREADS, else "
-             "$OMP_NUM_THREADS, else $OPENBLAS_NUM_THREADS, else every core).");
 DEFINE_string(gpu, "",
               "Run on this CUDA device (an id, or 'all' for device 0 of several); the CPU when "
               "empty. One device per process: several ids need NCCL, which is not built.");
@@ -197,7 +194,8 @@ const std::vector<Command>& Commands() {
        "  Under mpirun -np N: data-parallel training on N ranks (docs/distributed.md); on GPUs\n"
        "  each rank takes the --gpu entry of its index on its host.",
        {"solver", "snapshot", "weights", "sigint_effect", "sighup_effect", "sigterm_effect",
-        "level", "stage", "gpu", "threads", "max_memory", "comm_timeout"},
+        "level", "stage", "gpu", "threads", "engine", "dnnl_keep_layouts", "cudnn_workspace_mb",
+        "cudnn_deterministic", "max_memory", "comm_timeout"},
        &RunTrain},
       {"test",
        "score a net: the mean of every output blob over a number of batches",
@@ -206,7 +204,8 @@ const std::vector<Command>& Commands() {
        "  Builds the net in phase TEST, loads the weights and runs --iterations forward\n"
        "  passes, printing each batch's outputs, the mean loss and each output's mean\n"
        "  (as caffe test).",
-       {"model", "weights", "iterations", "level", "stage", "gpu", "threads", "max_memory"},
+       {"model", "weights", "iterations", "level", "stage", "gpu", "threads", "engine",
+        "dnnl_keep_layouts", "cudnn_workspace_mb", "cudnn_deterministic", "max_memory"},
        &RunTest},
       {"time",
        "time each layer's forward and backward pass of a training step",
@@ -216,8 +215,8 @@ const std::vector<Command>& Commands() {
        "  one untimed forward and backward pass, then times every layer's Forward and Backward\n"
        "  over --iterations passes and prints the per-layer and total averages (as caffe time)\n"
        "  and the peak resident memory. Inputs keep their declared shape with zero data.",
-       {"model", "iterations", "input_shape", "phase", "level", "stage", "gpu", "threads",
-        "max_memory"},
+       {"model", "iterations", "input_shape", "phase", "level", "stage", "gpu", "threads", "engine",
+        "dnnl_keep_layouts", "cudnn_workspace_mb", "cudnn_deterministic", "max_memory"},
        &RunTime},
       {"draw",
        "write the net as a Graphviz dot graph",
@@ -266,7 +265,8 @@ const std::vector<Command>& Commands() {
        "  IU, frequency-weighted IU and the per-class IU (definitions: docs/metrics.md). With\n"
        "  --output_dir it writes confusion_<score blob>.csv and .png and metrics.json.",
        {"model", "weights", "iterations", "output_dir", "score_blobs", "label_blobs", "classes",
-        "class_names", "exclude_absent", "level", "stage", "gpu", "threads", "max_memory"},
+        "class_names", "exclude_absent", "level", "stage", "gpu", "threads", "engine",
+        "dnnl_keep_layouts", "cudnn_workspace_mb", "cudnn_deterministic", "max_memory"},
        &RunScore},
       {"segment",
        "segment images: colour label PNGs and overlays",
@@ -286,7 +286,7 @@ const std::vector<Command>& Commands() {
        "  named after the first file, and prints the classes found.",
        {"model", "weights", "output_dir", "mean_value", "scale", "input_blobs", "rgb_inputs",
         "log_inputs", "palette", "class_names", "overlay_alpha", "score_blobs", "gpu", "threads",
-        "max_memory"},
+        "engine", "dnnl_keep_layouts", "cudnn_workspace_mb", "cudnn_deterministic", "max_memory"},
        &RunSegment,
        /*takes_files=*/true},
       {"device_query",
@@ -395,7 +395,7 @@ std::vector<int> ParseGpuFlag() {
   return ids;
 }
 
-void ApplyGpuFlag() {
+void ApplyGpuFlag(Options* options) {
   const std::vector<int> ids = ParseGpuFlag();
   if (ids.empty()) return;
   // Under mpirun, each rank on a host takes the entry of its index on that host (OpenMPI's
@@ -414,7 +414,9 @@ void ApplyGpuFlag() {
                              ": one device per process; several devices train together as one "
                              "rank each under mpirun (docs/distributed.md)"));
   }
-  SetDefaultDevice(Device::kCuda, ids[pick]);
+  gpu::SetDevice(ids[pick]);  // throws RuntimeError with the runtime's reason
+  options->device = Device::kCuda;
+  options->device_id = ids[pick];
   LOG(INFO) << "Use GPU with device ID " << ids[pick];
 }
 

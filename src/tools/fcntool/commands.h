@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fcn/net.h"
+#include "fcn/options.h"
 
 DECLARE_string(model);
 DECLARE_string(weights);
@@ -52,8 +53,9 @@ void RequireFlag(const char* name, const std::string& value);
 /// The device ids of --gpu (empty: the CPU); throws ConfigError on bad text or in a build
 /// without CUDA, RuntimeError for 'all' without devices.
 std::vector<int> ParseGpuFlag();
-/// Makes --gpu's device the one new Nets run on (nothing when --gpu is empty).
-void ApplyGpuFlag();
+/// Puts --gpu's device into `options` (nothing when --gpu is empty) and makes it current;
+/// throws RuntimeError when it cannot be used.
+void ApplyGpuFlag(Options* options);
 
 /// Throws ConfigError when --threads was given outside [1, 4 x the machine's cores].
 void CheckThreadsFlag();

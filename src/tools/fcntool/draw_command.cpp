@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "tools/fcntool/commands.h"
+#include "tools/fcntool/tool_options.h"
 
 namespace fcn::tool {
 
@@ -174,7 +175,7 @@ int RunDraw() {
   Net::SetState(StateFromFlags(TEST), &param);
   std::unique_ptr<Net> net;
   try {
-    net = std::make_unique<Net>(param, &source);
+    net = std::make_unique<Net>(param, ToolOptions(), &source);
   } catch (const ConfigError& e) {
     LOG(WARNING) << "The net does not build, so it is drawn without shapes: " << e.what();
   }

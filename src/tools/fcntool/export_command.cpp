@@ -8,6 +8,7 @@
 #include "fcn/onnx_export.h"
 #include "onnx.pb.h"
 #include "tools/fcntool/commands.h"
+#include "tools/fcntool/tool_options.h"
 
 DEFINE_int32(opset, 13, "export: the ONNX opset to write (13 to 17).");
 DEFINE_string(outputs, "",
@@ -47,7 +48,7 @@ int RunExport() {
   NetParameter param = ReadNetParamFromTextFile(FLAGS_model, &source);
   Net::SetState(StateFromFlags(TEST), &param);
   const NetParameter analysed = FilterNet(param);
-  Net net(param, &source);
+  Net net(param, ToolOptions(), &source);
   if (FLAGS_weights.empty()) {
     std::printf("No --weights: exporting the net's filler values\n");
   }

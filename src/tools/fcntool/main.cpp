@@ -10,6 +10,7 @@
 #include "fcn/common.h"
 #include "fcn/threads.h"
 #include "tools/fcntool/commands.h"
+#include "tools/fcntool/tool_options.h"
 
 namespace {
 
@@ -100,11 +101,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    // The one place where flags and environment variables become the run's settings.
     fcn::tool::CheckThreadsFlag();
-    fcn::SetNumThreads(FLAGS_threads);
+    fcn::SetNumThreads(fcn::tool::ThreadsFromFlags(fcn::tool::ProcessEnv));
+    fcn::Options& options = fcn::tool::ToolOptions();
+    options = fcn::tool::OptionsFromFlags(fcn::tool::ProcessEnv);
     if (command->run != &fcn::tool::RunDeviceQuery &&
         std::find(command->flags.begin(), command->flags.end(), "gpu") != command->flags.end()) {
-      fcn::tool::ApplyGpuFlag();
+      fcn::tool::ApplyGpuFlag(&options);
     }
     return command->run();
   } catch (const fcn::ConfigError& e) {

@@ -23,6 +23,7 @@
 #include "fcn/solver.h"
 #include "tools/fcntool/commands.h"
 #include "tools/fcntool/confusion_png.h"
+#include "tools/fcntool/tool_options.h"
 
 DEFINE_string(label_blobs, "label", "The label blob(s), one per score blob (comma list).");
 DEFINE_int32(classes, 0,
@@ -309,7 +310,7 @@ int RunScore() {
   state.phase = TEST;
   state.level = FLAGS_level;
   state.stages = SplitList(FLAGS_stage);
-  const std::unique_ptr<Net> loaded = Net::FromFile(FLAGS_model, state);
+  const std::unique_ptr<Net> loaded = Net::FromFile(FLAGS_model, state, ToolOptions());
   Net& net = *loaded;
   CheckPlannedMemory(net, false);
   LoadNetWeights(&net, FLAGS_weights, true);

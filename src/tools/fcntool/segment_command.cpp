@@ -22,6 +22,7 @@
 #include "fcn/net_paths.h"
 #include "fcn/solver.h"
 #include "tools/fcntool/commands.h"
+#include "tools/fcntool/tool_options.h"
 
 DEFINE_string(mean_value, "104.00699,116.66877,122.67892",
               "Per-channel mean subtracted from each input image, in the decoded (BGR) channel "
@@ -320,7 +321,7 @@ int RunSegment() {
 
   NetStateOptions state;
   state.phase = TEST;
-  const std::unique_ptr<Net> loaded = Net::FromFile(FLAGS_model, state);
+  const std::unique_ptr<Net> loaded = Net::FromFile(FLAGS_model, state, ToolOptions());
   Net& net = *loaded;
   LoadNetWeights(&net, FLAGS_weights, true);
   const std::vector<FedInput> inputs = FedInputs(&net);

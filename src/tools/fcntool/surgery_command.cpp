@@ -9,6 +9,7 @@
 #include "fcn/rng.h"
 #include "fcn/surgery.h"
 #include "tools/fcntool/commands.h"
+#include "tools/fcntool/tool_options.h"
 
 DEFINE_string(source_model, "",
               "surgery: the source net's prototxt (optional); the weights are first loaded into "
@@ -81,12 +82,14 @@ int RunSurgery() {
     throw ConfigError("--source_model, --expand_score and --suffix need --weights");
   }
   const NetStateOptions state = StateFromFlags(TEST);
-  SetGlobalSeed(FLAGS_random_seed);
-  std::unique_ptr<Net> target = Net::FromFile(FLAGS_model, state);
+  // One random source for both nets, drawn in the order they are built.
+  Rng rng(SeedFromSetting(FLAGS_random_seed));
+  std::unique_ptr<Net> target = Net::FromFile(FLAGS_model, state, ToolOptions(), &rng);
 
   std::vector<NetParameter> sources;
   std::unique_ptr<Net> source_net;
-  if (!FLAGS_source_model.empty()) source_net = Net::FromFile(FLAGS_source_model, state);
+  if (!FLAGS_source_model.empty())
+    source_net = Net::FromFile(FLAGS_source_model, state, ToolOptions(), &rng);
   for (const std::string& file : files) {
     NetParameter weights = ReadWeightsFile(file);
     if (source_net) {

@@ -7,6 +7,7 @@
 #include "fcn/net_paths.h"
 #include "fcn/solver.h"
 #include "tools/fcntool/commands.h"
+#include "tools/fcntool/tool_options.h"
 
 namespace fcn::tool {
 
@@ -21,7 +22,7 @@ int RunTest() {
   state.phase = TEST;
   state.level = FLAGS_level;
   state.stages = SplitList(FLAGS_stage);
-  const std::unique_ptr<Net> loaded = Net::FromFile(FLAGS_model, state);
+  const std::unique_ptr<Net> loaded = Net::FromFile(FLAGS_model, state, ToolOptions());
   Net& net = *loaded;
   CheckPlannedMemory(net, false);
   LoadNetWeights(&net, FLAGS_weights, true);

@@ -11,6 +11,7 @@
 
 #include "fcn/threads.h"
 #include "tools/fcntool/commands.h"
+#include "tools/fcntool/tool_options.h"
 
 namespace fcn::tool {
 
@@ -47,7 +48,7 @@ int RunTime() {
   Net::SetState(StateFromFlags(TRAIN), &param);
   // Time a deploy net like a training net: every parameter and every bottom gets a gradient.
   param.set_force_backward(true);
-  Net net(param, &source);
+  Net net(param, ToolOptions(), &source);
   // A training step as the solver runs it: activation gradients freed once consumed.
   net.set_release_consumed_diffs(true);
   if (!FLAGS_input_shape.empty()) {

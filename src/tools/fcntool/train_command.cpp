@@ -12,6 +12,7 @@
 #include "fcn/net_paths.h"
 #include "fcn/solver.h"
 #include "tools/fcntool/commands.h"
+#include "tools/fcntool/tool_options.h"
 
 #if FCN_HAVE_MPI
 #include "fcn/mpi_communicator.h"
@@ -113,8 +114,8 @@ int TrainUnderMpi() {
   int code = 0;
   try {
     std::shared_ptr<Communicator> comm = mpi;
-    if (DefaultDevice() == Device::kCuda) {
-      comm = CreateNcclCommunicator(mpi, DefaultDeviceId());
+    if (ToolOptions().device == Device::kCuda) {
+      comm = CreateNcclCommunicator(mpi, ToolOptions().device_id);
     }
     LOG(INFO) << "Rank 0 of " << mpi->size() << " (" << comm->name() << ")";
     code = Train(comm);
@@ -166,13 +167,15 @@ int Train(std::shared_ptr<Communicator> comm) {
   if (FLAGS_gpu.empty() && param.has_solver_mode() && param.solver_mode() == SolverParameter::GPU) {
     std::string why;
     if (gpu::DeviceCount(&why) > 0) {
-      SetDefaultDevice(Device::kCuda, param.device_id());
+      gpu::SetDevice(param.device_id());  // throws when the device cannot be used
+      ToolOptions().device = Device::kCuda;
+      ToolOptions().device_id = param.device_id();
       LOG(INFO) << "Use GPU with device ID " << param.device_id();
     } else {
       LOG(WARNING) << FLAGS_solver << " asks for solver_mode: GPU; running on the CPU: " << why;
     }
   }
-  if (DefaultDevice() == Device::kCpu) LOG(INFO) << "Use CPU.";
+  if (ToolOptions().device == Device::kCpu) LOG(INFO) << "Use CPU.";
   if (!FLAGS_snapshot.empty()) {
     param.clear_weights();
   } else if (!FLAGS_weights.empty()) {
@@ -181,7 +184,7 @@ int Train(std::shared_ptr<Communicator> comm) {
   }
 
   SignalHandlers handlers;
-  Solver solver(param, DirName(FLAGS_solver), std::move(comm));
+  Solver solver(param, DirName(FLAGS_solver), std::move(comm), ToolOptions());
   solver.SetActionFunction([sigint_action, sighup_action, sigterm_action]() {
     if (got_sigterm) {
       got_sigterm = 0;
