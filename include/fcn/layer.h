@@ -104,6 +104,10 @@ class Layer {
 
   /// Bytes of internal buffers beyond tops and parameters (reported by fcntool check).
   virtual std::size_t internal_bytes() const { return 0; }
+  /// The engine that ran this layer last (before any run: the one chosen for the current
+  /// shape), for logs and tests, e.g. "DNNL (jit:avx512_core)" or "CAFFE (im2col + GEMM)";
+  /// empty for layers that have one way to run.
+  virtual std::string engine_name() const { return std::string(); }
 
   /// State beyond the parameters that an exact resume needs (a data layer's cursor and RNG,
   /// for example), as opaque bytes stored in the .solverstate. Empty for most layers.

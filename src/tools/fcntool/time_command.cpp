@@ -7,10 +7,10 @@
 #include <algorithm>
 #include <chrono>
 #include <iomanip>
+#include <string>
 #include <vector>
 
 #include "fcn/threads.h"
-#include "layers/base_conv.h"
 #include "tools/fcntool/commands.h"
 
 namespace fcn::tool {
@@ -68,11 +68,10 @@ int RunTime() {
                                                : " does not need backward computation.");
   }
 
-  // Which engine each convolution runs (oneDNN's implementation name, or im2col).
+  // Which engine each layer that has a choice runs (oneDNN's implementation name, or im2col).
   for (std::size_t i = 0; i < net.layers().size(); ++i) {
-    if (const auto* conv = dynamic_cast<const BaseConvolutionLayer*>(net.layers()[i].get())) {
-      LOG(INFO) << net.layer_names()[i] << " engine: " << conv->engine_name();
-    }
+    const std::string engine = net.layers()[i]->engine_name();
+    if (!engine.empty()) LOG(INFO) << net.layer_names()[i] << " engine: " << engine;
   }
   LOG(INFO) << "Threads: " << NumThreads();
 
