@@ -107,12 +107,12 @@ class Layer {
   /// run on ctx.host(), their blobs copied to the host and back on demand.
   virtual bool RunsOn(Device device) const { return device == Device::kCpu; }
 
-  /// The engine and algorithm this layer runs (a convolution's, e.g. "oneDNN jit:avx512_core"
-  /// or "im2col"), as fcntool time reports it; empty for layers without a choice of engine.
-  virtual std::string engine_name() const { return {}; }
-
   /// Bytes of internal buffers beyond tops and parameters (reported by fcntool check).
   virtual std::size_t internal_bytes() const { return 0; }
+  /// The engine that ran this layer last (before any run: the one chosen for the current
+  /// shape), for logs and tests, e.g. "DNNL (jit:avx512_core)" or "CAFFE (im2col + GEMM)";
+  /// empty for layers that have one way to run.
+  virtual std::string engine_name() const { return std::string(); }
 
   /// State beyond the parameters that an exact resume needs (a data layer's cursor and RNG,
   /// for example), as opaque bytes stored in the .solverstate. Empty for most layers.

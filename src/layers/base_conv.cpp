@@ -1,15 +1,12 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// BaseConvolutionLayer: convolution_param parsing, weights, shapes and the per-image GEMMs.
+// BaseConvolutionLayer: convolution_param, weights, shapes and the engine choice.
 #include "layers/base_conv.h"
 
 #include <climits>
-#include <cstdlib>
 #include <string>
 
-#include "backend/for_each_index.h"
 #include "fcn/filler.h"
-#include "math/blas.h"
-#include "math/im2col_kernels.h"
+#include "layers/convolution.h"
 
 namespace fcn {
 
@@ -60,10 +57,22 @@ std::int64_t Product(const std::vector<int>& dims) {
   return p;
 }
 
+bool IsDnnl(ConvEngine engine) {
+  return engine == ConvEngine::kDnnl || engine == ConvEngine::kDnnlWinograd;
+}
+
+void RequireDnnlWhenAsked(ConvEngine engine) {
+  if (IsDnnl(engine) && !DnnlConv::Available()) {
+    throw ConfigError(
+        "convolution_param.engine DNNL: this build has no oneDNN (FCN_USE_DNNL=OFF or "
+        "libdnnl-dev missing)");
+  }
+}
+
 }  // namespace
 
 BaseConvolutionLayer::BaseConvolutionLayer(const LayerParameter& param, bool transposed)
-    : Layer(param), transposed_(transposed) {
+    : Layer(param), transposed_(transposed), im2col_(std::make_unique<Im2colConv>()) {
   const ConvolutionParameter& p = param.convolution_param();
   if (p.num_output() == 0) {
     throw ConfigError("convolution_param.num_output must be > 0 (it is 0 or missing)");
@@ -79,36 +88,32 @@ BaseConvolutionLayer::BaseConvolutionLayer(const LayerParameter& param, bool tra
   force_nd_im2col_ = p.force_nd_im2col();
   switch (p.engine()) {
     case ConvolutionParameter::CAFFE:
-      engine_ = Engine::kCaffe;
+      engine_ = ConvEngine::kCaffe;
       break;
     case ConvolutionParameter::DNNL:
-      engine_ = Engine::kDnnl;
+      engine_ = ConvEngine::kDnnl;
       break;
     case ConvolutionParameter::DNNL_WINOGRAD:
-      engine_ = Engine::kDnnlWinograd;
+      engine_ = ConvEngine::kDnnlWinograd;
       break;
-    default:  // DEFAULT, and CUDNN on the CPU
-      engine_ = Engine::kDefault;
+    default:  // DEFAULT, and CUDNN on the CPU: the net's options decide at set-up
+      engine_ = ConvEngine::kDefault;
       break;
   }
-  if (engine_ == Engine::kDefault) {
-    const char* env = std::getenv("FCN_CONV_ENGINE");
-    const std::string choice = env ? env : "";
-    if (choice == "CAFFE" || choice == "caffe") {
-      engine_ = Engine::kCaffe;
-    } else if (choice == "DNNL" || choice == "dnnl") {
-      engine_ = Engine::kDnnl;
-    } else if (!choice.empty() && choice != "DEFAULT" && choice != "default") {
-      throw ConfigError(StrCat("FCN_CONV_ENGINE=", choice, ": expected CAFFE, DNNL or DEFAULT"));
-    }
-  }
-  if ((engine_ == Engine::kDnnl || engine_ == Engine::kDnnlWinograd) && !DnnlConv::Available()) {
-    throw ConfigError(
-        "convolution_param.engine DNNL: this build has no oneDNN (FCN_USE_DNNL=OFF or "
-        "libdnnl-dev missing)");
-  }
+  engine_explicit_ = engine_ != ConvEngine::kDefault;
+  RequireDnnlWhenAsked(engine_);
   axis_param_ = p.axis();
 
+  ValidateWindowFields();
+  if (p.has_weight_filler()) ValidateFiller(p.weight_filler());
+  if (p.has_bias_filler()) ValidateFiller(p.bias_filler());
+}
+
+BaseConvolutionLayer::~BaseConvolutionLayer() = default;
+
+// kernel, stride, pad and dilation as far as they can be checked without the bottom.
+void BaseConvolutionLayer::ValidateWindowFields() const {
+  const ConvolutionParameter& p = layer_param_.convolution_param();
   const bool kernel_hw = p.has_kernel_h() || p.has_kernel_w();
   if (kernel_hw && p.kernel_size_size() > 0) {
     throw ConfigError("convolution_param: give either kernel_size or kernel_h/kernel_w, not both");
@@ -142,12 +147,17 @@ BaseConvolutionLayer::BaseConvolutionLayer(const LayerParameter& param, bool tra
     throw ConfigError("convolution_param: give either pad or pad_h/pad_w, not both");
   }
   RequirePositive(p.dilation(), "dilation");
+}
 
-  if (p.has_weight_filler()) ValidateFiller(p.weight_filler());
-  if (p.has_bias_filler()) ValidateFiller(p.bias_filler());
+// Once per layer: a layer that names its engine keeps it; `engine: DEFAULT` follows the net's
+// options.
+void BaseConvolutionLayer::ChooseEngine() {
+  if (engine_ == ConvEngine::kDefault) engine_ = options().conv_engine;
+  RequireDnnlWhenAsked(engine_);
 }
 
 void BaseConvolutionLayer::LayerSetUp(const BlobVec& bottom, const BlobVec& top) {
+  ChooseEngine();
   if (top.size() != bottom.size()) {
     throw ConfigError(StrCat(type(), " needs one top per bottom: ", bottom.size(), " bottom(s), ",
                              top.size(), " top(s)"));
@@ -265,6 +275,27 @@ void BaseConvolutionLayer::SetUpBlobs() {
 }
 
 void BaseConvolutionLayer::Reshape(const BlobVec& bottom, const BlobVec& top) {
+  CheckBottoms(bottom);
+  const Blob& first = *bottom[0];
+  const std::vector<int> in_spatial = InputSpatial(first);
+  const std::vector<int> out_spatial = OutputSpatial(in_spatial);
+
+  std::vector<std::int64_t> top_shape(first.shape().begin(), first.shape().begin() + channel_axis_);
+  top_shape.push_back(num_output_);
+  top_shape.insert(top_shape.end(), out_spatial.begin(), out_spatial.end());
+  for (Blob* t : top) t->Reshape(top_shape);
+
+  last_engine_ = nullptr;
+  ReshapeIm2col(first, *top[0], in_spatial, out_spatial);
+  have_geometry_ = channel_axis_ == 1 && num_spatial_axes_ == 2 && !force_nd_im2col_;
+  if (have_geometry_) geometry_ = Geometry2d(first, in_spatial, out_spatial);
+  ReshapeDnnl(first);
+  // The ones vector of the im2col path's bias GEMMs (oneDNN adds the bias itself; a GPU run
+  // without cuDNN makes it on first use).
+  if (bias_term_ && !dnnl_) im2col_->EnsureBiasMultiplier();
+}
+
+void BaseConvolutionLayer::CheckBottoms(const BlobVec& bottom) const {
   const Blob& first = *bottom[0];
   const int num_axes = channel_axis_ + 1 + num_spatial_axes_;
   for (std::size_t b = 0; b < bottom.size(); ++b) {
@@ -282,18 +313,29 @@ void BaseConvolutionLayer::Reshape(const BlobVec& bottom, const BlobVec& top) {
                                bottom[b]->shape_string()));
     }
   }
+}
 
-  std::vector<int> in_spatial, out_spatial;
+std::vector<int> BaseConvolutionLayer::InputSpatial(const Blob& bottom) const {
+  std::vector<int> in_spatial;
   for (int a = 0; a < num_spatial_axes_; ++a) {
-    const auto ua = static_cast<std::size_t>(a);
-    const std::int64_t in = first.shape(channel_axis_ + 1 + a);
+    const std::int64_t in = bottom.shape(channel_axis_ + 1 + a);
     if (in < 1) {
-      throw ConfigError(StrCat("bottom ", first.shape_string(), " is empty on spatial axis ", a));
+      throw ConfigError(StrCat("bottom ", bottom.shape_string(), " is empty on spatial axis ", a));
     }
     if (in > INT_MAX) {
       throw ConfigError(
-          StrCat("bottom ", first.shape_string(), " is too large on spatial axis ", a));
+          StrCat("bottom ", bottom.shape_string(), " is too large on spatial axis ", a));
     }
+    in_spatial.push_back(static_cast<int>(in));
+  }
+  return in_spatial;
+}
+
+std::vector<int> BaseConvolutionLayer::OutputSpatial(const std::vector<int>& in_spatial) const {
+  std::vector<int> out_spatial;
+  for (int a = 0; a < num_spatial_axes_; ++a) {
+    const auto ua = static_cast<std::size_t>(a);
+    const std::int64_t in = in_spatial[ua];
     const std::int64_t extent = static_cast<std::int64_t>(dilation_[ua]) * (kernel_[ua] - 1) + 1;
     std::int64_t out = 0;
     if (!transposed_) {
@@ -311,15 +353,14 @@ void BaseConvolutionLayer::Reshape(const BlobVec& bottom, const BlobVec& top) {
       }
     }
     if (out > INT_MAX) throw ConfigError(StrCat("output size ", out, " is too large"));
-    in_spatial.push_back(static_cast<int>(in));
     out_spatial.push_back(static_cast<int>(out));
   }
+  return out_spatial;
+}
 
-  std::vector<std::int64_t> top_shape(first.shape().begin(), first.shape().begin() + channel_axis_);
-  top_shape.push_back(num_output_);
-  top_shape.insert(top_shape.end(), out_spatial.begin(), out_spatial.end());
-  for (Blob* t : top) t->Reshape(top_shape);
-
+void BaseConvolutionLayer::ReshapeIm2col(const Blob& bottom, const Blob& top,
+                                         const std::vector<int>& in_spatial,
+                                         const std::vector<int>& out_spatial) {
   const std::vector<int>& conv_in_spatial = transposed_ ? out_spatial : in_spatial;
   const std::vector<int>& conv_out_spatial = transposed_ ? in_spatial : out_spatial;
   const std::int64_t conv_out_spatial_dim = Product(conv_out_spatial);
@@ -328,283 +369,140 @@ void BaseConvolutionLayer::Reshape(const BlobVec& bottom, const BlobVec& top) {
     throw ConfigError(StrCat("spatial size of ", ShapeOf(in_spatial), " -> ", ShapeOf(out_spatial),
                              " is too large for one GEMM"));
   }
-  conv_out_spatial_dim_ = static_cast<int>(conv_out_spatial_dim);
-  top_spatial_dim_ = static_cast<int>(top_spatial_dim);
-  num_ = first.count(0, channel_axis_);
-  bottom_dim_ = first.count(channel_axis_);
-  top_dim_ = top[0]->count(channel_axis_);
-  col_offset_ = static_cast<std::int64_t>(kernel_dim_) * conv_out_spatial_dim_;
-  output_offset_ = static_cast<std::int64_t>(conv_out_channels_ / group_) * conv_out_spatial_dim_;
-  col_count_ = col_offset_ * group_;
-
+  Im2colConv::Shape s;
+  s.transposed = transposed_;
+  s.group = group_;
+  s.num_output = num_output_;
+  s.conv_out_channels = conv_out_channels_;
+  s.is_1x1 = is_1x1_;
+  s.use_nd = use_nd_;
+  s.kernel_dim = kernel_dim_;
+  s.weight_offset = weight_offset_;
+  s.num = bottom.count(0, channel_axis_);
+  s.bottom_dim = bottom.count(channel_axis_);
+  s.top_dim = top.count(channel_axis_);
+  s.conv_out_spatial_dim = static_cast<int>(conv_out_spatial_dim);
+  s.top_spatial_dim = static_cast<int>(top_spatial_dim);
+  s.col_offset = static_cast<std::int64_t>(kernel_dim_) * s.conv_out_spatial_dim;
+  s.output_offset = static_cast<std::int64_t>(conv_out_channels_ / group_) * s.conv_out_spatial_dim;
+  s.col_count = s.col_offset * group_;
   if (use_nd_) {
-    conv_input_shape_ = {conv_in_channels_};
-    conv_input_shape_.insert(conv_input_shape_.end(), conv_in_spatial.begin(),
-                             conv_in_spatial.end());
-    col_shape_ = {kernel_dim_ * group_};
-    col_shape_.insert(col_shape_.end(), conv_out_spatial.begin(), conv_out_spatial.end());
+    s.image_shape = {conv_in_channels_};
+    s.image_shape.insert(s.image_shape.end(), conv_in_spatial.begin(), conv_in_spatial.end());
+    s.col_shape = {kernel_dim_ * group_};
+    s.col_shape.insert(s.col_shape.end(), conv_out_spatial.begin(), conv_out_spatial.end());
+    s.kernel = kernel_;
+    s.pad = pad_;
+    s.stride = stride_;
+    s.dilation = dilation_;
   } else {
-    geometry_.channels = conv_in_channels_;
-    geometry_.height = conv_in_spatial[0];
-    geometry_.width = conv_in_spatial[1];
-    geometry_.kernel_h = kernel_[0];
-    geometry_.kernel_w = kernel_[1];
-    geometry_.pad_h = pad_[0];
-    geometry_.pad_w = pad_[1];
-    geometry_.stride_h = stride_[0];
-    geometry_.stride_w = stride_[1];
-    geometry_.dilation_h = dilation_[0];
-    geometry_.dilation_w = dilation_[1];
-    FCN_CHECK(geometry_.out_h() == conv_out_spatial[0] && geometry_.out_w() == conv_out_spatial[1],
-              "im2col geometry disagrees with the convolution output ", ShapeOf(conv_out_spatial));
+    s.geometry = Geometry2d(bottom, in_spatial, out_spatial);
   }
-
-  ReshapeEngine(first, in_spatial, out_spatial);
-
-  // The ones vector of the im2col path's bias GEMMs (oneDNN adds the bias itself; a GPU run
-  // without cuDNN makes it on first use).
-  if (bias_term_ && !dnnl_) EnsureBiasMultiplier();
+  im2col_->set_shape(s);
 }
 
-void BaseConvolutionLayer::EnsureBiasMultiplier() {
-  if (bias_multiplier_.count() == top_spatial_dim_) return;
-  bias_multiplier_.Reshape({top_spatial_dim_});
-  float* ones = bias_multiplier_.mutable_cpu_data();
-  for (int i = 0; i < top_spatial_dim_; ++i) ones[i] = 1.0f;
+math::ConvGeometry BaseConvolutionLayer::Geometry2d(const Blob& bottom,
+                                                    const std::vector<int>& in_spatial,
+                                                    const std::vector<int>& out_spatial) const {
+  math::ConvGeometry g;
+  g.transposed = transposed_;
+  g.num = bottom.count(0, channel_axis_);
+  g.in_channels = channels_;
+  g.in_h = in_spatial[0];
+  g.in_w = in_spatial[1];
+  g.out_channels = num_output_;
+  g.out_h = out_spatial[0];
+  g.out_w = out_spatial[1];
+  g.kernel_h = kernel_[0];
+  g.kernel_w = kernel_[1];
+  g.stride_h = stride_[0];
+  g.stride_w = stride_[1];
+  g.pad_h = pad_[0];
+  g.pad_w = pad_[1];
+  g.dilation_h = dilation_[0];
+  g.dilation_w = dilation_[1];
+  g.group = group_;
+  g.bias = bias_term_;
+  return g;
 }
 
-void BaseConvolutionLayer::ReshapeEngine(const Blob& bottom, const std::vector<int>& in_spatial,
-                                         const std::vector<int>& out_spatial) {
-  std::string why;
-  have_geometry_ = channel_axis_ == 1 && num_spatial_axes_ == 2 && !force_nd_im2col_;
-  if (!have_geometry_) {
-    why = "oneDNN runs 2-D convolutions with channel axis 1 (no force_nd_im2col)";
-  } else {
-    DnnlConvGeometry& g = geometry2d_;
-    g.transposed = transposed_;
-    g.winograd = engine_ == Engine::kDnnlWinograd;
-    g.num = bottom.shape(0);
-    g.in_channels = channels_;
-    g.in_h = in_spatial[0];
-    g.in_w = in_spatial[1];
-    g.out_channels = num_output_;
-    g.out_h = out_spatial[0];
-    g.out_w = out_spatial[1];
-    g.kernel_h = kernel_[0];
-    g.kernel_w = kernel_[1];
-    g.stride_h = stride_[0];
-    g.stride_w = stride_[1];
-    g.pad_h = pad_[0];
-    g.pad_w = pad_[1];
-    g.dilation_h = dilation_[0];
-    g.dilation_w = dilation_[1];
-    g.group = group_;
-    g.bias = bias_term_;
+// A layer that names a oneDNN engine gets it or an error; one that follows the options gets it
+// where it runs (Winograd where it takes the shape, else the direct algorithm), else im2col.
+void BaseConvolutionLayer::ReshapeDnnl(const Blob& bottom) {
+  if (engine_ == ConvEngine::kCaffe) return;
+  bool winograd = engine_ == ConvEngine::kDnnlWinograd;
+  const bool explicit_dnnl = engine_explicit_ && IsDnnl(engine_);
+  const bool soft_dnnl = !engine_explicit_ && IsDnnl(engine_);
+  std::string why = "oneDNN runs 2-D convolutions with channel axis 1 (no force_nd_im2col)";
+  bool can = have_geometry_ && DnnlConv::Supported(geometry_, winograd, &why);
+  if (!can && winograd && soft_dnnl) {
+    winograd = false;
+    can = have_geometry_ && DnnlConv::Supported(geometry_, winograd, &why);
   }
-  if (engine_ == Engine::kCaffe) return;
-  const bool can = have_geometry_ && DnnlConv::Supported(geometry2d_, &why);
   if (!can) {
-    if (engine_ != Engine::kDefault) {
+    if (explicit_dnnl) {
       throw ConfigError(StrCat("convolution_param.engine DNNL cannot run bottom ",
                                bottom.shape_string(), ": ", why));
     }
     dnnl_.reset();  // the im2col path
     return;
   }
-  if (dnnl_ && dnnl_->geometry() == geometry2d_) return;
+  if (dnnl_ && dnnl_->geometry() == geometry_ && dnnl_winograd_ == winograd) return;
   try {
-    dnnl_ = std::make_unique<DnnlConv>(geometry2d_);
+    dnnl_ = std::make_unique<DnnlConv>(geometry_, winograd, options().dnnl_keep_layouts);
+    dnnl_winograd_ = winograd;
     dnnl_->set_keep_weight_layout(phase_ == TEST);
   } catch (const ConfigError&) {
     dnnl_.reset();
-    if (engine_ != Engine::kDefault) throw;  // asked for explicitly
+    if (explicit_dnnl) throw;
   }
 }
 
-DnnlConv* BaseConvolutionLayer::dnnl(const ExecContext& ctx) const {
-  return ctx.device() == Device::kCpu ? dnnl_.get() : nullptr;
-}
-
-CudnnConv* BaseConvolutionLayer::cudnn(const ExecContext& ctx) {
-  if (ctx.device() != Device::kCuda || engine_ == Engine::kCaffe || !have_geometry_) {
-    return nullptr;
+ConvolutionEngine& BaseConvolutionLayer::EngineFor(const ExecContext& ctx) {
+  if (ctx.device() == Device::kCpu) {
+    if (dnnl_) return *dnnl_;
+    return *im2col_;
   }
-  if (cudnn_ && cudnn_->geometry() == geometry2d_) return cudnn_.get();
+  if (engine_ == ConvEngine::kCaffe || !have_geometry_) return *im2col_;
+  if (cudnn_ && cudnn_->geometry() == geometry_) return *cudnn_;
   cudnn_.reset();
-  if (!CudnnConv::Supported(geometry2d_, nullptr)) return nullptr;  // the GPU im2col path
-  cudnn_ = std::make_unique<CudnnConv>(geometry2d_, CudnnConvOptionsFromEnv());
-  return cudnn_.get();
+  if (!CudnnConv::Supported(geometry_, nullptr)) return *im2col_;  // the GPU im2col path
+  cudnn_ = std::make_unique<CudnnConv>(geometry_, options(), im2col_.get());
+  return *cudnn_;
 }
 
 std::string BaseConvolutionLayer::engine_name() const {
-  return dnnl_ ? StrCat("DNNL (", dnnl_->ForwardImplementation(), ")")
-               : std::string("CAFFE (im2col + GEMM)");
+  if (last_engine_) return last_engine_->name();
+  return dnnl_ ? dnnl_->name() : im2col_->name();
 }
 
-std::size_t BaseConvolutionLayer::internal_bytes() const {
-  return static_cast<std::size_t>(bias_multiplier_.count()) * sizeof(float);
-}
+std::size_t BaseConvolutionLayer::internal_bytes() const { return im2col_->internal_bytes(); }
 
-bool BaseConvolutionLayer::EngineForward(const ExecContext& ctx, const BlobVec& bottom,
-                                         const BlobVec& top) {
-  DnnlConv* dnnl_engine = dnnl(ctx);
-  CudnnConv* cudnn_engine = dnnl_engine ? nullptr : cudnn(ctx);
-  if (!dnnl_engine && !cudnn_engine) return false;
-  const float* bias = bias_term_ ? blobs_[1]->data(ctx) : nullptr;
-  for (std::size_t i = 0; i < bottom.size(); ++i) {
-    if (dnnl_engine) {
-      dnnl_engine->Forward(ctx.workspace(), bottom[i]->data_memory(), blobs_[0]->data_memory(),
-                           bias, top[i]->data_memory());
-    } else {
-      cudnn_engine->Forward(ctx, bottom[i]->data(ctx), blobs_[0]->data(ctx), bias,
-                            top[i]->mutable_data(ctx));
-    }
+ConvParams BaseConvolutionLayer::Params(const ExecContext& ctx, bool backward) {
+  ConvParams p;
+  p.weights = blobs_[0].get();
+  if (!backward) {
+    p.bias = bias_term_ ? blobs_[1]->data(ctx) : nullptr;
+    return p;
   }
-  return true;
+  p.weight_diff = param_propagate_down(0) ? blobs_[0]->mutable_diff(ctx) : nullptr;
+  p.bias_diff = bias_term_ && param_propagate_down(1) ? blobs_[1]->mutable_diff(ctx) : nullptr;
+  return p;
 }
 
-bool BaseConvolutionLayer::EngineBackward(const ExecContext& ctx, const BlobVec& top,
-                                          const std::vector<bool>& propagate_down,
-                                          const BlobVec& bottom) {
-  DnnlConv* dnnl_engine = dnnl(ctx);
-  CudnnConv* cudnn_engine = dnnl_engine ? nullptr : cudnn(ctx);
-  if (!dnnl_engine && !cudnn_engine) return false;
-  const bool weight_grad = param_propagate_down(0);
-  const bool bias_grad = bias_term_ && param_propagate_down(1);
-  float* weight_diff = weight_grad ? blobs_[0]->mutable_diff(ctx) : nullptr;
-  float* bias_diff = bias_grad ? blobs_[1]->mutable_diff(ctx) : nullptr;
-  for (std::size_t i = 0; i < top.size(); ++i) {
-    // oneDNN takes the buffers themselves (it may keep them in its own layout); the weight
-    // pass runs first, so the top diff is converted at most once for both passes.
-    // The engines compute both; a frozen weight (lr_mult 0) still skips the accumulation.
-    if (weight_grad) {
-      if (dnnl_engine) {
-        dnnl_engine->BackwardWeights(ctx.workspace(), bottom[i]->data_memory(),
-                                     top[i]->diff_memory(), weight_diff, bias_diff);
-      } else {
-        cudnn_engine->BackwardWeights(ctx, bottom[i]->data(ctx), top[i]->diff(ctx), weight_diff,
-                                      bias_diff);
-      }
-    } else if (bias_grad) {
-      BackwardBiasAll(ctx, top[i]->diff(ctx), bias_diff);
-    }
-    if (i < propagate_down.size() && propagate_down[i]) {
-      if (dnnl_engine) {
-        dnnl_engine->BackwardData(ctx.workspace(), top[i]->diff_memory(), blobs_[0]->data_memory(),
-                                  bottom[i]->diff_memory());
-      } else {
-        cudnn_engine->BackwardData(ctx, top[i]->diff(ctx), blobs_[0]->data(ctx),
-                                   bottom[i]->mutable_diff(ctx));
-      }
-    }
-  }
-  return true;
+void BaseConvolutionLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom,
+                                       const BlobVec& top) {
+  ConvolutionEngine& engine = EngineFor(ctx);
+  last_engine_ = &engine;
+  engine.Forward(ctx, bottom, Params(ctx, /*backward=*/false), top);
 }
 
-float* BaseConvolutionLayer::ColBuffer(const ExecContext& ctx) const {
-  return is_1x1_ ? nullptr : ctx.workspace().Get(col_count_);
-}
-
-void BaseConvolutionLayer::Im2ColInput(const ExecContext& ctx, const float* input,
-                                       float* col) const {
-  if (ctx.device() == Device::kCuda) {
-    FCN_CHECK(!use_nd_, "the N-d im2col runs on the host only");
-    const auto shape = kernels::Im2ColShape::From(geometry_);
-    ForEachIndex(ctx, static_cast<std::int64_t>(shape.channels) * shape.out_h * shape.out_w,
-                 kernels::Im2ColIndex{input, col, shape});
-  } else if (use_nd_) {
-    math::Im2ColNd(input, num_spatial_axes_, conv_input_shape_, col_shape_, kernel_, pad_, stride_,
-                   dilation_, col);
-  } else {
-    math::Im2Col(input, geometry_, col);
-  }
-}
-
-void BaseConvolutionLayer::Col2ImInput(const ExecContext& ctx, const float* col,
-                                       float* input) const {
-  if (ctx.device() == Device::kCuda) {
-    FCN_CHECK(!use_nd_, "the N-d col2im runs on the host only");
-    const auto shape = kernels::Im2ColShape::From(geometry_);
-    ForEachIndex(ctx, static_cast<std::int64_t>(shape.channels) * shape.height * shape.width,
-                 kernels::Col2ImIndex{col, input, shape});
-  } else if (use_nd_) {
-    math::Col2ImNd(col, num_spatial_axes_, conv_input_shape_, col_shape_, kernel_, pad_, stride_,
-                   dilation_, input);
-  } else {
-    math::Col2Im(col, geometry_, input);
-  }
-}
-
-void BaseConvolutionLayer::ForwardGemm(const ExecContext& ctx, const float* input,
-                                       const float* weights, float* col, float* output,
-                                       bool col_ready) {
-  const float* col_data = input;
-  if (!is_1x1_) {
-    if (!col_ready) Im2ColInput(ctx, input, col);
-    col_data = col;
-  }
-  const int group_out = conv_out_channels_ / group_;
-  for (int g = 0; g < group_; ++g) {
-    math::Gemm(ctx, math::Trans::kNo, math::Trans::kNo, group_out, conv_out_spatial_dim_,
-               kernel_dim_, 1.0f, weights + weight_offset_ * g, col_data + col_offset_ * g, 0.0f,
-               output + output_offset_ * g);
-  }
-}
-
-void BaseConvolutionLayer::ForwardBias(const ExecContext& ctx, const float* bias, float* output) {
-  EnsureBiasMultiplier();
-  math::Gemm(ctx, math::Trans::kNo, math::Trans::kNo, num_output_, top_spatial_dim_, 1, 1.0f, bias,
-             bias_multiplier_.data(ctx), 1.0f, output);
-}
-
-void BaseConvolutionLayer::BackwardGemm(const ExecContext& ctx, const float* output,
-                                        const float* weights, float* col, float* input) {
-  float* col_data = is_1x1_ ? input : col;
-  const int group_out = conv_out_channels_ / group_;
-  for (int g = 0; g < group_; ++g) {
-    math::Gemm(ctx, math::Trans::kYes, math::Trans::kNo, kernel_dim_, conv_out_spatial_dim_,
-               group_out, 1.0f, weights + weight_offset_ * g, output + output_offset_ * g, 0.0f,
-               col_data + col_offset_ * g);
-  }
-  if (!is_1x1_) Col2ImInput(ctx, col, input);
-}
-
-void BaseConvolutionLayer::WeightGemm(const ExecContext& ctx, const float* input,
-                                      const float* output, float* col, float* weight_diff) {
-  const float* col_data = input;
-  if (!is_1x1_) {
-    Im2ColInput(ctx, input, col);
-    col_data = col;
-  }
-  const int group_out = conv_out_channels_ / group_;
-  for (int g = 0; g < group_; ++g) {
-    math::Gemm(ctx, math::Trans::kNo, math::Trans::kYes, group_out, kernel_dim_,
-               conv_out_spatial_dim_, 1.0f, output + output_offset_ * g, col_data + col_offset_ * g,
-               1.0f, weight_diff + weight_offset_ * g);
-  }
-}
-
-void BaseConvolutionLayer::BackwardBiasAll(const ExecContext& ctx, const float* top_diff,
-                                           float* bias_diff) {
-  if (dnnl(ctx) == nullptr) {
-    for (std::int64_t n = 0; n < num_; ++n) BackwardBias(ctx, top_diff + n * top_dim_, bias_diff);
-    return;
-  }
-  for (std::int64_t n = 0; n < num_; ++n) {
-    for (int m = 0; m < num_output_; ++m) {
-      const float* row = top_diff + n * top_dim_ + static_cast<std::int64_t>(m) * top_spatial_dim_;
-      double sum = 0;
-      for (int i = 0; i < top_spatial_dim_; ++i) sum += row[i];
-      bias_diff[m] += static_cast<float>(sum);
-    }
-  }
-}
-
-void BaseConvolutionLayer::BackwardBias(const ExecContext& ctx, const float* top_diff,
-                                        float* bias_diff) {
-  EnsureBiasMultiplier();
-  math::Gemv(ctx, math::Trans::kNo, num_output_, top_spatial_dim_, 1.0f, top_diff,
-             bias_multiplier_.data(ctx), 1.0f, bias_diff);
+void BaseConvolutionLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
+                                        const std::vector<bool>& propagate_down,
+                                        const BlobVec& bottom) {
+  ConvolutionEngine& engine = EngineFor(ctx);
+  last_engine_ = &engine;
+  engine.Backward(ctx, top, propagate_down, Params(ctx, /*backward=*/true), bottom);
 }
 
 }  // namespace fcn

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// BaseConvolutionLayer: what Convolution and Deconvolution share (not a registered type).
+// BaseConvolutionLayer: the one body of Convolution and Deconvolution (not a registered type).
 //
-// Both are written in the frame of one convolution: its "input" is the image that im2col
+// Both layers are written in the frame of one convolution: its "input" is the image that im2col
 // reads (conv_in_channels_ channels) and its "output" is the GEMM result
 // (conv_out_channels_ channels). Convolution maps bottom = input to top = output;
 // Deconvolution (transposed = true) maps bottom = output to top = input, so its weights have
@@ -19,6 +19,11 @@
 // (num_output) when bias_term. Weights given with the layer parameter are kept (their shapes
 // are checked) instead of being filled.
 // Every bottom/top pair shares the weights; all bottoms must have the same shape.
+//
+// The engine (ConvolutionEngine, conv_engine.h) is chosen once per layer at set-up: the layer's own
+// convolution_param.engine, or for `engine: DEFAULT` the net's Options::conv_engine. On the
+// CPU, DEFAULT runs oneDNN wherever it can run the current shape and im2col elsewhere; on a
+// GPU it runs cuDNN where it can, else the GPU im2col path. CAFFE always runs im2col.
 #pragma once
 
 #include <cstdint>
@@ -27,81 +32,61 @@
 #include <vector>
 
 #include "fcn/layer.h"
+#include "layers/conv_engine.h"
 #include "layers/cudnn_conv.h"
 #include "layers/dnnl_conv.h"
 #include "math/im2col.h"
 
 namespace fcn {
 
+class Im2colConv;  // convolution.h
+
 class BaseConvolutionLayer : public Layer {
  public:
   /// Reads and validates what convolution_param says without the bottom shape.
   BaseConvolutionLayer(const LayerParameter& param, bool transposed);
+  ~BaseConvolutionLayer() override;
 
-  /// Resolves per-axis geometry from the bottom's axes, creates or checks the weights.
+  /// Chooses the engine, resolves per-axis geometry from the bottom's axes, creates or checks
+  /// the weights.
   void LayerSetUp(const BlobVec& bottom, const BlobVec& top) override;
-  /// Checks the bottoms against the set-up, computes the top shape and the im2col geometry.
+  /// Checks the bottoms against the set-up, computes the top shape and sets up the engines.
   void Reshape(const BlobVec& bottom, const BlobVec& top) override;
   std::size_t internal_bytes() const override;
+  std::string engine_name() const override;
 
-  /// The oneDNN engine for the current shape, or null when the im2col path runs.
+  /// The oneDNN engine for the current shape, or null when it does not run on the CPU.
   DnnlConv* dnnl() const { return dnnl_.get(); }
   /// Runs on a GPU too: cuDNN, or the im2col path's GEMMs on cuBLAS (not the N-d im2col).
   bool RunsOn(Device device) const override { return device == Device::kCpu || !use_nd_; }
-  /// "DNNL (<oneDNN implementation>)" or "CAFFE (im2col + GEMM)" (for logs and tests).
-  std::string engine_name() const override;
 
  protected:
-  // One image at a time, all groups. `col` is the im2col buffer (col_count() floats from the
-  // shared workspace), unused (may be null) on the 1x1 path.
-
-  /// output = W * im2col(input). With col_ready, `col` already holds im2col(input).
-  void ForwardGemm(const ExecContext& ctx, const float* input, const float* weights, float* col,
-                   float* output, bool col_ready = false);
-  /// output[m, :] += bias[m] over the top's spatial positions.
-  void ForwardBias(const ExecContext& ctx, const float* bias, float* output);
-  /// input = col2im(W^T * output); input is overwritten.
-  void BackwardGemm(const ExecContext& ctx, const float* output, const float* weights, float* col,
-                    float* input);
-  /// weight_diff += output * im2col(input)^T; leaves im2col(input) in `col`.
-  void WeightGemm(const ExecContext& ctx, const float* input, const float* output, float* col,
-                  float* weight_diff);
-  /// bias_diff[m] += sum over the top's spatial positions of top_diff[m, :].
-  void BackwardBias(const ExecContext& ctx, const float* top_diff, float* bias_diff);
-  /// bias_diff[m] += sum over every image and position of top_diff[n, m, :]: the im2col
-  /// path's per-image GEMVs, or, where oneDNN runs (which keeps no ones vector), a plain loop.
-  void BackwardBiasAll(const ExecContext& ctx, const float* top_diff, float* bias_diff);
-
-  /// The engine that runs on ctx: oneDNN (CPU contexts) or cuDNN (CUDA contexts, made on
-  /// first use for the current shape); null means the im2col path.
-  DnnlConv* dnnl(const ExecContext& ctx) const;
-  CudnnConv* cudnn(const ExecContext& ctx);
-
-  /// Runs the pass on oneDNN or cuDNN when one of them serves ctx (the engines take the
-  /// layer's own direction: a deconvolution's engine runs the transposed convolution) and
-  /// returns true; false means the im2col path is the caller's to run.
-  bool EngineForward(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top);
-  bool EngineBackward(const ExecContext& ctx, const BlobVec& top,
-                      const std::vector<bool>& propagate_down, const BlobVec& bottom);
-
-  /// The im2col buffer for the current shape, or nullptr on the 1x1 path.
-  float* ColBuffer(const ExecContext& ctx) const;
-
-  bool bias_term() const { return bias_term_; }
-  /// Images in the batch (product of the axes before the channel axis).
-  std::int64_t num() const { return num_; }
-  /// Elements per image of each bottom and each top.
-  std::int64_t bottom_dim() const { return bottom_dim_; }
-  std::int64_t top_dim() const { return top_dim_; }
+  void ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) override;
+  void BackwardImpl(const ExecContext& ctx, const BlobVec& top,
+                    const std::vector<bool>& propagate_down, const BlobVec& bottom) override;
 
  private:
+  /// The engine this layer runs: its own convolution_param.engine, or for DEFAULT the
+  /// options' conv_engine (once, at set-up).
+  void ChooseEngine();
+  void ValidateWindowFields() const;
   void ResolveGeometry(const Blob& bottom);
-  void ReshapeEngine(const Blob& bottom, const std::vector<int>& in_spatial,
-                     const std::vector<int>& out_spatial);
   void SetUpBlobs();
-  void EnsureBiasMultiplier();
-  void Im2ColInput(const ExecContext& ctx, const float* input, float* col) const;
-  void Col2ImInput(const ExecContext& ctx, const float* col, float* input) const;
+  void CheckBottoms(const BlobVec& bottom) const;
+  /// The bottom's and the top's spatial sizes (refusing empty or oversized ones).
+  std::vector<int> InputSpatial(const Blob& bottom) const;
+  std::vector<int> OutputSpatial(const std::vector<int>& in_spatial) const;
+  /// The im2col engine's sizes for the current shape.
+  void ReshapeIm2col(const Blob& bottom, const Blob& top, const std::vector<int>& in_spatial,
+                     const std::vector<int>& out_spatial);
+  math::ConvGeometry Geometry2d(const Blob& bottom, const std::vector<int>& in_spatial,
+                                const std::vector<int>& out_spatial) const;
+  /// Sets up oneDNN for the current shape where the engine choice and the shape allow it.
+  void ReshapeDnnl(const Blob& bottom);
+  /// The engine that runs on ctx: oneDNN or im2col on the CPU; cuDNN (made on first use for
+  /// the current shape) or im2col on a GPU.
+  ConvolutionEngine& EngineFor(const ExecContext& ctx);
+  ConvParams Params(const ExecContext& ctx, bool backward);
 
   const bool transposed_;
   // From convolution_param.
@@ -110,6 +95,8 @@ class BaseConvolutionLayer : public Layer {
   bool bias_term_ = true;
   bool force_nd_im2col_ = false;
   int axis_param_ = 1;
+  ConvEngine engine_ = ConvEngine::kDefault;  // the prototxt's, then chosen at set-up
+  bool engine_explicit_ = false;              // the prototxt names the engine
   // From the bottom shape at set-up.
   int channel_axis_ = 1;
   int num_spatial_axes_ = 0;
@@ -121,28 +108,15 @@ class BaseConvolutionLayer : public Layer {
   bool use_nd_ = false;
   int kernel_dim_ = 0;              // conv_in_channels / group * prod(kernel)
   std::int64_t weight_offset_ = 0;  // weights per group
-  // From the bottom shape at each Reshape.
-  std::int64_t num_ = 0;
-  std::int64_t bottom_dim_ = 0;
-  std::int64_t top_dim_ = 0;
-  int conv_out_spatial_dim_ = 0;    // columns of the im2col buffer
-  int top_spatial_dim_ = 0;         // positions the bias is added to
-  std::int64_t col_offset_ = 0;     // col entries per group
-  std::int64_t output_offset_ = 0;  // conv output entries per group
-  std::int64_t col_count_ = 0;
-  math::ConvGeometry2d geometry_;
-  std::vector<int> conv_input_shape_;  // [conv_in_channels, spatial...] for the N-d path
-  std::vector<int> col_shape_;         // [kernel_dim * group, conv output spatial...]
-  Blob bias_multiplier_;               // ones, top_spatial_dim_ long
-  // The engine: convolution_param.engine (DEFAULT: oneDNN wherever it can run, else im2col;
-  // the environment variable FCN_CONV_ENGINE=CAFFE|DNNL overrides DEFAULT).
-  enum class Engine { kDefault, kCaffe, kDnnl, kDnnlWinograd };
-  Engine engine_ = Engine::kDefault;
-  std::unique_ptr<DnnlConv> dnnl_;
+  // The engines for the current shape.
+  std::unique_ptr<Im2colConv> im2col_;
   // The 2-D geometry of the current shape (when have_geometry_), for oneDNN and cuDNN.
   bool have_geometry_ = false;
-  DnnlConvGeometry geometry2d_;
+  math::ConvGeometry geometry_;
+  std::unique_ptr<DnnlConv> dnnl_;
+  bool dnnl_winograd_ = false;  // dnnl_ runs Winograd
   std::unique_ptr<CudnnConv> cudnn_;
+  const ConvolutionEngine* last_engine_ = nullptr;  // the one that ran last (engine_name)
 };
 
 }  // namespace fcn

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// ConvolutionLayer: forward and backward passes over the GEMMs of BaseConvolutionLayer.
+// ConvolutionLayer's schema, and Im2colConv: the im2col + GEMM engine of Convolution and
+// Deconvolution (a Deconvolution runs the same GEMMs with forward and backward swapped).
 #include "layers/convolution.h"
+
+#include "backend/for_each_index.h"
+#include "math/blas.h"
+#include "math/im2col_kernels.h"
 
 namespace fcn {
 
@@ -16,48 +21,165 @@ const LayerSchema& ConvolutionLayer::Schema() {
   return schema;
 }
 
-void ConvolutionLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom,
-                                   const BlobVec& top) {
-  if (EngineForward(ctx, bottom, top)) return;
-  const float* weights = blobs_[0]->data(ctx);
-  const float* bias = bias_term() ? blobs_[1]->data(ctx) : nullptr;
+void Im2colConv::EnsureBiasMultiplier() {
+  if (bias_multiplier_.count() == s_.top_spatial_dim) return;
+  bias_multiplier_.Reshape({s_.top_spatial_dim});
+  float* ones = bias_multiplier_.mutable_cpu_data();
+  for (int i = 0; i < s_.top_spatial_dim; ++i) ones[i] = 1.0f;
+}
+
+std::size_t Im2colConv::internal_bytes() const {
+  return static_cast<std::size_t>(bias_multiplier_.count()) * sizeof(float);
+}
+
+void Im2colConv::Forward(const ExecContext& ctx, const BlobVec& bottom, const ConvParams& p,
+                         const BlobVec& top) {
+  const float* weights = p.weights->data(ctx);
   float* col = ColBuffer(ctx);
   for (std::size_t i = 0; i < bottom.size(); ++i) {
     const float* bottom_data = bottom[i]->data(ctx);
     float* top_data = top[i]->mutable_data(ctx);
-    for (std::int64_t n = 0; n < num(); ++n) {
-      float* output = top_data + n * top_dim();
-      ForwardGemm(ctx, bottom_data + n * bottom_dim(), weights, col, output);
-      if (bias) ForwardBias(ctx, bias, output);
+    for (std::int64_t n = 0; n < s_.num; ++n) {
+      float* output = top_data + n * s_.top_dim;
+      ForwardImage(ctx, bottom_data + n * s_.bottom_dim, weights, col, output);
+      if (p.bias) ForwardBias(ctx, p.bias, output);
     }
   }
 }
 
-void ConvolutionLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
-                                    const std::vector<bool>& propagate_down,
-                                    const BlobVec& bottom) {
-  if (EngineBackward(ctx, top, propagate_down, bottom)) return;
-  const float* weights = blobs_[0]->data(ctx);
-  const bool weight_grad = param_propagate_down(0);
-  const bool bias_grad = bias_term() && param_propagate_down(1);
-  float* weight_diff = weight_grad ? blobs_[0]->mutable_diff(ctx) : nullptr;
-  float* bias_diff = bias_grad ? blobs_[1]->mutable_diff(ctx) : nullptr;
+void Im2colConv::Backward(const ExecContext& ctx, const BlobVec& top,
+                          const std::vector<bool>& propagate_down, const ConvParams& p,
+                          const BlobVec& bottom) {
+  const float* weights = p.weights->data(ctx);
   float* col = ColBuffer(ctx);
   for (std::size_t i = 0; i < top.size(); ++i) {
     const float* top_diff = top[i]->diff(ctx);
-    if (bias_grad) BackwardBiasAll(ctx, top_diff, bias_diff);
+    if (p.bias_diff) BackwardBiasAll(ctx, top_diff, p.bias_diff);
     const bool data_grad = i < propagate_down.size() && propagate_down[i];
-    if (!weight_grad && !data_grad) continue;
+    if (!p.weight_diff && !data_grad) continue;
     const float* bottom_data = bottom[i]->data(ctx);
     float* bottom_diff = data_grad ? bottom[i]->mutable_diff(ctx) : nullptr;
-    for (std::int64_t n = 0; n < num(); ++n) {
-      const float* output_diff = top_diff + n * top_dim();
-      if (weight_grad) {
-        WeightGemm(ctx, bottom_data + n * bottom_dim(), output_diff, col, weight_diff);
-      }
-      if (data_grad) BackwardGemm(ctx, output_diff, weights, col, bottom_diff + n * bottom_dim());
+    for (std::int64_t n = 0; n < s_.num; ++n) {
+      BackwardImage(ctx, top_diff + n * s_.top_dim, bottom_data + n * s_.bottom_dim, weights, col,
+                    p.weight_diff, bottom_diff ? bottom_diff + n * s_.bottom_dim : nullptr);
     }
   }
+}
+
+void Im2colConv::ForwardImage(const ExecContext& ctx, const float* bottom, const float* weights,
+                              float* col, float* top) {
+  if (!s_.transposed) {
+    ForwardGemm(ctx, bottom, weights, col, top);
+  } else {
+    BackwardGemm(ctx, bottom, weights, col, top);
+  }
+}
+
+void Im2colConv::BackwardImage(const ExecContext& ctx, const float* top_diff, const float* bottom,
+                               const float* weights, float* col, float* weight_diff,
+                               float* bottom_diff) {
+  if (!s_.transposed) {
+    if (weight_diff) WeightGemm(ctx, bottom, top_diff, col, weight_diff);
+    if (bottom_diff) BackwardGemm(ctx, top_diff, weights, col, bottom_diff);
+    return;
+  }
+  if (weight_diff) WeightGemm(ctx, top_diff, bottom, col, weight_diff);
+  // WeightGemm has left im2col(dtop) in the column buffer.
+  if (bottom_diff) {
+    ForwardGemm(ctx, top_diff, weights, col, bottom_diff, /*col_ready=*/weight_diff != nullptr);
+  }
+}
+
+float* Im2colConv::ColBuffer(const ExecContext& ctx) const {
+  return s_.is_1x1 ? nullptr : ctx.workspace().Get(s_.col_count);
+}
+
+void Im2colConv::Im2ColInput(const ExecContext& ctx, const float* input, float* col) const {
+  const math::ConvGeometry& g = s_.geometry;
+  if (ctx.device() == Device::kCuda) {
+    FCN_CHECK(!s_.use_nd, "the N-d im2col runs on the host only");
+    ForEachIndex(ctx, static_cast<std::int64_t>(g.image_channels()) * g.col_h() * g.col_w(),
+                 kernels::Im2ColIndex{input, col, g});
+  } else if (s_.use_nd) {
+    math::Im2ColNd(input, static_cast<int>(s_.kernel.size()), s_.image_shape, s_.col_shape,
+                   s_.kernel, s_.pad, s_.stride, s_.dilation, col);
+  } else {
+    math::Im2Col(input, g, col);
+  }
+}
+
+void Im2colConv::Col2ImInput(const ExecContext& ctx, const float* col, float* input) const {
+  const math::ConvGeometry& g = s_.geometry;
+  if (ctx.device() == Device::kCuda) {
+    FCN_CHECK(!s_.use_nd, "the N-d col2im runs on the host only");
+    ForEachIndex(ctx, static_cast<std::int64_t>(g.image_channels()) * g.image_h() * g.image_w(),
+                 kernels::Col2ImIndex{col, input, g});
+  } else if (s_.use_nd) {
+    math::Col2ImNd(col, static_cast<int>(s_.kernel.size()), s_.image_shape, s_.col_shape, s_.kernel,
+                   s_.pad, s_.stride, s_.dilation, input);
+  } else {
+    math::Col2Im(col, g, input);
+  }
+}
+
+void Im2colConv::ForwardGemm(const ExecContext& ctx, const float* input, const float* weights,
+                             float* col, float* output, bool col_ready) {
+  const float* col_data = input;
+  if (!s_.is_1x1) {
+    if (!col_ready) Im2ColInput(ctx, input, col);
+    col_data = col;
+  }
+  const int group_out = s_.conv_out_channels / s_.group;
+  for (int g = 0; g < s_.group; ++g) {
+    math::Gemm(ctx, math::Trans::kNo, math::Trans::kNo, group_out, s_.conv_out_spatial_dim,
+               s_.kernel_dim, 1.0f, weights + s_.weight_offset * g, col_data + s_.col_offset * g,
+               0.0f, output + s_.output_offset * g);
+  }
+}
+
+void Im2colConv::ForwardBias(const ExecContext& ctx, const float* bias, float* output) {
+  EnsureBiasMultiplier();
+  math::Gemm(ctx, math::Trans::kNo, math::Trans::kNo, s_.num_output, s_.top_spatial_dim, 1, 1.0f,
+             bias, bias_multiplier_.data(ctx), 1.0f, output);
+}
+
+void Im2colConv::BackwardGemm(const ExecContext& ctx, const float* output, const float* weights,
+                              float* col, float* input) {
+  float* col_data = s_.is_1x1 ? input : col;
+  const int group_out = s_.conv_out_channels / s_.group;
+  for (int g = 0; g < s_.group; ++g) {
+    math::Gemm(ctx, math::Trans::kYes, math::Trans::kNo, s_.kernel_dim, s_.conv_out_spatial_dim,
+               group_out, 1.0f, weights + s_.weight_offset * g, output + s_.output_offset * g, 0.0f,
+               col_data + s_.col_offset * g);
+  }
+  if (!s_.is_1x1) Col2ImInput(ctx, col, input);
+}
+
+void Im2colConv::WeightGemm(const ExecContext& ctx, const float* input, const float* output,
+                            float* col, float* weight_diff) {
+  const float* col_data = input;
+  if (!s_.is_1x1) {
+    Im2ColInput(ctx, input, col);
+    col_data = col;
+  }
+  const int group_out = s_.conv_out_channels / s_.group;
+  for (int g = 0; g < s_.group; ++g) {
+    math::Gemm(ctx, math::Trans::kNo, math::Trans::kYes, group_out, s_.kernel_dim,
+               s_.conv_out_spatial_dim, 1.0f, output + s_.output_offset * g,
+               col_data + s_.col_offset * g, 1.0f, weight_diff + s_.weight_offset * g);
+  }
+}
+
+void Im2colConv::BackwardBiasAll(const ExecContext& ctx, const float* top_diff, float* bias_diff) {
+  for (std::int64_t n = 0; n < s_.num; ++n) {
+    BackwardBias(ctx, top_diff + n * s_.top_dim, bias_diff);
+  }
+}
+
+void Im2colConv::BackwardBias(const ExecContext& ctx, const float* top_diff, float* bias_diff) {
+  EnsureBiasMultiplier();
+  math::Gemv(ctx, math::Trans::kNo, s_.num_output, s_.top_spatial_dim, 1.0f, top_diff,
+             bias_multiplier_.data(ctx), 1.0f, bias_diff);
 }
 
 }  // namespace fcn

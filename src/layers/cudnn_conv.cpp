@@ -3,12 +3,10 @@
 // Caffe layouts.
 #include "layers/cudnn_conv.h"
 
-#include <cerrno>
-#include <cstdlib>
-#include <limits>
 #include <string>
 
 #include "fcn/common.h"
+#include "layers/convolution.h"
 
 #if FCN_HAVE_CUDNN
 #include <algorithm>
@@ -20,39 +18,6 @@
 #endif
 
 namespace fcn {
-
-CudnnConvOptions CudnnConvOptionsFromEnv() {
-  CudnnConvOptions options;
-  const char* mb_env = std::getenv("FCN_CUDNN_WORKSPACE_MB");
-  if (mb_env != nullptr && *mb_env != '\0') {
-    const std::string text = mb_env;
-    constexpr unsigned long long kMaxMb = std::numeric_limits<std::size_t>::max() >> 20;
-    bool ok = text.find_first_not_of("0123456789") == std::string::npos;
-    unsigned long long mb = 0;
-    if (ok) {
-      errno = 0;
-      mb = std::strtoull(mb_env, nullptr, 10);
-      ok = errno == 0 && mb <= kMaxMb;
-    }
-    if (!ok) {
-      throw ConfigError(
-          StrCat("FCN_CUDNN_WORKSPACE_MB=", text, ": expected a whole number of MiB (0 or more)"));
-    }
-    options.workspace_limit_bytes = static_cast<std::size_t>(mb) << 20;
-  }
-  const char* det_env = std::getenv("FCN_CUDNN_DETERMINISTIC");
-  if (det_env != nullptr && *det_env != '\0') {
-    const std::string text = det_env;
-    if (text == "1") {
-      options.deterministic = true;
-    } else if (text == "0") {
-      options.deterministic = false;
-    } else {
-      throw ConfigError(StrCat("FCN_CUDNN_DETERMINISTIC=", text, ": expected 1 or 0"));
-    }
-  }
-  return options;
-}
 
 #if FCN_HAVE_CUDNN
 
@@ -67,7 +32,7 @@ long long ConvOutSize(long long in, int kernel, int stride, int pad, int dilatio
   return padded < extent ? 0 : (padded - extent) / stride + 1;
 }
 
-std::string GeometryString(const DnnlConvGeometry& g) {
+std::string GeometryString(const math::ConvGeometry& g) {
   return StrCat(g.transposed ? "deconvolution " : "convolution ", g.num, "x", g.in_channels, "x",
                 g.in_h, "x", g.in_w, " -> ", g.num, "x", g.out_channels, "x", g.out_h, "x", g.out_w,
                 ", kernel ", g.kernel_h, "x", g.kernel_w, ", stride ", g.stride_h, "x", g.stride_w,
@@ -156,7 +121,7 @@ struct Choice {
 // is cuDNN's exact workspace query for the algorithm; the larger of it and the heuristic's
 // estimate is what the algorithm is charged. Throws RuntimeError when nothing qualifies.
 template <typename Algo, typename Perf, typename WorkspaceSize>
-Choice<Algo> Pick(const std::vector<Perf>& perfs, const CudnnConvOptions& options,
+Choice<Algo> Pick(const std::vector<Perf>& perfs, const Options& options,
                   WorkspaceSize workspace_size, const std::string& direction) {
   std::vector<std::string> rejected;
   for (const Perf& perf : perfs) {
@@ -165,7 +130,7 @@ Choice<Algo> Pick(const std::vector<Perf>& perfs, const CudnnConvOptions& option
       rejected.push_back(StrCat(name, " (", cudnnGetErrorString(perf.status), ")"));
       continue;
     }
-    if (options.deterministic && perf.determinism != CUDNN_DETERMINISTIC) {
+    if (options.cudnn_deterministic && perf.determinism != CUDNN_DETERMINISTIC) {
       rejected.push_back(StrCat(name, " (non-deterministic)"));
       continue;
     }
@@ -181,7 +146,7 @@ Choice<Algo> Pick(const std::vector<Perf>& perfs, const CudnnConvOptions& option
       continue;
     }
     const std::size_t bytes = std::max(perf.memory, exact);
-    if (bytes > options.workspace_limit_bytes) {
+    if (bytes > options.cudnn_workspace_limit_bytes) {
       rejected.push_back(StrCat(name, " (needs ", BytesString(bytes), " of workspace)"));
       continue;
     }
@@ -193,8 +158,8 @@ Choice<Algo> Pick(const std::vector<Perf>& perfs, const CudnnConvOptions& option
   }
   throw RuntimeError(StrCat(
       "engine CUDNN: no cuDNN algorithm for the ", direction, " within the workspace limit of ",
-      BytesString(options.workspace_limit_bytes), " (FCN_CUDNN_WORKSPACE_MB)",
-      options.deterministic ? ", deterministic only (FCN_CUDNN_DETERMINISTIC=1)" : "",
+      BytesString(options.cudnn_workspace_limit_bytes), " (FCN_CUDNN_WORKSPACE_MB)",
+      options.cudnn_deterministic ? ", deterministic only (FCN_CUDNN_DETERMINISTIC=1)" : "",
       "; cuDNN offered: ", rejected.empty() ? std::string("nothing") : Join(rejected, ", ")));
 }
 
@@ -239,8 +204,7 @@ struct CudnnConv::Impl {
 
   // Choose each cuDNN direction's algorithm once, from its heuristics (max count requested).
   // `direction` names the layer's pass in an error.
-  void ChooseForward(cudnnHandle_t handle, const CudnnConvOptions& options,
-                     const std::string& direction) {
+  void ChooseForward(cudnnHandle_t handle, const Options& options, const std::string& direction) {
     if (fwd.chosen) return;
     int max_count = 0;
     FCN_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(handle, &max_count));
@@ -258,7 +222,7 @@ struct CudnnConv::Impl {
         direction);
   }
 
-  void ChooseBackwardData(cudnnHandle_t handle, const CudnnConvOptions& options,
+  void ChooseBackwardData(cudnnHandle_t handle, const Options& options,
                           const std::string& direction) {
     if (bwd_data.chosen) return;
     int max_count = 0;
@@ -277,7 +241,7 @@ struct CudnnConv::Impl {
         direction);
   }
 
-  void ChooseBackwardFilter(cudnnHandle_t handle, const CudnnConvOptions& options,
+  void ChooseBackwardFilter(cudnnHandle_t handle, const Options& options,
                             const std::string& direction) {
     if (bwd_filter.chosen) return;
     int max_count = 0;
@@ -299,7 +263,7 @@ struct CudnnConv::Impl {
 
 bool CudnnConv::Available() { return true; }
 
-bool CudnnConv::Supported(const DnnlConvGeometry& g, std::string* why) {
+bool CudnnConv::Supported(const math::ConvGeometry& g, std::string* why) {
   auto refuse = [why](const std::string& reason) {
     if (why != nullptr) *why = reason;
     return false;
@@ -337,8 +301,8 @@ bool CudnnConv::Supported(const DnnlConvGeometry& g, std::string* why) {
   return true;
 }
 
-CudnnConv::CudnnConv(const DnnlConvGeometry& g, const CudnnConvOptions& options)
-    : g_(g), options_(options), impl_(std::make_unique<Impl>()) {
+CudnnConv::CudnnConv(const math::ConvGeometry& g, const Options& options, Im2colConv* bias_only)
+    : g_(g), options_(options), bias_only_(bias_only), impl_(std::make_unique<Impl>()) {
   std::string why;
   if (!Supported(g, &why)) throw ConfigError(StrCat("engine CUDNN: ", why));
   Impl& m = *impl_;  // on a throw below, ~Impl destroys what was created
@@ -394,15 +358,15 @@ std::string CudnnConv::AlgorithmNames() const {
 namespace {
 
 // "forward pass (cudnnConvolutionForward) of convolution 1x3x...": what an error names.
-std::string Direction(const DnnlConvGeometry& g, const char* layer_direction,
+std::string Direction(const math::ConvGeometry& g, const char* layer_direction,
                       const char* cudnn_call) {
   return StrCat(layer_direction, " (", cudnn_call, ") of ", GeometryString(g));
 }
 
 }  // namespace
 
-void CudnnConv::Forward(const ExecContext& ctx, const float* bottom, const float* weights,
-                        const float* bias, float* top) {
+void CudnnConv::ForwardPair(const ExecContext& ctx, const float* bottom, const float* weights,
+                            const float* bias, float* top) {
   FCN_CHECK(!g_.bias || bias != nullptr, "CudnnConv::Forward: the geometry has a bias, none given");
   Impl& m = *impl_;
   const cudnnHandle_t handle = ctx.gpu().cudnn;
@@ -427,8 +391,8 @@ void CudnnConv::Forward(const ExecContext& ctx, const float* bottom, const float
   if (g_.bias) FCN_CUDNN_CHECK(cudnnAddTensor(handle, &kOne, m.bias, bias, &kOne, m.top, top));
 }
 
-void CudnnConv::BackwardData(const ExecContext& ctx, const float* top_diff, const float* weights,
-                             float* bottom_diff) {
+void CudnnConv::BackwardDataPair(const ExecContext& ctx, const float* top_diff,
+                                 const float* weights, float* bottom_diff) {
   Impl& m = *impl_;
   const cudnnHandle_t handle = ctx.gpu().cudnn;
   if (!g_.transposed) {
@@ -452,8 +416,8 @@ void CudnnConv::BackwardData(const ExecContext& ctx, const float* top_diff, cons
   }
 }
 
-void CudnnConv::BackwardWeights(const ExecContext& ctx, const float* bottom, const float* top_diff,
-                                float* weight_diff, float* bias_diff) {
+void CudnnConv::BackwardWeightsPair(const ExecContext& ctx, const float* bottom,
+                                    const float* top_diff, float* weight_diff, float* bias_diff) {
   Impl& m = *impl_;
   const cudnnHandle_t handle = ctx.gpu().cudnn;
   if (!m.bwd_filter.chosen) {
@@ -479,13 +443,13 @@ struct CudnnConv::Impl {};
 
 bool CudnnConv::Available() { return false; }
 
-bool CudnnConv::Supported(const DnnlConvGeometry& /*g*/, std::string* why) {
+bool CudnnConv::Supported(const math::ConvGeometry& /*g*/, std::string* why) {
   if (why != nullptr) *why = "this fcn was built without cuDNN";
   return false;
 }
 
-CudnnConv::CudnnConv(const DnnlConvGeometry& g, const CudnnConvOptions& options)
-    : g_(g), options_(options) {
+CudnnConv::CudnnConv(const math::ConvGeometry& g, const Options& options, Im2colConv* bias_only)
+    : g_(g), options_(options), bias_only_(bias_only) {
   throw ConfigError("engine CUDNN: this fcn was built without cuDNN");
 }
 
@@ -493,22 +457,47 @@ CudnnConv::~CudnnConv() = default;
 
 std::string CudnnConv::AlgorithmNames() const { return "none (built without cuDNN)"; }
 
-void CudnnConv::Forward(const ExecContext& /*ctx*/, const float* /*bottom*/,
-                        const float* /*weights*/, const float* /*bias*/, float* /*top*/) {
+void CudnnConv::ForwardPair(const ExecContext& /*ctx*/, const float* /*bottom*/,
+                            const float* /*weights*/, const float* /*bias*/, float* /*top*/) {
   throw ConfigError("engine CUDNN: this fcn was built without cuDNN");
 }
 
-void CudnnConv::BackwardData(const ExecContext& /*ctx*/, const float* /*top_diff*/,
-                             const float* /*weights*/, float* /*bottom_diff*/) {
+void CudnnConv::BackwardDataPair(const ExecContext& /*ctx*/, const float* /*top_diff*/,
+                                 const float* /*weights*/, float* /*bottom_diff*/) {
   throw ConfigError("engine CUDNN: this fcn was built without cuDNN");
 }
 
-void CudnnConv::BackwardWeights(const ExecContext& /*ctx*/, const float* /*bottom*/,
-                                const float* /*top_diff*/, float* /*weight_diff*/,
-                                float* /*bias_diff*/) {
+void CudnnConv::BackwardWeightsPair(const ExecContext& /*ctx*/, const float* /*bottom*/,
+                                    const float* /*top_diff*/, float* /*weight_diff*/,
+                                    float* /*bias_diff*/) {
   throw ConfigError("engine CUDNN: this fcn was built without cuDNN");
 }
 
 #endif  // FCN_HAVE_CUDNN
+
+std::string CudnnConv::name() const { return StrCat("CUDNN (", AlgorithmNames(), ")"); }
+
+void CudnnConv::Forward(const ExecContext& ctx, const BlobVec& bottom, const ConvParams& p,
+                        const BlobVec& top) {
+  for (std::size_t i = 0; i < bottom.size(); ++i) {
+    ForwardPair(ctx, bottom[i]->data(ctx), p.weights->data(ctx), p.bias, top[i]->mutable_data(ctx));
+  }
+}
+
+void CudnnConv::Backward(const ExecContext& ctx, const BlobVec& top,
+                         const std::vector<bool>& propagate_down, const ConvParams& p,
+                         const BlobVec& bottom) {
+  for (std::size_t i = 0; i < top.size(); ++i) {
+    // cuDNN's filter pass computes both gradients; a frozen weight (lr_mult 0) still skips it.
+    if (p.weight_diff) {
+      BackwardWeightsPair(ctx, bottom[i]->data(ctx), top[i]->diff(ctx), p.weight_diff, p.bias_diff);
+    } else if (p.bias_diff) {
+      bias_only_->BackwardBiasAll(ctx, top[i]->diff(ctx), p.bias_diff);
+    }
+    if (i < propagate_down.size() && propagate_down[i]) {
+      BackwardDataPair(ctx, top[i]->diff(ctx), p.weights->data(ctx), bottom[i]->mutable_diff(ctx));
+    }
+  }
+}
 
 }  // namespace fcn

@@ -18,58 +18,62 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "fcn/exec_context.h"
-#include "layers/dnnl_conv.h"
+#include "fcn/options.h"
+#include "layers/conv_engine.h"
+#include "math/im2col.h"
 
 namespace fcn {
 
-struct CudnnConvOptions {
-  /// The largest cuDNN workspace an algorithm may use.
-  std::size_t workspace_limit_bytes = std::size_t{1} << 30;
-  /// Only algorithms that cuDNN reports as CUDNN_DETERMINISTIC.
-  bool deterministic = false;
-};
+class Im2colConv;
 
-/// Options from the environment: FCN_CUDNN_WORKSPACE_MB (integer MiB, default 1024) and
-/// FCN_CUDNN_DETERMINISTIC (1 or 0, default 0). Throws ConfigError on malformed values.
-CudnnConvOptions CudnnConvOptionsFromEnv();
-
-class CudnnConv {
+class CudnnConv final : public ConvolutionEngine {
  public:
   /// Whether this build has cuDNN at all (FCN_HAVE_CUDNN).
   static bool Available();
-  /// Whether cuDNN can run this geometry (the winograd flag is ignored); otherwise `why` says
-  /// why not. Padding is symmetric, as in Caffe.
-  static bool Supported(const DnnlConvGeometry& g, std::string* why);
+  /// Whether cuDNN can run this geometry; otherwise `why` says why not. Padding is symmetric, as in Caffe.
+  static bool Supported(const math::ConvGeometry& g, std::string* why);
 
-  /// Creates the descriptors (no GPU work). Throws ConfigError when unsupported.
-  CudnnConv(const DnnlConvGeometry& g, const CudnnConvOptions& options);
-  ~CudnnConv();
+  /// Creates the descriptors (no GPU work). Throws ConfigError when unsupported. The algorithms
+  /// keep within options.cudnn_workspace_limit_bytes (and options.cudnn_deterministic). A
+  /// backward pass with frozen weights sums the bias with `bias_only` (the layer's im2col
+  /// engine, same shape), whose GEMVs it shares.
+  CudnnConv(const math::ConvGeometry& g, const Options& options, Im2colConv* bias_only);
+  ~CudnnConv() override;
   CudnnConv(const CudnnConv&) = delete;
   CudnnConv& operator=(const CudnnConv&) = delete;
 
-  const DnnlConvGeometry& geometry() const { return g_; }
+  const math::ConvGeometry& geometry() const { return g_; }
   /// The algorithms chosen so far, e.g. "fwd IMPLICIT_PRECOMP_GEMM, bwd data ALGO_1, bwd filter
   /// ALGO_1" (for logs).
   std::string AlgorithmNames() const;
 
-  // All pointers are device pointers on ctx's GPU, in Caffe's layouts.
-
-  /// top = conv(bottom, weights) + bias (bias may be null when the geometry has none).
-  void Forward(const ExecContext& ctx, const float* bottom, const float* weights, const float* bias,
-               float* top);
-  /// bottom_diff = the gradient w.r.t. the bottom (overwritten).
-  void BackwardData(const ExecContext& ctx, const float* top_diff, const float* weights,
-                    float* bottom_diff);
-  /// weight_diff += dL/dW and (when bias_diff is not null) bias_diff += dL/db.
-  void BackwardWeights(const ExecContext& ctx, const float* bottom, const float* top_diff,
-                       float* weight_diff, float* bias_diff);
+  /// "CUDNN (<AlgorithmNames()>)".
+  std::string name() const override;
+  /// top = conv(bottom, weights) + bias, for every pair.
+  void Forward(const ExecContext& ctx, const BlobVec& bottom, const ConvParams& p,
+               const BlobVec& top) override;
+  void Backward(const ExecContext& ctx, const BlobVec& top, const std::vector<bool>& propagate_down,
+                const ConvParams& p, const BlobVec& bottom) override;
 
  private:
   struct Impl;
-  DnnlConvGeometry g_;
-  CudnnConvOptions options_;
+  // One pair. All pointers are device pointers on ctx's GPU, in Caffe's layouts.
+  /// top = conv(bottom, weights) + bias (bias may be null when the geometry has none).
+  void ForwardPair(const ExecContext& ctx, const float* bottom, const float* weights,
+                   const float* bias, float* top);
+  /// bottom_diff = the gradient w.r.t. the bottom (overwritten).
+  void BackwardDataPair(const ExecContext& ctx, const float* top_diff, const float* weights,
+                        float* bottom_diff);
+  /// weight_diff += dL/dW and (when bias_diff is not null) bias_diff += dL/db.
+  void BackwardWeightsPair(const ExecContext& ctx, const float* bottom, const float* top_diff,
+                           float* weight_diff, float* bias_diff);
+
+  math::ConvGeometry g_;
+  Options options_;  // the cuDNN workspace limit and determinism
+  Im2colConv* bias_only_ = nullptr;
   std::unique_ptr<Impl> impl_;
 };
 

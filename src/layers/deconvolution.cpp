@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// DeconvolutionLayer: convolution's GEMMs with the roles of forward and backward swapped.
+// DeconvolutionLayer: its schema. The body is BaseConvolutionLayer's with transposed = true:
+// its engines run the convolution's passes with forward and backward swapped.
 #include "layers/deconvolution.h"
 
 namespace fcn {
@@ -14,54 +15,6 @@ const LayerSchema& DeconvolutionLayer::Schema() {
                                   /*auto_top=*/false,
                                   /*loss=*/false,     {"convolution_param"}};
   return schema;
-}
-
-void DeconvolutionLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom,
-                                     const BlobVec& top) {
-  if (EngineForward(ctx, bottom, top)) return;
-  const float* weights = blobs_[0]->data(ctx);
-  const float* bias = bias_term() ? blobs_[1]->data(ctx) : nullptr;
-  float* col = ColBuffer(ctx);
-  for (std::size_t i = 0; i < bottom.size(); ++i) {
-    const float* bottom_data = bottom[i]->data(ctx);
-    float* top_data = top[i]->mutable_data(ctx);
-    for (std::int64_t n = 0; n < num(); ++n) {
-      float* output = top_data + n * top_dim();
-      BackwardGemm(ctx, bottom_data + n * bottom_dim(), weights, col, output);
-      if (bias) ForwardBias(ctx, bias, output);
-    }
-  }
-}
-
-void DeconvolutionLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
-                                      const std::vector<bool>& propagate_down,
-                                      const BlobVec& bottom) {
-  if (EngineBackward(ctx, top, propagate_down, bottom)) return;
-  const float* weights = blobs_[0]->data(ctx);
-  const bool weight_grad = param_propagate_down(0);
-  const bool bias_grad = bias_term() && param_propagate_down(1);
-  float* weight_diff = weight_grad ? blobs_[0]->mutable_diff(ctx) : nullptr;
-  float* bias_diff = bias_grad ? blobs_[1]->mutable_diff(ctx) : nullptr;
-  float* col = ColBuffer(ctx);
-  for (std::size_t i = 0; i < top.size(); ++i) {
-    const float* top_diff = top[i]->diff(ctx);
-    if (bias_grad) BackwardBiasAll(ctx, top_diff, bias_diff);
-    const bool data_grad = i < propagate_down.size() && propagate_down[i];
-    if (!weight_grad && !data_grad) continue;
-    const float* bottom_data = bottom[i]->data(ctx);
-    float* bottom_diff = data_grad ? bottom[i]->mutable_diff(ctx) : nullptr;
-    for (std::int64_t n = 0; n < num(); ++n) {
-      const float* input_diff = top_diff + n * top_dim();
-      if (weight_grad) {
-        WeightGemm(ctx, input_diff, bottom_data + n * bottom_dim(), col, weight_diff);
-      }
-      if (data_grad) {
-        // WeightGemm has left im2col(dtop) in the column buffer.
-        ForwardGemm(ctx, input_diff, weights, col, bottom_diff + n * bottom_dim(),
-                    /*col_ready=*/weight_grad);
-      }
-    }
-  }
 }
 
 }  // namespace fcn

@@ -27,11 +27,6 @@ class DeconvolutionLayer final : public BaseConvolutionLayer {
   static const LayerSchema& Schema();  // "Deconvolution", 1+ bottoms, tops = bottoms
   explicit DeconvolutionLayer(const LayerParameter& param)
       : BaseConvolutionLayer(param, /*transposed=*/true) {}
-
- protected:
-  void ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) override;
-  void BackwardImpl(const ExecContext& ctx, const BlobVec& top,
-                    const std::vector<bool>& propagate_down, const BlobVec& bottom) override;
 };
 
 }  // namespace fcn

@@ -3,7 +3,6 @@
 // Caffe layouts.
 #include "layers/dnnl_conv.h"
 
-#include <cstdlib>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -25,12 +24,12 @@ int RightPad(int conv_in, int conv_out, int kernel, int stride, int pad, int dil
   return (conv_out - 1) * stride + extent - conv_in - pad;
 }
 
-int PadBottom(const DnnlConvGeometry& g) {
+int PadBottom(const math::ConvGeometry& g) {
   return g.transposed ? RightPad(g.out_h, g.in_h, g.kernel_h, g.stride_h, g.pad_h, g.dilation_h)
                       : RightPad(g.in_h, g.out_h, g.kernel_h, g.stride_h, g.pad_h, g.dilation_h);
 }
 
-int PadRight(const DnnlConvGeometry& g) {
+int PadRight(const math::ConvGeometry& g) {
   return g.transposed ? RightPad(g.out_w, g.in_w, g.kernel_w, g.stride_w, g.pad_w, g.dilation_w)
                       : RightPad(g.in_w, g.out_w, g.kernel_w, g.stride_w, g.pad_w, g.dilation_w);
 }
@@ -39,7 +38,7 @@ int PadRight(const DnnlConvGeometry& g) {
 
 bool DnnlConv::Available() { return FCN_HAVE_DNNL != 0; }
 
-bool DnnlConv::Supported(const DnnlConvGeometry& g, std::string* why) {
+bool DnnlConv::Supported(const math::ConvGeometry& g, bool winograd, std::string* why) {
   if (!Available()) {
     if (why) *why = "this build has no oneDNN (FCN_USE_DNNL=OFF or libdnnl-dev missing)";
     return false;
@@ -51,8 +50,8 @@ bool DnnlConv::Supported(const DnnlConvGeometry& g, std::string* why) {
     }
     return false;
   }
-  if (g.winograd && (g.transposed || g.kernel_h != 3 || g.kernel_w != 3 || g.stride_h != 1 ||
-                     g.stride_w != 1 || g.dilation_h != 1 || g.dilation_w != 1 || g.group != 1)) {
+  if (winograd && (g.transposed || g.kernel_h != 3 || g.kernel_w != 3 || g.stride_h != 1 ||
+                   g.stride_w != 1 || g.dilation_h != 1 || g.dilation_w != 1 || g.group != 1)) {
     if (why) *why = "Winograd takes 3x3 convolutions with stride 1, no dilation and no groups";
     return false;
   }
@@ -72,16 +71,6 @@ using dt = memory::data_type;
 dnnl::engine& CpuEngine() {
   static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   return engine;
-}
-
-// FCN_DNNL_KEEP_LAYOUTS=0 turns the kept layouts off (activations and weights reordered at
-// every call, as before they existed), for comparisons.
-bool KeepLayouts() {
-  static const bool keep = [] {
-    const char* v = std::getenv("FCN_DNNL_KEEP_LAYOUTS");
-    return v == nullptr || std::string(v) != "0";
-  }();
-  return keep;
 }
 
 // Runs a reorder on the calling thread's stream and waits for it.
@@ -183,9 +172,9 @@ class Port {
 
  protected:
   /// The primitive's layout as a host layout a blob's buffer can stay in: when it differs from
-  /// the user's and holds exactly its elements (no padding), and kept layouts are on.
-  HostLayoutPtr KeepableLayout() const {
-    if (same() || prim_.get_size() != user_.get_size() || !KeepLayouts()) return nullptr;
+  /// the user's and holds exactly its elements (no padding), and kept layouts are on (keep).
+  HostLayoutPtr KeepableLayout(bool keep) const {
+    if (same() || prim_.get_size() != user_.get_size() || !keep) return nullptr;
     return std::make_shared<DnnlLayout>(user_, prim_);
   }
 
@@ -203,8 +192,8 @@ class Port {
 class ActivationPort : public Port {
  public:
   ActivationPort() = default;
-  ActivationPort(const memory::desc& user, const memory::desc& prim)
-      : Port(user, prim), layout_(KeepableLayout()) {}
+  ActivationPort(const memory::desc& user, const memory::desc& prim, bool keep)
+      : Port(user, prim), layout_(KeepableLayout(keep)) {}
   bool adopts() const { return same() || layout_ != nullptr; }
   std::size_t scratch_floats() const override { return adopts() ? 0 : Port::scratch_floats(); }
 
@@ -237,8 +226,8 @@ memory::desc Any(const memory::dims& dims) { return memory::desc(dims, dt::f32, 
 class WeightPort : public Port {
  public:
   WeightPort() = default;
-  WeightPort(const memory::desc& user, const memory::desc& prim)
-      : Port(user, prim), layout_(KeepableLayout()) {}
+  WeightPort(const memory::desc& user, const memory::desc& prim, bool keep)
+      : Port(user, prim), layout_(KeepableLayout(keep)) {}
   /// Lets this port read weights that `other` keeps in its layout with one reorder from there
   /// (the backward-data pass of a net that keeps the forward layout).
   void AcceptFrom(const WeightPort& other) {
@@ -269,8 +258,55 @@ class WeightPort : public Port {
   dnnl::reorder from_source_;
 };
 
+namespace {
+
+// What one geometry gives every primitive: the logical dims and the window.
+struct Shapes {
+  memory::dims src, dst, weights, bias;
+  tag weight_tag = tag::undef;  // Caffe's weight layout
+  memory::dims strides, dilates, pad_l, pad_r;
+};
+
+Shapes ShapesOf(const math::ConvGeometry& g) {
+  Shapes d;
+  d.src = {g.num, g.in_channels, g.in_h, g.in_w};
+  d.dst = {g.num, g.out_channels, g.out_h, g.out_w};
+  // Logical weight dims are (g,) o, i, h, w with o = dst channels; Caffe's Deconvolution
+  // stores i before o.
+  if (g.group == 1) {
+    d.weights = {g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
+    d.weight_tag = g.transposed ? tag::iohw : tag::oihw;
+  } else {
+    d.weights = {g.group, g.out_channels / g.group, g.in_channels / g.group, g.kernel_h,
+                 g.kernel_w};
+    d.weight_tag = g.transposed ? tag::giohw : tag::goihw;
+  }
+  d.bias = {g.out_channels};
+  d.strides = {g.stride_h, g.stride_w};
+  d.dilates = {g.dilation_h - 1, g.dilation_w - 1};
+  d.pad_l = {g.pad_h, g.pad_w};
+  d.pad_r = {PadBottom(g), PadRight(g)};
+  return d;
+}
+
+// The oneDNN primitives of a convolution and of a deconvolution, which take the same
+// descriptors.
+struct ConvolutionPrimitives {
+  using Forward = dnnl::convolution_forward;
+  using BackwardData = dnnl::convolution_backward_data;
+  using BackwardWeights = dnnl::convolution_backward_weights;
+};
+struct DeconvolutionPrimitives {
+  using Forward = dnnl::deconvolution_forward;
+  using BackwardData = dnnl::deconvolution_backward_data;
+  using BackwardWeights = dnnl::deconvolution_backward_weights;
+};
+
+}  // namespace
+
 struct DnnlConv::Impl {
   dnnl::stream stream{CpuEngine()};
+  bool keep_layouts = true;  // ports may adopt oneDNN's layouts
   memory::desc src_md, dst_md, weights_md, bias_md;
   // Forward.
   dnnl::primitive fwd;
@@ -289,121 +325,108 @@ struct DnnlConv::Impl {
   // When oneDNN's diff-weights layout is not Caffe's: a reorder that adds into the layer's
   // weight diff (post-op sum), so no second weight-sized temporary is needed.
   dnnl::reorder accumulate_weights;
+
+  /// The layouts of the layer's own buffers (plain NCHW, Caffe's weights).
+  void DescribeUserLayouts(const Shapes& d);
+  /// The forward primitive and its ports; returns its descriptor, the hint of the others.
+  template <class P>
+  typename P::Forward::primitive_desc BuildForward(const Shapes& d, algorithm alg, bool bias);
+  template <class P>
+  void BuildBackwardData(const Shapes& d, algorithm alg,
+                         const typename P::Forward::primitive_desc& hint);
+  template <class P>
+  void BuildBackwardWeights(const Shapes& d, algorithm alg, bool bias,
+                            const typename P::Forward::primitive_desc& hint);
+  template <class P>
+  void BuildPrimitives(const Shapes& d, algorithm alg, bool bias) {
+    const auto hint = BuildForward<P>(d, alg, bias);
+    BuildBackwardData<P>(d, alg, hint);
+    BuildBackwardWeights<P>(d, alg, bias, hint);
+  }
+  /// The reorder that adds oneDNN's weight gradient into Caffe's layout, where they differ.
+  void BuildWeightAccumulation();
 };
 
-DnnlConv::DnnlConv(const DnnlConvGeometry& g) : g_(g), impl_(std::make_unique<Impl>()) {
+void DnnlConv::Impl::DescribeUserLayouts(const Shapes& d) {
+  src_md = memory::desc(d.src, dt::f32, tag::nchw);
+  dst_md = memory::desc(d.dst, dt::f32, tag::nchw);
+  weights_md = memory::desc(d.weights, dt::f32, d.weight_tag);
+  bias_md = memory::desc(d.bias, dt::f32, tag::x);
+  weight_count = weights_md.get_size() / sizeof(float);
+}
+
+template <class P>
+typename P::Forward::primitive_desc DnnlConv::Impl::BuildForward(const Shapes& d, algorithm alg,
+                                                                 bool bias) {
+  const memory::desc bias_any = bias ? Any(d.bias) : memory::desc();
+  typename P::Forward::desc desc(prop_kind::forward_training, alg, Any(d.src), Any(d.weights),
+                                 bias_any, Any(d.dst), d.strides, d.dilates, d.pad_l, d.pad_r);
+  typename P::Forward::primitive_desc pd(desc, CpuEngine());
+  fwd = typename P::Forward(pd);
+  fwd_impl = pd.impl_info_str();
+  fwd_src = ActivationPort(src_md, pd.src_desc(), keep_layouts);
+  fwd_weights = WeightPort(weights_md, pd.weights_desc(), keep_layouts);
+  fwd_dst = ActivationPort(dst_md, pd.dst_desc(), keep_layouts);
+  return pd;
+}
+
+template <class P>
+void DnnlConv::Impl::BuildBackwardData(const Shapes& d, algorithm alg,
+                                       const typename P::Forward::primitive_desc& hint) {
+  typename P::BackwardData::desc desc(alg, Any(d.src), Any(d.weights), Any(d.dst), d.strides,
+                                      d.dilates, d.pad_l, d.pad_r);
+  typename P::BackwardData::primitive_desc pd(desc, CpuEngine(), hint);
+  bwd_data = typename P::BackwardData(pd);
+  bd_diff_dst = ActivationPort(dst_md, pd.diff_dst_desc(), keep_layouts);
+  bd_weights = WeightPort(weights_md, pd.weights_desc(), keep_layouts);
+  bd_weights.AcceptFrom(fwd_weights);
+  bd_diff_src = ActivationPort(src_md, pd.diff_src_desc(), keep_layouts);
+}
+
+template <class P>
+void DnnlConv::Impl::BuildBackwardWeights(const Shapes& d, algorithm alg, bool bias,
+                                          const typename P::Forward::primitive_desc& hint) {
+  using Desc = typename P::BackwardWeights::desc;
+  const Desc desc = bias ? Desc(alg, Any(d.src), Any(d.weights), Any(d.bias), Any(d.dst), d.strides,
+                                d.dilates, d.pad_l, d.pad_r)
+                         : Desc(alg, Any(d.src), Any(d.weights), Any(d.dst), d.strides, d.dilates,
+                                d.pad_l, d.pad_r);
+  typename P::BackwardWeights::primitive_desc pd(desc, CpuEngine(), hint);
+  bwd_weights = typename P::BackwardWeights(pd);
+  bw_src = ActivationPort(src_md, pd.src_desc(), keep_layouts);
+  bw_diff_dst = ActivationPort(dst_md, pd.diff_dst_desc(), keep_layouts);
+  bw_diff_weights = Port(weights_md, pd.diff_weights_desc());
+}
+
+void DnnlConv::Impl::BuildWeightAccumulation() {
+  if (bw_diff_weights.same()) return;
+  dnnl::post_ops sum;
+  sum.append_sum(1.0f);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(sum);
+  accumulate_weights = dnnl::reorder(dnnl::reorder::primitive_desc(
+      CpuEngine(), bw_diff_weights.prim_desc(), CpuEngine(), weights_md, attr));
+}
+
+DnnlConv::DnnlConv(const math::ConvGeometry& g, bool winograd, bool keep_layouts)
+    : g_(g), impl_(std::make_unique<Impl>()) {
   std::string why;
-  if (!Supported(g, &why)) throw ConfigError(StrCat("engine DNNL: ", why));
+  if (!Supported(g, winograd, &why)) throw ConfigError(StrCat("engine DNNL: ", why));
+  Impl& m = *impl_;
+  m.keep_layouts = keep_layouts;
   try {
-    Build();
+    const Shapes d = ShapesOf(g);
+    m.DescribeUserLayouts(d);
+    if (!g.transposed) {
+      m.BuildPrimitives<ConvolutionPrimitives>(
+          d, winograd ? algorithm::convolution_winograd : algorithm::convolution_direct, g.bias);
+    } else {
+      m.BuildPrimitives<DeconvolutionPrimitives>(d, algorithm::deconvolution_direct, g.bias);
+    }
+    m.BuildWeightAccumulation();
   } catch (const dnnl::error& e) {
     throw ConfigError(
         StrCat("engine DNNL: oneDNN has no primitive for this layer on this CPU (", e.what(), ")"));
-  }
-}
-
-void DnnlConv::Build() {
-  const DnnlConvGeometry& g = g_;
-  Impl& m = *impl_;
-  const memory::dims src_dims = {g.num, g.in_channels, g.in_h, g.in_w};
-  const memory::dims dst_dims = {g.num, g.out_channels, g.out_h, g.out_w};
-  // Logical weight dims are (g,) o, i, h, w with o = dst channels; Caffe's Deconvolution
-  // stores i before o.
-  memory::dims weight_dims;
-  tag weight_tag;
-  if (g.group == 1) {
-    weight_dims = {g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
-    weight_tag = g.transposed ? tag::iohw : tag::oihw;
-  } else {
-    weight_dims = {g.group, g.out_channels / g.group, g.in_channels / g.group, g.kernel_h,
-                   g.kernel_w};
-    weight_tag = g.transposed ? tag::giohw : tag::goihw;
-  }
-  m.src_md = memory::desc(src_dims, dt::f32, tag::nchw);
-  m.dst_md = memory::desc(dst_dims, dt::f32, tag::nchw);
-  m.weights_md = memory::desc(weight_dims, dt::f32, weight_tag);
-  m.bias_md = memory::desc({g.out_channels}, dt::f32, tag::x);
-  const memory::dims strides = {g.stride_h, g.stride_w};
-  const memory::dims dilates = {g.dilation_h - 1, g.dilation_w - 1};
-  const memory::dims pad_l = {g.pad_h, g.pad_w};
-  const memory::dims pad_r = {PadBottom(g), PadRight(g)};
-  const memory::desc bias_any = g.bias ? Any({g.out_channels}) : memory::desc();
-  auto& eng = CpuEngine();
-
-  if (!g.transposed) {
-    const algorithm alg =
-        g.winograd ? algorithm::convolution_winograd : algorithm::convolution_direct;
-    dnnl::convolution_forward::desc fd(prop_kind::forward_training, alg, Any(src_dims),
-                                       Any(weight_dims), bias_any, Any(dst_dims), strides, dilates,
-                                       pad_l, pad_r);
-    dnnl::convolution_forward::primitive_desc fpd(fd, eng);
-    m.fwd = dnnl::convolution_forward(fpd);
-    m.fwd_impl = fpd.impl_info_str();
-    m.fwd_src = ActivationPort(m.src_md, fpd.src_desc());
-    m.fwd_weights = WeightPort(m.weights_md, fpd.weights_desc());
-    m.fwd_dst = ActivationPort(m.dst_md, fpd.dst_desc());
-
-    dnnl::convolution_backward_data::desc bdd(alg, Any(src_dims), Any(weight_dims), Any(dst_dims),
-                                              strides, dilates, pad_l, pad_r);
-    dnnl::convolution_backward_data::primitive_desc bdpd(bdd, eng, fpd);
-    m.bwd_data = dnnl::convolution_backward_data(bdpd);
-    m.bd_diff_dst = ActivationPort(m.dst_md, bdpd.diff_dst_desc());
-    m.bd_weights = WeightPort(m.weights_md, bdpd.weights_desc());
-    m.bd_weights.AcceptFrom(m.fwd_weights);
-    m.bd_diff_src = ActivationPort(m.src_md, bdpd.diff_src_desc());
-
-    auto bwd = g.bias ? dnnl::convolution_backward_weights::desc(
-                            alg, Any(src_dims), Any(weight_dims), Any({g.out_channels}),
-                            Any(dst_dims), strides, dilates, pad_l, pad_r)
-                      : dnnl::convolution_backward_weights::desc(alg, Any(src_dims),
-                                                                 Any(weight_dims), Any(dst_dims),
-                                                                 strides, dilates, pad_l, pad_r);
-    dnnl::convolution_backward_weights::primitive_desc bwpd(bwd, eng, fpd);
-    m.bwd_weights = dnnl::convolution_backward_weights(bwpd);
-    m.bw_src = ActivationPort(m.src_md, bwpd.src_desc());
-    m.bw_diff_dst = ActivationPort(m.dst_md, bwpd.diff_dst_desc());
-    m.bw_diff_weights = Port(m.weights_md, bwpd.diff_weights_desc());
-  } else {
-    const algorithm alg = algorithm::deconvolution_direct;
-    dnnl::deconvolution_forward::desc fd(prop_kind::forward_training, alg, Any(src_dims),
-                                         Any(weight_dims), bias_any, Any(dst_dims), strides,
-                                         dilates, pad_l, pad_r);
-    dnnl::deconvolution_forward::primitive_desc fpd(fd, eng);
-    m.fwd = dnnl::deconvolution_forward(fpd);
-    m.fwd_impl = fpd.impl_info_str();
-    m.fwd_src = ActivationPort(m.src_md, fpd.src_desc());
-    m.fwd_weights = WeightPort(m.weights_md, fpd.weights_desc());
-    m.fwd_dst = ActivationPort(m.dst_md, fpd.dst_desc());
-
-    dnnl::deconvolution_backward_data::desc bdd(alg, Any(src_dims), Any(weight_dims), Any(dst_dims),
-                                                strides, dilates, pad_l, pad_r);
-    dnnl::deconvolution_backward_data::primitive_desc bdpd(bdd, eng, fpd);
-    m.bwd_data = dnnl::deconvolution_backward_data(bdpd);
-    m.bd_diff_dst = ActivationPort(m.dst_md, bdpd.diff_dst_desc());
-    m.bd_weights = WeightPort(m.weights_md, bdpd.weights_desc());
-    m.bd_weights.AcceptFrom(m.fwd_weights);
-    m.bd_diff_src = ActivationPort(m.src_md, bdpd.diff_src_desc());
-
-    auto bwd = g.bias ? dnnl::deconvolution_backward_weights::desc(
-                            alg, Any(src_dims), Any(weight_dims), Any({g.out_channels}),
-                            Any(dst_dims), strides, dilates, pad_l, pad_r)
-                      : dnnl::deconvolution_backward_weights::desc(alg, Any(src_dims),
-                                                                   Any(weight_dims), Any(dst_dims),
-                                                                   strides, dilates, pad_l, pad_r);
-    dnnl::deconvolution_backward_weights::primitive_desc bwpd(bwd, eng, fpd);
-    m.bwd_weights = dnnl::deconvolution_backward_weights(bwpd);
-    m.bw_src = ActivationPort(m.src_md, bwpd.src_desc());
-    m.bw_diff_dst = ActivationPort(m.dst_md, bwpd.diff_dst_desc());
-    m.bw_diff_weights = Port(m.weights_md, bwpd.diff_weights_desc());
-  }
-  m.weight_count = m.weights_md.get_size() / sizeof(float);
-  if (!m.bw_diff_weights.same()) {
-    dnnl::post_ops sum;
-    sum.append_sum(1.0f);
-    dnnl::primitive_attr attr;
-    attr.set_post_ops(sum);
-    m.accumulate_weights = dnnl::reorder(dnnl::reorder::primitive_desc(
-        CpuEngine(), m.bw_diff_weights.prim_desc(), CpuEngine(), m.weights_md, attr));
   }
 }
 
@@ -411,8 +434,8 @@ DnnlConv::~DnnlConv() = default;
 
 std::string DnnlConv::ForwardImplementation() const { return impl_->fwd_impl; }
 
-void DnnlConv::Forward(Workspace& workspace, SyncedMemory& bottom, SyncedMemory& weights,
-                       const float* bias, SyncedMemory& top) {
+void DnnlConv::ForwardPair(Workspace& workspace, SyncedMemory& bottom, SyncedMemory& weights,
+                           const float* bias, SyncedMemory& top) {
   Impl& m = *impl_;
   float* cursor = workspace.Get(static_cast<std::int64_t>(
       m.fwd_src.scratch_floats() + m.fwd_weights.scratch_floats() + m.fwd_dst.scratch_floats()));
@@ -431,8 +454,8 @@ void DnnlConv::Forward(Workspace& workspace, SyncedMemory& bottom, SyncedMemory&
   m.stream.wait();
 }
 
-void DnnlConv::BackwardData(Workspace& workspace, SyncedMemory& top_diff, SyncedMemory& weights,
-                            SyncedMemory& bottom_diff) {
+void DnnlConv::BackwardDataPair(Workspace& workspace, SyncedMemory& top_diff, SyncedMemory& weights,
+                                SyncedMemory& bottom_diff) {
   Impl& m = *impl_;
   float* cursor = workspace.Get(static_cast<std::int64_t>(m.bd_diff_dst.scratch_floats() +
                                                           m.bd_weights.scratch_floats() +
@@ -447,8 +470,8 @@ void DnnlConv::BackwardData(Workspace& workspace, SyncedMemory& top_diff, Synced
   m.stream.wait();
 }
 
-void DnnlConv::BackwardWeights(Workspace& workspace, SyncedMemory& bottom, SyncedMemory& top_diff,
-                               float* weight_diff, float* bias_diff) {
+void DnnlConv::BackwardWeightsPair(Workspace& workspace, SyncedMemory& bottom,
+                                   SyncedMemory& top_diff, float* weight_diff, float* bias_diff) {
   Impl& m = *impl_;
   // oneDNN overwrites its outputs; the layer accumulates (iter_size, several bottoms). In
   // oneDNN's own layout the reorder back adds into weight_diff; in Caffe's layout the result
@@ -487,16 +510,58 @@ void DnnlConv::BackwardWeights(Workspace& workspace, SyncedMemory& bottom, Synce
 
 struct DnnlConv::Impl {};
 
-void DnnlConv::Build() {}
-DnnlConv::DnnlConv(const DnnlConvGeometry& g) : g_(g) {
+DnnlConv::DnnlConv(const math::ConvGeometry& g, bool /*winograd*/, bool /*keep_layouts*/) : g_(g) {
   throw ConfigError("engine DNNL: this build has no oneDNN");
 }
 DnnlConv::~DnnlConv() = default;
 std::string DnnlConv::ForwardImplementation() const { return ""; }
-void DnnlConv::Forward(Workspace&, SyncedMemory&, SyncedMemory&, const float*, SyncedMemory&) {}
-void DnnlConv::BackwardData(Workspace&, SyncedMemory&, SyncedMemory&, SyncedMemory&) {}
-void DnnlConv::BackwardWeights(Workspace&, SyncedMemory&, SyncedMemory&, float*, float*) {}
+void DnnlConv::ForwardPair(Workspace&, SyncedMemory&, SyncedMemory&, const float*, SyncedMemory&) {}
+void DnnlConv::BackwardDataPair(Workspace&, SyncedMemory&, SyncedMemory&, SyncedMemory&) {}
+void DnnlConv::BackwardWeightsPair(Workspace&, SyncedMemory&, SyncedMemory&, float*, float*) {}
 
 #endif  // FCN_HAVE_DNNL
+
+std::string DnnlConv::name() const { return StrCat("DNNL (", ForwardImplementation(), ")"); }
+
+void DnnlConv::Forward(const ExecContext& ctx, const BlobVec& bottom, const ConvParams& p,
+                       const BlobVec& top) {
+  for (std::size_t i = 0; i < bottom.size(); ++i) {
+    ForwardPair(ctx.workspace(), bottom[i]->data_memory(), p.weights->data_memory(), p.bias,
+                top[i]->data_memory());
+  }
+}
+
+void DnnlConv::Backward(const ExecContext& ctx, const BlobVec& top,
+                        const std::vector<bool>& propagate_down, const ConvParams& p,
+                        const BlobVec& bottom) {
+  for (std::size_t i = 0; i < top.size(); ++i) {
+    // oneDNN takes the buffers themselves (it may keep them in its own layout); the weight
+    // pass runs first, so the top diff is converted at most once for both passes. oneDNN
+    // computes both gradients; a frozen weight (lr_mult 0) still skips the accumulation.
+    if (p.weight_diff) {
+      BackwardWeightsPair(ctx.workspace(), bottom[i]->data_memory(), top[i]->diff_memory(),
+                          p.weight_diff, p.bias_diff);
+    } else if (p.bias_diff) {
+      BackwardBiasOnly(top[i]->diff(ctx), p.bias_diff);
+    }
+    if (i < propagate_down.size() && propagate_down[i]) {
+      BackwardDataPair(ctx.workspace(), top[i]->diff_memory(), p.weights->data_memory(),
+                       bottom[i]->diff_memory());
+    }
+  }
+}
+
+void DnnlConv::BackwardBiasOnly(const float* top_diff, float* bias_diff) const {
+  const std::int64_t spatial = static_cast<std::int64_t>(g_.out_h) * g_.out_w;
+  const std::int64_t top_dim = spatial * g_.out_channels;
+  for (std::int64_t n = 0; n < g_.num; ++n) {
+    for (int m = 0; m < g_.out_channels; ++m) {
+      const float* row = top_diff + n * top_dim + static_cast<std::int64_t>(m) * spatial;
+      double sum = 0;
+      for (std::int64_t i = 0; i < spatial; ++i) sum += row[i];
+      bias_diff[m] += static_cast<float>(sum);
+    }
+  }
+}
 
 }  // namespace fcn

@@ -133,24 +133,27 @@ void WalkColumnsNd(int num_spatial_axes, const std::vector<int>& image_shape,
 
 }  // namespace
 
-void Im2Col(const float* image, const ConvGeometry2d& g, float* col) {
-  const int out_h = g.out_h();
-  const int out_w = g.out_w();
-  const std::int64_t plane = static_cast<std::int64_t>(g.height) * g.width;
+void Im2Col(const float* image, const ConvGeometry& g, float* col) {
+  const int out_h = g.col_h();
+  const int out_w = g.col_w();
+  const int height = g.image_h();
+  const int width = g.image_w();
+  const int channels = g.image_channels();
+  const std::int64_t plane = static_cast<std::int64_t>(height) * width;
   const std::int64_t out_plane = static_cast<std::int64_t>(out_h) * out_w;
-  for (int c = 0; c < g.channels; ++c) {
+  for (int c = 0; c < channels; ++c) {
     const std::int64_t image_channel = c * plane;
     for (int i = 0; i < g.kernel_h; ++i) {
       const int offset_h = i * g.dilation_h - g.pad_h;
-      const OutputRange rows = ValidOutputs(g.height, out_h, g.stride_h, offset_h);
+      const OutputRange rows = ValidOutputs(height, out_h, g.stride_h, offset_h);
       for (int j = 0; j < g.kernel_w; ++j, col += out_plane) {
         const int offset_w = j * g.dilation_w - g.pad_w;
-        const OutputRange cols = ValidOutputs(g.width, out_w, g.stride_w, offset_w);
+        const OutputRange cols = ValidOutputs(width, out_w, g.stride_w, offset_w);
         Zero(col, static_cast<std::int64_t>(rows.lo) * out_w);
         for (int oh = rows.lo; oh < rows.hi; ++oh) {
-          const std::int64_t base =
-              image_channel + static_cast<std::int64_t>(oh * g.stride_h + offset_h) * g.width +
-              offset_w;
+          const std::int64_t base = image_channel +
+                                    static_cast<std::int64_t>(oh * g.stride_h + offset_h) * width +
+                                    offset_w;
           GatherRow(image, base, g.stride_w, cols, out_w,
                     col + static_cast<std::int64_t>(oh) * out_w);
         }
@@ -161,24 +164,27 @@ void Im2Col(const float* image, const ConvGeometry2d& g, float* col) {
   }
 }
 
-void Col2Im(const float* col, const ConvGeometry2d& g, float* image) {
-  const int out_h = g.out_h();
-  const int out_w = g.out_w();
-  const std::int64_t plane = static_cast<std::int64_t>(g.height) * g.width;
+void Col2Im(const float* col, const ConvGeometry& g, float* image) {
+  const int out_h = g.col_h();
+  const int out_w = g.col_w();
+  const int height = g.image_h();
+  const int width = g.image_w();
+  const int channels = g.image_channels();
+  const std::int64_t plane = static_cast<std::int64_t>(height) * width;
   const std::int64_t out_plane = static_cast<std::int64_t>(out_h) * out_w;
-  Zero(image, g.channels * plane);
-  for (int c = 0; c < g.channels; ++c) {
+  Zero(image, channels * plane);
+  for (int c = 0; c < channels; ++c) {
     const std::int64_t image_channel = c * plane;
     for (int i = 0; i < g.kernel_h; ++i) {
       const int offset_h = i * g.dilation_h - g.pad_h;
-      const OutputRange rows = ValidOutputs(g.height, out_h, g.stride_h, offset_h);
+      const OutputRange rows = ValidOutputs(height, out_h, g.stride_h, offset_h);
       for (int j = 0; j < g.kernel_w; ++j, col += out_plane) {
         const int offset_w = j * g.dilation_w - g.pad_w;
-        const OutputRange cols = ValidOutputs(g.width, out_w, g.stride_w, offset_w);
+        const OutputRange cols = ValidOutputs(width, out_w, g.stride_w, offset_w);
         for (int oh = rows.lo; oh < rows.hi; ++oh) {
-          const std::int64_t base =
-              image_channel + static_cast<std::int64_t>(oh * g.stride_h + offset_h) * g.width +
-              offset_w;
+          const std::int64_t base = image_channel +
+                                    static_cast<std::int64_t>(oh * g.stride_h + offset_h) * width +
+                                    offset_w;
           ScatterRow(col + static_cast<std::int64_t>(oh) * out_w, cols, g.stride_w, base, image);
         }
       }

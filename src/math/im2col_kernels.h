@@ -11,40 +11,29 @@
 
 namespace fcn::kernels {
 
-/// ConvGeometry2d with the output size computed, as a plain struct a kernel can take.
-struct Im2ColShape {
-  int channels, height, width;
-  int kernel_h, kernel_w, pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w;
-  int out_h, out_w;
-
-  static Im2ColShape From(const math::ConvGeometry2d& g) {
-    return {g.channels, g.height,   g.width,      g.kernel_h,   g.kernel_w, g.pad_h,  g.pad_w,
-            g.stride_h, g.stride_w, g.dilation_h, g.dilation_w, g.out_h(),  g.out_w()};
-  }
-};
-
 // One index per (channel, output row, output column): writes that position's kernel_h *
 // kernel_w column entries (zero where the tap falls into the padding).
 struct Im2ColIndex {
   const float* image;
   float* col;
-  Im2ColShape s;
+  math::ConvGeometry g;
 
   FCN_HOST_DEVICE void operator()(std::int64_t index) const {
-    const std::int64_t w_out = index % s.out_w;
-    const std::int64_t h_index = index / s.out_w;
-    const std::int64_t h_out = h_index % s.out_h;
-    const std::int64_t c = h_index / s.out_h;
-    const std::int64_t h_offset = h_out * s.stride_h - s.pad_h;
-    const std::int64_t w_offset = w_out * s.stride_w - s.pad_w;
-    const std::int64_t plane = static_cast<std::int64_t>(s.out_h) * s.out_w;
-    float* out = col + (c * s.kernel_h * s.kernel_w * s.out_h + h_out) * s.out_w + w_out;
-    const float* in = image + c * s.height * s.width;
-    for (int i = 0; i < s.kernel_h; ++i) {
-      const std::int64_t h = h_offset + static_cast<std::int64_t>(i) * s.dilation_h;
-      for (int j = 0; j < s.kernel_w; ++j) {
-        const std::int64_t w = w_offset + static_cast<std::int64_t>(j) * s.dilation_w;
-        *out = (h >= 0 && w >= 0 && h < s.height && w < s.width) ? in[h * s.width + w] : 0.0f;
+    const int height = g.image_h(), width = g.image_w(), out_h = g.col_h(), out_w = g.col_w();
+    const std::int64_t w_out = index % out_w;
+    const std::int64_t h_index = index / out_w;
+    const std::int64_t h_out = h_index % out_h;
+    const std::int64_t c = h_index / out_h;
+    const std::int64_t h_offset = h_out * g.stride_h - g.pad_h;
+    const std::int64_t w_offset = w_out * g.stride_w - g.pad_w;
+    const std::int64_t plane = static_cast<std::int64_t>(out_h) * out_w;
+    float* out = col + (c * g.kernel_h * g.kernel_w * out_h + h_out) * out_w + w_out;
+    const float* in = image + c * height * width;
+    for (int i = 0; i < g.kernel_h; ++i) {
+      const std::int64_t h = h_offset + static_cast<std::int64_t>(i) * g.dilation_h;
+      for (int j = 0; j < g.kernel_w; ++j) {
+        const std::int64_t w = w_offset + static_cast<std::int64_t>(j) * g.dilation_w;
+        *out = (h >= 0 && w >= 0 && h < height && w < width) ? in[h * width + w] : 0.0f;
         out += plane;
       }
     }
@@ -57,29 +46,30 @@ struct Im2ColIndex {
 struct Col2ImIndex {
   const float* col;
   float* image;
-  Im2ColShape s;
+  math::ConvGeometry g;
 
   FCN_HOST_DEVICE void operator()(std::int64_t index) const {
-    const std::int64_t w_im = index % s.width + s.pad_w;
-    const std::int64_t h_im = (index / s.width) % s.height + s.pad_h;
-    const std::int64_t c = index / (static_cast<std::int64_t>(s.width) * s.height);
-    const std::int64_t extent_w = static_cast<std::int64_t>(s.kernel_w - 1) * s.dilation_w + 1;
-    const std::int64_t extent_h = static_cast<std::int64_t>(s.kernel_h - 1) * s.dilation_h + 1;
+    const int height = g.image_h(), width = g.image_w(), out_h = g.col_h(), out_w = g.col_w();
+    const std::int64_t w_im = index % width + g.pad_w;
+    const std::int64_t h_im = (index / width) % height + g.pad_h;
+    const std::int64_t c = index / (static_cast<std::int64_t>(width) * height);
+    const std::int64_t extent_w = static_cast<std::int64_t>(g.kernel_w - 1) * g.dilation_w + 1;
+    const std::int64_t extent_h = static_cast<std::int64_t>(g.kernel_h - 1) * g.dilation_h + 1;
     // The output positions whose window covers this element.
-    const std::int64_t w_start = w_im < extent_w ? 0 : (w_im - extent_w) / s.stride_w + 1;
-    const std::int64_t h_start = h_im < extent_h ? 0 : (h_im - extent_h) / s.stride_h + 1;
-    const std::int64_t w_end = w_im / s.stride_w + 1 < s.out_w ? w_im / s.stride_w + 1 : s.out_w;
-    const std::int64_t h_end = h_im / s.stride_h + 1 < s.out_h ? h_im / s.stride_h + 1 : s.out_h;
+    const std::int64_t w_start = w_im < extent_w ? 0 : (w_im - extent_w) / g.stride_w + 1;
+    const std::int64_t h_start = h_im < extent_h ? 0 : (h_im - extent_h) / g.stride_h + 1;
+    const std::int64_t w_end = w_im / g.stride_w + 1 < out_w ? w_im / g.stride_w + 1 : out_w;
+    const std::int64_t h_end = h_im / g.stride_h + 1 < out_h ? h_im / g.stride_h + 1 : out_h;
     float sum = 0.0f;
     for (std::int64_t h_col = h_start; h_col < h_end; ++h_col) {
       for (std::int64_t w_col = w_start; w_col < w_end; ++w_col) {
-        std::int64_t h_k = h_im - h_col * s.stride_h;
-        std::int64_t w_k = w_im - w_col * s.stride_w;
-        if (h_k % s.dilation_h != 0 || w_k % s.dilation_w != 0) continue;
-        h_k /= s.dilation_h;
-        w_k /= s.dilation_w;
-        const std::int64_t row = (c * s.kernel_h + h_k) * s.kernel_w + w_k;
-        sum += col[(row * s.out_h + h_col) * s.out_w + w_col];
+        std::int64_t h_k = h_im - h_col * g.stride_h;
+        std::int64_t w_k = w_im - w_col * g.stride_w;
+        if (h_k % g.dilation_h != 0 || w_k % g.dilation_w != 0) continue;
+        h_k /= g.dilation_h;
+        w_k /= g.dilation_w;
+        const std::int64_t row = (c * g.kernel_h + h_k) * g.kernel_w + w_k;
+        sum += col[(row * out_h + h_col) * out_w + w_col];
       }
     }
     image[index] = sum;

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "fcn/io.h"
 #include "fcn/layer_registry.h"
 #include "fcn/net.h"
 #include "fcn/rng.h"
@@ -311,12 +312,20 @@ TEST(DnnlConvTraining, TenStepsGiveTheIm2colWeights) {
           net + " }",
       &param));
   auto train = [&](const char* engine) {
-    ::setenv("FCN_CONV_ENGINE", engine, 1);
-    Solver solver(param);
-    ::unsetenv("FCN_CONV_ENGINE");
+    // The solver takes no Options (yet): every convolution names the engine instead.
+    SolverParameter engine_param = param;
+    for (LayerParameter& layer : *engine_param.mutable_net_param()->mutable_layer()) {
+      if (layer.has_convolution_param()) {
+        ConvolutionParameter::Engine e = ConvolutionParameter::DEFAULT;
+        EXPECT_TRUE(ConvolutionParameter::Engine_Parse(engine, &e)) << engine;
+        layer.mutable_convolution_param()->set_engine(e);
+      }
+    }
+    Solver solver(engine_param);
     for (const auto& layer : solver.net()->layers()) {
-      if (const auto* conv = dynamic_cast<const BaseConvolutionLayer*>(layer.get())) {
-        EXPECT_THAT(conv->engine_name(), StartsWith(engine)) << layer->name();
+      if (layer->type() == std::string("Convolution") ||
+          layer->type() == std::string("Deconvolution")) {
+        EXPECT_THAT(layer->engine_name(), StartsWith(engine)) << layer->name();
       }
     }
     solver.Step(10);
@@ -359,6 +368,15 @@ std::string ChainNet(const std::string& phase) {
          "'loss' }\n";
 }
 
+// A net whose `engine: DEFAULT` convolutions run `engine` (Options::conv_engine).
+std::unique_ptr<Net> MakeNetWith(const std::string& text, ConvEngine engine,
+                                 bool keep_layouts = true) {
+  Options options;
+  options.conv_engine = engine;
+  options.dnnl_keep_layouts = keep_layouts;
+  return std::make_unique<Net>(ReadNetParamFromTextString(text, "test.prototxt", nullptr), options);
+}
+
 struct NetPair {
   std::unique_ptr<Net> dnnl, im2col;
 };
@@ -366,11 +384,8 @@ struct NetPair {
 // The chain on oneDNN and on im2col with the same weights and inputs.
 NetPair MakeChainPair(const std::string& phase) {
   NetPair r;
-  ::setenv("FCN_CONV_ENGINE", "DNNL", 1);
-  r.dnnl = MakeNet(ChainNet(phase));
-  ::setenv("FCN_CONV_ENGINE", "CAFFE", 1);
-  r.im2col = MakeNet(ChainNet(phase));
-  ::unsetenv("FCN_CONV_ENGINE");
+  r.dnnl = MakeNetWith(ChainNet(phase), ConvEngine::kDnnl);
+  r.im2col = MakeNetWith(ChainNet(phase), ConvEngine::kCaffe);
   std::uint32_t seed = 40;
   for (std::size_t i = 0; i < r.dnnl->params().size(); ++i) {
     FillGaussian(r.dnnl->params()[i].get(), seed++, 0.0f, 0.2f);
@@ -391,6 +406,88 @@ void ExpectSameBlobs(const NetPair& p, const std::vector<std::string>& names, bo
     const Blob& b = *p.im2col->blob_by_name(name);
     ExpectClose(Data(a), Data(b), 1e-5, name + " data");
     if (diffs) ExpectClose(Diff(a), Diff(b), 1e-5, name + " diff");
+  }
+}
+
+// Two nets in one process with different Options: a layer left at `engine: DEFAULT` runs the
+// engine its own net's options name, a layer that names its engine keeps it, and both nets
+// compute the same values. Layer::engine_name reports the engine that ran.
+TEST(ConvEngineOptions, DefaultLayersFollowTheNetAndNamedEnginesWin) {
+  if (!DnnlConv::Available()) GTEST_SKIP() << "this build has no oneDNN";
+  const std::string text =
+      "layer { name: 'data' type: 'Input' top: 'data' input_param { shape { dim: 2 dim: 16 dim: 9 "
+      "dim: 8 } } }\n"
+      "layer { name: 'free' type: 'Convolution' bottom: 'data' top: 'free' convolution_param { "
+      "num_output: 16 kernel_size: 3 pad: 1 weight_filler { type: 'gaussian' std: 0.1 } "
+      "bias_filler { type: 'gaussian' std: 0.1 } } }\n"
+      "layer { name: 'caffe' type: 'Convolution' bottom: 'free' top: 'caffe' convolution_param { "
+      "engine: CAFFE num_output: 16 kernel_size: 1 weight_filler { type: 'gaussian' std: 0.1 } } "
+      "}\n"
+      "layer { name: 'dnnl' type: 'Convolution' bottom: 'caffe' top: 'dnnl' convolution_param { "
+      "engine: DNNL num_output: 8 kernel_size: 3 weight_filler { type: 'gaussian' std: 0.1 } } }\n"
+      "layer { name: 'up' type: 'Deconvolution' bottom: 'dnnl' top: 'up' convolution_param { "
+      "num_output: 8 group: 8 kernel_size: 4 stride: 2 bias_term: false weight_filler { type: "
+      "'bilinear' } } }\n";
+  const std::unique_ptr<Net> im2col = MakeNetWith(text, ConvEngine::kCaffe);
+  const std::unique_ptr<Net> dnnl = MakeNetWith(text, ConvEngine::kDnnl);
+  const std::unique_ptr<Net> by_default = MakeNetWith(text, ConvEngine::kDefault);
+  for (std::size_t i = 0; i < im2col->params().size(); ++i) {
+    dnnl->params()[i]->CopyFrom(*im2col->params()[i]);
+    by_default->params()[i]->CopyFrom(*im2col->params()[i]);
+  }
+  FillGaussian(im2col->blob_by_name("data"), 5);
+  dnnl->blob_by_name("data")->CopyFrom(*im2col->blob_by_name("data"));
+  by_default->blob_by_name("data")->CopyFrom(*im2col->blob_by_name("data"));
+  im2col->Forward();
+  dnnl->Forward();
+  by_default->Forward();
+  auto engine = [](const Net& net, const char* layer) {
+    return net.layer_by_name(layer)->engine_name();
+  };
+  EXPECT_THAT(engine(*im2col, "free"), StartsWith("CAFFE"));
+  EXPECT_THAT(engine(*im2col, "up"), StartsWith("CAFFE"));
+  EXPECT_THAT(engine(*dnnl, "free"), StartsWith("DNNL ("));
+  EXPECT_THAT(engine(*dnnl, "up"), StartsWith("DNNL ("));
+  EXPECT_THAT(engine(*by_default, "free"), StartsWith("DNNL ("));
+  // Named engines win over either net's options.
+  for (const Net* net : {im2col.get(), dnnl.get(), by_default.get()}) {
+    EXPECT_THAT(engine(*net, "caffe"), StartsWith("CAFFE"));
+    EXPECT_THAT(engine(*net, "dnnl"), StartsWith("DNNL ("));
+  }
+  // Layers without a choice report none.
+  EXPECT_EQ(im2col->layer_by_name("data")->engine_name(), "");
+  for (const char* blob : {"free", "caffe", "dnnl", "up"}) {
+    ExpectClose(Data(*dnnl->blob_by_name(blob)), Data(*im2col->blob_by_name(blob)), 1e-5, blob);
+  }
+
+  // Winograd from the options runs where it can and leaves other layers on oneDNN's direct
+  // algorithm instead of failing the net (a layer that names DNNL_WINOGRAD gets the error).
+  const std::unique_ptr<Net> winograd = MakeNetWith(text, ConvEngine::kDnnlWinograd);
+  EXPECT_THAT(engine(*winograd, "up"), StartsWith("DNNL ("));
+  EXPECT_THAT(engine(*winograd, "caffe"), StartsWith("CAFFE"));
+}
+
+// Options::dnnl_keep_layouts: with it off, no activation stays in oneDNN's layout and the
+// values are the same.
+TEST(ConvEngineOptions, KeepLayoutsOffReordersEveryCall) {
+  if (!DnnlConv::Available()) GTEST_SKIP() << "this build has no oneDNN";
+  const std::unique_ptr<Net> kept = MakeNetWith(ChainNet("TEST"), ConvEngine::kDnnl, true);
+  const std::unique_ptr<Net> plain = MakeNetWith(ChainNet("TEST"), ConvEngine::kDnnl, false);
+  for (std::size_t i = 0; i < kept->params().size(); ++i) {
+    FillGaussian(kept->params()[i].get(), 60 + static_cast<std::uint32_t>(i), 0.0f, 0.2f);
+    plain->params()[i]->CopyFrom(*kept->params()[i]);
+  }
+  FillGaussian(kept->blob_by_name("data"), 61);
+  plain->blob_by_name("data")->CopyFrom(*kept->blob_by_name("data"));
+  kept->Forward();
+  plain->Forward();
+  EXPECT_EQ(plain->blob_by_name("conv1")->data_memory().host_layout(), nullptr);
+  EXPECT_EQ(plain->blob_by_name("conv2")->data_memory().host_layout(), nullptr);
+  if (Blocked(*kept, "conv2")) {
+    EXPECT_NE(kept->blob_by_name("conv2")->data_memory().host_layout(), nullptr);
+  }
+  for (const char* blob : {"conv1", "conv2", "score"}) {
+    ExpectClose(Data(*plain->blob_by_name(blob)), Data(*kept->blob_by_name(blob)), 0.0, blob);
   }
 }
 

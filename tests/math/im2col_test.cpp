@@ -18,7 +18,7 @@
 namespace fcn::test {
 namespace {
 
-using math::ConvGeometry2d;
+using math::ConvGeometry;
 
 std::vector<float> RandomVector(std::int64_t n, std::uint32_t seed) {
   Rng rng(seed);
@@ -33,22 +33,23 @@ double Dot(const std::vector<float>& a, const std::vector<float>& b) {
   return s;
 }
 
-std::int64_t ImageCount(const ConvGeometry2d& g) {
-  return static_cast<std::int64_t>(g.channels) * g.height * g.width;
+std::int64_t ImageCount(const ConvGeometry& g) {
+  return static_cast<std::int64_t>(g.image_channels()) * g.image_h() * g.image_w();
 }
 
-std::int64_t ColCount(const ConvGeometry2d& g) {
-  return static_cast<std::int64_t>(g.channels) * g.kernel_h * g.kernel_w * g.out_h() * g.out_w();
+std::int64_t ColCount(const ConvGeometry& g) {
+  return static_cast<std::int64_t>(g.image_channels()) * g.kernel_h * g.kernel_w * g.col_h() *
+         g.col_w();
 }
 
 // The header's definition, entry by entry: column (c, i, j; oh, ow) reads
 // x[c, oh*stride_h - pad_h + i*dil_h, ow*stride_w - pad_w + j*dil_w], or 0 outside.
 // With to_image, the same correspondence adds column entries into the image (col2im).
-void NaiveTransform2d(const ConvGeometry2d& g, bool to_image, std::vector<float>* image,
+void NaiveTransform2d(const ConvGeometry& g, bool to_image, std::vector<float>* image,
                       std::vector<float>* col) {
-  const int oh_count = g.out_h();
-  const int ow_count = g.out_w();
-  for (int c = 0; c < g.channels; ++c) {
+  const int oh_count = g.col_h();
+  const int ow_count = g.col_w();
+  for (int c = 0; c < g.image_channels(); ++c) {
     for (int i = 0; i < g.kernel_h; ++i) {
       for (int j = 0; j < g.kernel_w; ++j) {
         const int row = (c * g.kernel_h + i) * g.kernel_w + j;
@@ -56,9 +57,10 @@ void NaiveTransform2d(const ConvGeometry2d& g, bool to_image, std::vector<float>
           for (int ow = 0; ow < ow_count; ++ow) {
             const int y = oh * g.stride_h - g.pad_h + i * g.dilation_h;
             const int x = ow * g.stride_w - g.pad_w + j * g.dilation_w;
-            const bool inside = y >= 0 && y < g.height && x >= 0 && x < g.width;
+            const bool inside = y >= 0 && y < g.image_h() && x >= 0 && x < g.image_w();
             const auto col_index = static_cast<std::size_t>((row * oh_count + oh) * ow_count + ow);
-            const auto image_index = static_cast<std::size_t>((c * g.height + y) * g.width + x);
+            const auto image_index =
+                static_cast<std::size_t>((c * g.image_h() + y) * g.image_w() + x);
             if (to_image) {
               if (inside) (*image)[image_index] += (*col)[col_index];
             } else {
@@ -75,20 +77,20 @@ struct GeometryCase {
   std::string name;
   // channels, height, width, kernel_h, kernel_w, pad_h, pad_w, stride_h, stride_w,
   // dilation_h, dilation_w
-  ConvGeometry2d g;
+  ConvGeometry g;
 };
 
 const std::vector<GeometryCase>& Geometries() {
   static const std::vector<GeometryCase> cases = {
-      {"Plain3x3", {2, 5, 6, 3, 3, 0, 0, 1, 1, 1, 1}},
-      {"Pad1", {3, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1}},
-      {"Stride2Pad1", {2, 7, 6, 3, 3, 1, 1, 2, 2, 1, 1}},
-      {"Dilation2", {2, 7, 8, 3, 3, 2, 2, 1, 1, 2, 2}},
-      {"PerAxisEverything", {2, 9, 7, 3, 2, 2, 0, 2, 1, 2, 3}},
-      {"PadWiderThanKernel", {1, 3, 4, 2, 2, 3, 2, 1, 3, 1, 1}},
-      {"KernelLargerThanImage", {2, 2, 3, 5, 4, 2, 1, 1, 1, 1, 1}},
-      {"OneByOne", {4, 3, 5, 1, 1, 0, 0, 1, 1, 1, 1}},
-      {"Stride4Kernel4", {1, 10, 9, 4, 4, 1, 0, 4, 3, 1, 1}},
+      {"Plain3x3", ConvGeometry::Convolution(2, 5, 6, 3, 3, 0, 0, 1, 1, 1, 1)},
+      {"Pad1", ConvGeometry::Convolution(3, 5, 5, 3, 3, 1, 1, 1, 1, 1, 1)},
+      {"Stride2Pad1", ConvGeometry::Convolution(2, 7, 6, 3, 3, 1, 1, 2, 2, 1, 1)},
+      {"Dilation2", ConvGeometry::Convolution(2, 7, 8, 3, 3, 2, 2, 1, 1, 2, 2)},
+      {"PerAxisEverything", ConvGeometry::Convolution(2, 9, 7, 3, 2, 2, 0, 2, 1, 2, 3)},
+      {"PadWiderThanKernel", ConvGeometry::Convolution(1, 3, 4, 2, 2, 3, 2, 1, 3, 1, 1)},
+      {"KernelLargerThanImage", ConvGeometry::Convolution(2, 2, 3, 5, 4, 2, 1, 1, 1, 1, 1)},
+      {"OneByOne", ConvGeometry::Convolution(4, 3, 5, 1, 1, 0, 0, 1, 1, 1, 1)},
+      {"Stride4Kernel4", ConvGeometry::Convolution(1, 10, 9, 4, 4, 1, 0, 4, 3, 1, 1)},
   };
   return cases;
 }
@@ -96,7 +98,7 @@ const std::vector<GeometryCase>& Geometries() {
 class Im2ColTest : public ::testing::TestWithParam<GeometryCase> {};
 
 TEST_P(Im2ColTest, Im2ColMatchesNaiveLoops) {
-  const ConvGeometry2d& g = GetParam().g;
+  const ConvGeometry& g = GetParam().g;
   std::vector<float> image = RandomVector(ImageCount(g), 1);
   // Pre-fill with garbage: every column entry must be written.
   std::vector<float> col(static_cast<std::size_t>(ColCount(g)), 7.0f);
@@ -107,7 +109,7 @@ TEST_P(Im2ColTest, Im2ColMatchesNaiveLoops) {
 }
 
 TEST_P(Im2ColTest, Col2ImMatchesNaiveLoopsAndOverwritesImage) {
-  const ConvGeometry2d& g = GetParam().g;
+  const ConvGeometry& g = GetParam().g;
   std::vector<float> col = RandomVector(ColCount(g), 2);
   std::vector<float> image(static_cast<std::size_t>(ImageCount(g)), 7.0f);
   math::Col2Im(col.data(), g, image.data());
@@ -117,7 +119,7 @@ TEST_P(Im2ColTest, Col2ImMatchesNaiveLoopsAndOverwritesImage) {
 }
 
 TEST_P(Im2ColTest, Col2ImIsTheAdjointOfIm2Col) {
-  const ConvGeometry2d& g = GetParam().g;
+  const ConvGeometry& g = GetParam().g;
   const std::vector<float> x = RandomVector(ImageCount(g), 3);
   const std::vector<float> c = RandomVector(ColCount(g), 4);
   std::vector<float> im2col_x(c.size());
@@ -131,9 +133,10 @@ TEST_P(Im2ColTest, Col2ImIsTheAdjointOfIm2Col) {
 
 // Im2ColNd/Col2ImNd with two spatial axes must give exactly the 2-D results.
 TEST_P(Im2ColTest, NdTransformsEqualTwoDForTwoSpatialAxes) {
-  const ConvGeometry2d& g = GetParam().g;
-  const std::vector<int> image_shape = {g.channels, g.height, g.width};
-  const std::vector<int> col_shape = {g.channels * g.kernel_h * g.kernel_w, g.out_h(), g.out_w()};
+  const ConvGeometry& g = GetParam().g;
+  const std::vector<int> image_shape = {g.image_channels(), g.image_h(), g.image_w()};
+  const std::vector<int> col_shape = {g.image_channels() * g.kernel_h * g.kernel_w, g.col_h(),
+                                      g.col_w()};
   const std::vector<int> kernel = {g.kernel_h, g.kernel_w};
   const std::vector<int> pad = {g.pad_h, g.pad_w};
   const std::vector<int> stride = {g.stride_h, g.stride_w};
@@ -159,22 +162,21 @@ TEST_P(Im2ColTest, NdTransformsEqualTwoDForTwoSpatialAxes) {
 // The index-wise functors that the GPU's im2col engine launches (im2col_kernels.h), run here
 // by ForEachIndex on the CPU: the same objects, held to the CPU's loops.
 TEST_P(Im2ColTest, IndexFunctorsEqualTheCpuTransforms) {
-  const ConvGeometry2d& g = GetParam().g;
+  const ConvGeometry& g = GetParam().g;
   const ExecContext ctx;
-  const auto shape = kernels::Im2ColShape::From(g);
   const std::vector<float> image = RandomVector(ImageCount(g), 7);
   std::vector<float> expected_col(static_cast<std::size_t>(ColCount(g)));
   std::vector<float> col(expected_col.size(), 7.0f);
   math::Im2Col(image.data(), g, expected_col.data());
-  ForEachIndex(ctx, static_cast<std::int64_t>(g.channels) * g.out_h() * g.out_w(),
-               kernels::Im2ColIndex{image.data(), col.data(), shape});
+  ForEachIndex(ctx, static_cast<std::int64_t>(g.image_channels()) * g.col_h() * g.col_w(),
+               kernels::Im2ColIndex{image.data(), col.data(), g});
   EXPECT_TRUE(AllNear(col, expected_col, 0.0f));
 
   const std::vector<float> columns = RandomVector(ColCount(g), 8);
   std::vector<float> expected_image(image.size());
   std::vector<float> gathered(image.size(), 7.0f);
   math::Col2Im(columns.data(), g, expected_image.data());
-  ForEachIndex(ctx, ImageCount(g), kernels::Col2ImIndex{columns.data(), gathered.data(), shape});
+  ForEachIndex(ctx, ImageCount(g), kernels::Col2ImIndex{columns.data(), gathered.data(), g});
   // Another summation order (a gather per pixel instead of a scatter per column row).
   EXPECT_TRUE(AllNear(gathered, expected_image, 1e-6f));
 }

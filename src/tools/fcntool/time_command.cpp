@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iomanip>
+#include <string>
 #include <vector>
 
 #include "fcn/threads.h"
@@ -68,7 +69,7 @@ int RunTime() {
                                                : " does not need backward computation.");
   }
 
-  // Which engine each convolution runs (oneDNN's implementation name, or im2col).
+  // Which engine each layer that has a choice runs (oneDNN's implementation name, or im2col).
   for (std::size_t i = 0; i < net.layers().size(); ++i) {
     const std::string engine = net.layers()[i]->engine_name();
     if (!engine.empty()) LOG(INFO) << net.layer_names()[i] << " engine: " << engine;
