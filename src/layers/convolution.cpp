@@ -2,19 +2,24 @@
 // ConvolutionLayer: forward and backward passes over the GEMMs of BaseConvolutionLayer.
 #include "layers/convolution.h"
 
+#include "fcn/layer_registry.h"
+
 namespace fcn {
 
 const LayerSchema& ConvolutionLayer::Schema() {
-  static const LayerSchema schema{"Convolution",
-                                  /*min_bottoms=*/1,
-                                  /*max_bottoms=*/-1,
-                                  /*min_tops=*/1,
-                                  /*max_tops=*/-1,
-                                  /*in_place=*/false,
-                                  /*auto_top=*/false,
-                                  /*loss=*/false,     {"convolution_param"}};
+  static const LayerSchema schema{
+      "Convolution",
+      /*min_bottoms=*/1,
+      /*max_bottoms=*/-1,
+      /*min_tops=*/1,
+      /*max_tops=*/-1,
+      /*in_place=*/false,
+      /*auto_top=*/false,
+      /*loss=*/false,     {"convolution_param"}, CoordMapRule::kConvolution};
   return schema;
 }
+
+FCN_REGISTER_LAYER(ConvolutionLayer)
 
 void ConvolutionLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom,
                                    const BlobVec& top) {

@@ -2,19 +2,24 @@
 // DeconvolutionLayer: convolution's GEMMs with the roles of forward and backward swapped.
 #include "layers/deconvolution.h"
 
+#include "fcn/layer_registry.h"
+
 namespace fcn {
 
 const LayerSchema& DeconvolutionLayer::Schema() {
-  static const LayerSchema schema{"Deconvolution",
-                                  /*min_bottoms=*/1,
-                                  /*max_bottoms=*/-1,
-                                  /*min_tops=*/1,
-                                  /*max_tops=*/-1,
-                                  /*in_place=*/false,
-                                  /*auto_top=*/false,
-                                  /*loss=*/false,     {"convolution_param"}};
+  static const LayerSchema schema{
+      "Deconvolution",
+      /*min_bottoms=*/1,
+      /*max_bottoms=*/-1,
+      /*min_tops=*/1,
+      /*max_tops=*/-1,
+      /*in_place=*/false,
+      /*auto_top=*/false,
+      /*loss=*/false,     {"convolution_param"}, CoordMapRule::kDeconvolution};
   return schema;
 }
+
+FCN_REGISTER_LAYER(DeconvolutionLayer)
 
 void DeconvolutionLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom,
                                      const BlobVec& top) {
