@@ -13,9 +13,7 @@ namespace fcn::kernels {
 struct AbsValForward {
   const float* bottom;
   float* top;
-  FCN_HOST_DEVICE void operator()(std::int64_t i) const {
-    top[i] = fabsf(bottom[i]);
-  }
+  FCN_HOST_DEVICE void operator()(std::int64_t i) const { top[i] = fabsf(bottom[i]); }
 };
 
 // bottom_diff[i] = sign(x) * top_diff[i], x = bottom_data[i], sign(0) = 0 (as Caffe).
