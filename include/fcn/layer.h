@@ -18,7 +18,7 @@
 //     void BackwardImpl(const ExecContext&, const BlobVec& top,
 //                       const std::vector<bool>& propagate_down, const BlobVec& bottom) override;
 //   };
-// and one line in src/layers/builtin_layers.cpp. User errors throw ConfigError with the
+// and FCN_REGISTER_LAYER(ReLULayer) in its .cpp (fcn/layer_registry.h). User errors throw ConfigError with the
 // message only; the Net adds file, line and layer name.
 #pragma once
 
@@ -36,7 +36,21 @@ namespace fcn {
 
 using BlobVec = std::vector<Blob*>;
 
-/// What the Net checks before it creates a layer.
+/// How a layer maps spatial coordinates from its bottom to its top, for crop derivation and
+/// receptive fields (CoordMapAnalysis, fcntool check/align). Every schema states one: the
+/// registry refuses kUndeclared, so a new layer cannot silently block the analysis.
+enum class CoordMapRule {
+  kUndeclared,     ///< not stated: LayerRegistry::AddEntry fails
+  kNone,           ///< no spatial map (data, loss, inner product, argmax, ...)
+  kIdentity,       ///< element-wise: top pixel = bottom pixel (ReLU, Eltwise, Scale, ...)
+  kConcat,         ///< identity when concatenating along axis 0 or 1
+  kCrop,           ///< b = -offset, through bottom 0 only
+  kConvolution,    ///< a = 1/s, b = (p - d(k-1)/2) / s from convolution_param
+  kDeconvolution,  ///< a = s, b = d(k-1)/2 - p from convolution_param
+  kPooling,        ///< a = 1/s, b = (p - (k-1)/2) / s from pooling_param
+};
+
+/// What the Net checks before it creates a layer, and what analyses know of its type.
 struct LayerSchema {
   std::string type;
   int min_bottoms = 0;
@@ -51,6 +65,8 @@ struct LayerSchema {
   bool loss = false;
   /// LayerParameter sub-messages (field names such as "convolution_param") this type reads.
   std::vector<std::string> params;
+  /// Its coordinate map (required).
+  CoordMapRule coord_map = CoordMapRule::kUndeclared;
 };
 
 class Layer {

@@ -1,8 +1,16 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// The layer registry: one explicit table of layer types (src/layers/builtin_layers.cpp).
+// The layer registry. Each layer registers itself in its own .cpp, next to its schema:
+//
+//   FCN_REGISTER_LAYER(ReLULayer)   // in namespace fcn, in src/layers/relu.cpp
 //
 //   const LayerRegistry& registry = LayerRegistry::Builtin();
 //   std::unique_ptr<Layer> relu = registry.Create(param);   // param.type() == "ReLU"
+//
+// FCN_REGISTER_LAYER adds the type during static initialisation of libfcn. The layers'
+// object files go into libfcn whole (src/CMakeLists.txt: object libraries, not an archive
+// the linker may pick from), so no registrar is dropped; layer_registry_test checks the list.
+// A schema without a CoordMapRule, or a type registered twice, fails on the first use of
+// the registry.
 //
 // Creating an unknown type throws ConfigError listing the known types (and the nearest one).
 #pragma once
@@ -51,7 +59,24 @@ class LayerRegistry {
   std::map<std::string, Entry> entries_;
 };
 
-/// Fills `registry` with the built-in layers (the one list; see builtin_layers.cpp).
+/// Fills `registry` with the built-in layers (every FCN_REGISTER_LAYER in libfcn).
 void RegisterBuiltinLayers(LayerRegistry& registry);
 
+namespace internal {
+/// FCN_REGISTER_LAYER's static object: records the type for RegisterBuiltinLayers.
+struct LayerRegistrar {
+  LayerRegistrar(const LayerSchema& (*schema)(), LayerRegistry::Factory factory);
+};
+}  // namespace internal
+
 }  // namespace fcn
+
+/// Registers layer class T (with a static `const LayerSchema& Schema()` and a constructor
+/// from LayerParameter) as a built-in type. Use once, in T's .cpp, inside namespace fcn.
+#define FCN_REGISTER_LAYER(T)                                                           \
+  static const ::fcn::internal::LayerRegistrar fcn_layer_registrar_##T(                 \
+      &T::Schema, [](const ::fcn::LayerParameter& p) -> std::unique_ptr<::fcn::Layer> { \
+        return std::make_unique<T>(p);                                                  \
+      });
+
+namespace fcn {}  // namespace fcn

@@ -8,6 +8,33 @@
 
 namespace fcn {
 
+namespace {
+
+struct PendingLayer {
+  const LayerSchema& (*schema)();
+  LayerRegistry::Factory factory;
+};
+
+// Filled by the FCN_REGISTER_LAYER objects during static initialisation (a function-local
+// static, so that it exists before the first registrar runs, whatever the order of files).
+std::vector<PendingLayer>& PendingLayers() {
+  static std::vector<PendingLayer> pending;
+  return pending;
+}
+
+}  // namespace
+
+namespace internal {
+LayerRegistrar::LayerRegistrar(const LayerSchema& (*schema)(), LayerRegistry::Factory factory) {
+  PendingLayers().push_back(PendingLayer{schema, std::move(factory)});
+}
+}  // namespace internal
+
+void RegisterBuiltinLayers(LayerRegistry& registry) {
+  for (const PendingLayer& layer : PendingLayers())
+    registry.AddEntry(layer.schema(), layer.factory);
+}
+
 const LayerRegistry& LayerRegistry::Builtin() {
   static const LayerRegistry registry = [] {
     LayerRegistry r;
@@ -19,6 +46,8 @@ const LayerRegistry& LayerRegistry::Builtin() {
 
 void LayerRegistry::AddEntry(const LayerSchema& schema, Factory factory) {
   FCN_CHECK(entries_.count(schema.type) == 0, "layer type registered twice: ", schema.type);
+  FCN_CHECK(schema.coord_map != CoordMapRule::kUndeclared, "layer type ", schema.type,
+            " declares no coordinate-map rule (LayerSchema::coord_map)");
   entries_[schema.type] = Entry{schema, std::move(factory)};
 }
 

@@ -3,15 +3,19 @@
 #include "layers/accuracy.h"
 
 #include "backend/for_each_index.h"
+#include "fcn/layer_registry.h"
 #include "layers/accuracy_kernels.h"
 
 namespace fcn {
 
 const LayerSchema& AccuracyLayer::Schema() {
   // type, bottoms min..max, tops min..max (-1: any), in_place, auto_top, loss, params
-  static const LayerSchema schema{"Accuracy", 2, 2, 1, 2, false, false, false, {"accuracy_param"}};
+  static const LayerSchema schema{
+      "Accuracy", 2, 2, 1, 2, false, false, false, {"accuracy_param"}, CoordMapRule::kNone};
   return schema;
 }
+
+FCN_REGISTER_LAYER(AccuracyLayer)
 
 AccuracyLayer::AccuracyLayer(const LayerParameter& param) : Layer(param) {
   const AccuracyParameter& p = param.accuracy_param();

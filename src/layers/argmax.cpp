@@ -5,15 +5,19 @@
 #include <algorithm>
 
 #include "backend/for_each_index.h"
+#include "fcn/layer_registry.h"
 #include "layers/argmax_kernels.h"
 
 namespace fcn {
 
 const LayerSchema& ArgMaxLayer::Schema() {
   // type, bottoms min..max, tops min..max (-1: any), in_place, auto_top, loss, params
-  static const LayerSchema schema{"ArgMax", 1, 1, 1, 1, false, false, false, {"argmax_param"}};
+  static const LayerSchema schema{
+      "ArgMax", 1, 1, 1, 1, false, false, false, {"argmax_param"}, CoordMapRule::kNone};
   return schema;
 }
+
+FCN_REGISTER_LAYER(ArgMaxLayer)
 
 ArgMaxLayer::ArgMaxLayer(const LayerParameter& param) : Layer(param) {
   const ArgMaxParameter& p = param.argmax_param();

@@ -6,6 +6,7 @@
 
 #include "backend/for_each_index.h"
 #include "fcn/filler.h"
+#include "fcn/layer_registry.h"
 #include "layers/bias_kernels.h"
 #include "math/blas.h"
 
@@ -48,9 +49,12 @@ std::vector<std::int64_t> OperandShape(const Blob& bottom, int axis_param, int n
 
 const LayerSchema& BiasLayer::Schema() {
   // type, bottoms min..max, tops min..max (-1: any), in_place, auto_top, loss, params
-  static const LayerSchema schema{"Bias", 1, 2, 1, 1, true, false, false, {"bias_param"}};
+  static const LayerSchema schema{
+      "Bias", 1, 2, 1, 1, true, false, false, {"bias_param"}, CoordMapRule::kIdentity};
   return schema;
 }
+
+FCN_REGISTER_LAYER(BiasLayer)
 
 BiasLayer::BiasLayer(const LayerParameter& param) : Layer(param) {
   const BiasParameter& p = param.bias_param();

@@ -3,15 +3,19 @@
 #include "layers/concat.h"
 
 #include "backend/for_each_index.h"
+#include "fcn/layer_registry.h"
 #include "layers/concat_kernels.h"
 
 namespace fcn {
 
 const LayerSchema& ConcatLayer::Schema() {
   // type, bottoms min..max, tops min..max (-1: any), in_place, auto_top, loss, params
-  static const LayerSchema schema{"Concat", 1, -1, 1, 1, false, false, false, {"concat_param"}};
+  static const LayerSchema schema{
+      "Concat", 1, -1, 1, 1, false, false, false, {"concat_param"}, CoordMapRule::kConcat};
   return schema;
 }
+
+FCN_REGISTER_LAYER(ConcatLayer)
 
 ConcatLayer::ConcatLayer(const LayerParameter& param) : Layer(param) {
   const ConcatParameter& p = param.concat_param();

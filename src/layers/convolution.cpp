@@ -4,22 +4,26 @@
 #include "layers/convolution.h"
 
 #include "backend/for_each_index.h"
+#include "fcn/layer_registry.h"
 #include "math/blas.h"
 #include "math/im2col_kernels.h"
 
 namespace fcn {
 
 const LayerSchema& ConvolutionLayer::Schema() {
-  static const LayerSchema schema{"Convolution",
-                                  /*min_bottoms=*/1,
-                                  /*max_bottoms=*/-1,
-                                  /*min_tops=*/1,
-                                  /*max_tops=*/-1,
-                                  /*in_place=*/false,
-                                  /*auto_top=*/false,
-                                  /*loss=*/false,     {"convolution_param"}};
+  static const LayerSchema schema{
+      "Convolution",
+      /*min_bottoms=*/1,
+      /*max_bottoms=*/-1,
+      /*min_tops=*/1,
+      /*max_tops=*/-1,
+      /*in_place=*/false,
+      /*auto_top=*/false,
+      /*loss=*/false,     {"convolution_param"}, CoordMapRule::kConvolution};
   return schema;
 }
+
+FCN_REGISTER_LAYER(ConvolutionLayer)
 
 void Im2colConv::EnsureBiasMultiplier() {
   if (bias_multiplier_.count() == s_.top_spatial_dim) return;

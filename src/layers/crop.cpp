@@ -3,15 +3,19 @@
 #include "layers/crop.h"
 
 #include "backend/for_each_index.h"
+#include "fcn/layer_registry.h"
 #include "math/blas.h"
 
 namespace fcn {
 
 const LayerSchema& CropLayer::Schema() {
   // type, bottoms min..max, tops min..max (-1: any), in_place, auto_top, loss, params
-  static const LayerSchema schema{"Crop", 2, 2, 1, 1, false, false, false, {"crop_param"}};
+  static const LayerSchema schema{
+      "Crop", 2, 2, 1, 1, false, false, false, {"crop_param"}, CoordMapRule::kCrop};
   return schema;
 }
+
+FCN_REGISTER_LAYER(CropLayer)
 
 CropLayer::CropLayer(const LayerParameter& param)
     : Layer(param),

@@ -8,6 +8,8 @@
 #include <system_error>
 #include <utility>
 
+#include "fcn/layer_registry.h"
+
 namespace fcn {
 
 const LayerSchema& DataLayer::Schema() {
@@ -19,9 +21,12 @@ const LayerSchema& DataLayer::Schema() {
                                   /*in_place=*/false,
                                   /*auto_top=*/false,
                                   /*loss=*/false,
-                                  {"data_param", "transform_param"}};
+                                  {"data_param", "transform_param"},
+                                  CoordMapRule::kNone};
   return schema;
 }
+
+FCN_REGISTER_LAYER(DataLayer)
 
 DataLayer::DataLayer(const LayerParameter& param) : Layer(param) {
   const std::uint32_t prefetch = param.data_param().prefetch();

@@ -3,18 +3,23 @@
 // its engines run the convolution's passes with forward and backward swapped.
 #include "layers/deconvolution.h"
 
+#include "fcn/layer_registry.h"
+
 namespace fcn {
 
 const LayerSchema& DeconvolutionLayer::Schema() {
-  static const LayerSchema schema{"Deconvolution",
-                                  /*min_bottoms=*/1,
-                                  /*max_bottoms=*/-1,
-                                  /*min_tops=*/1,
-                                  /*max_tops=*/-1,
-                                  /*in_place=*/false,
-                                  /*auto_top=*/false,
-                                  /*loss=*/false,     {"convolution_param"}};
+  static const LayerSchema schema{
+      "Deconvolution",
+      /*min_bottoms=*/1,
+      /*max_bottoms=*/-1,
+      /*min_tops=*/1,
+      /*max_tops=*/-1,
+      /*in_place=*/false,
+      /*auto_top=*/false,
+      /*loss=*/false,     {"convolution_param"}, CoordMapRule::kDeconvolution};
   return schema;
 }
+
+FCN_REGISTER_LAYER(DeconvolutionLayer)
 
 }  // namespace fcn

@@ -3,6 +3,7 @@
 #include "layers/dropout.h"
 
 #include "backend/for_each_index.h"
+#include "fcn/layer_registry.h"
 #include "fcn/rng.h"
 #include "layers/dropout_kernels.h"
 #include "math/blas.h"
@@ -18,9 +19,12 @@ const LayerSchema& DropoutLayer::Schema() {
                                   /*in_place=*/true,
                                   /*auto_top=*/false,
                                   /*loss=*/false,
-                                  {"dropout_param"}};
+                                  {"dropout_param"},
+                                  CoordMapRule::kIdentity};
   return schema;
 }
+
+FCN_REGISTER_LAYER(DropoutLayer)
 
 DropoutLayer::DropoutLayer(const LayerParameter& param)
     : Layer(param), ratio_(param.dropout_param().dropout_ratio()) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "fcn/filler.h"
+#include "fcn/layer_registry.h"
 
 namespace fcn {
 
@@ -29,9 +30,12 @@ const LayerSchema& DummyDataLayer::Schema() {
                                   /*in_place=*/false,
                                   /*auto_top=*/false,
                                   /*loss=*/false,
-                                  {"dummy_data_param"}};
+                                  {"dummy_data_param"},
+                                  CoordMapRule::kNone};
   return schema;
 }
+
+FCN_REGISTER_LAYER(DummyDataLayer)
 
 DummyDataLayer::DummyDataLayer(const LayerParameter& param) : Layer(param) {
   const DummyDataParameter& p = param.dummy_data_param();

@@ -3,15 +3,19 @@
 #include "layers/eltwise.h"
 
 #include "backend/for_each_index.h"
+#include "fcn/layer_registry.h"
 #include "layers/eltwise_kernels.h"
 
 namespace fcn {
 
 const LayerSchema& EltwiseLayer::Schema() {
   // type, bottoms min..max, tops min..max (-1: any), in_place, auto_top, loss, params
-  static const LayerSchema schema{"Eltwise", 2, -1, 1, 1, false, false, false, {"eltwise_param"}};
+  static const LayerSchema schema{
+      "Eltwise", 2, -1, 1, 1, false, false, false, {"eltwise_param"}, CoordMapRule::kIdentity};
   return schema;
 }
+
+FCN_REGISTER_LAYER(EltwiseLayer)
 
 EltwiseLayer::EltwiseLayer(const LayerParameter& param) : Layer(param) {
   const EltwiseParameter& p = param.eltwise_param();

@@ -6,16 +6,20 @@
 #include <memory>
 
 #include "fcn/filler.h"
+#include "fcn/layer_registry.h"
 #include "math/blas.h"
 
 namespace fcn {
 
 const LayerSchema& InnerProductLayer::Schema() {
   // type, bottoms min..max, tops min..max (-1: any), in_place, auto_top, loss, params
-  static const LayerSchema schema{"InnerProduct",         1, 1, 1, 1, false, false, false,
-                                  {"inner_product_param"}};
+  static const LayerSchema schema{
+      "InnerProduct",     1, 1, 1, 1, false, false, false, {"inner_product_param"},
+      CoordMapRule::kNone};
   return schema;
 }
+
+FCN_REGISTER_LAYER(InnerProductLayer)
 
 InnerProductLayer::InnerProductLayer(const LayerParameter& param) : Layer(param) {
   const InnerProductParameter& p = param.inner_product_param();

@@ -2,6 +2,8 @@
 // Input layer: validates and applies the declared input shapes.
 #include "layers/input.h"
 
+#include "fcn/layer_registry.h"
+
 namespace fcn {
 
 const LayerSchema& InputLayer::Schema() {
@@ -13,9 +15,12 @@ const LayerSchema& InputLayer::Schema() {
                                   /*in_place=*/false,
                                   /*auto_top=*/false,
                                   /*loss=*/false,
-                                  {"input_param"}};
+                                  {"input_param"},
+                                  CoordMapRule::kNone};
   return schema;
 }
+
+FCN_REGISTER_LAYER(InputLayer)
 
 InputLayer::InputLayer(const LayerParameter& param) : Layer(param) {
   const int num_shapes = param.input_param().shape_size();

@@ -3,14 +3,18 @@
 #include "layers/lrn.h"
 
 #include "backend/for_each_index.h"
+#include "fcn/layer_registry.h"
 
 namespace fcn {
 
 const LayerSchema& LRNLayer::Schema() {
   // type, bottoms min..max, tops min..max (-1: any), in_place, auto_top, loss, params
-  static const LayerSchema schema{"LRN", 1, 1, 1, 1, false, false, false, {"lrn_param"}};
+  static const LayerSchema schema{
+      "LRN", 1, 1, 1, 1, false, false, false, {"lrn_param"}, CoordMapRule::kIdentity};
   return schema;
 }
+
+FCN_REGISTER_LAYER(LRNLayer)
 
 LRNLayer::LRNLayer(const LayerParameter& param) : Layer(param) {
   const LRNParameter& p = param.lrn_param();

@@ -3,6 +3,7 @@
 #include "layers/pooling.h"
 
 #include "backend/for_each_index.h"
+#include "fcn/layer_registry.h"
 
 namespace fcn {
 
@@ -27,9 +28,12 @@ std::int64_t PooledSize(std::int64_t size, int kernel, int stride, int pad, bool
 
 const LayerSchema& PoolingLayer::Schema() {
   // type, bottoms min..max, tops min..max (-1: any), in_place, auto_top, loss, params
-  static const LayerSchema schema{"Pooling", 1, 1, 1, 2, false, false, false, {"pooling_param"}};
+  static const LayerSchema schema{
+      "Pooling", 1, 1, 1, 2, false, false, false, {"pooling_param"}, CoordMapRule::kPooling};
   return schema;
 }
+
+FCN_REGISTER_LAYER(PoolingLayer)
 
 PoolingLayer::PoolingLayer(const LayerParameter& param) : Layer(param) {
   const PoolingParameter& p = param.pooling_param();

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "backend/for_each_index.h"
+#include "fcn/layer_registry.h"
 #include "layers/relu_kernels.h"
 
 namespace fcn {
@@ -18,9 +19,12 @@ const LayerSchema& ReLULayer::Schema() {
                                   /*in_place=*/true,
                                   /*auto_top=*/false,
                                   /*loss=*/false,
-                                  {"relu_param"}};
+                                  {"relu_param"},
+                                  CoordMapRule::kIdentity};
   return schema;
 }
+
+FCN_REGISTER_LAYER(ReLULayer)
 
 ReLULayer::ReLULayer(const LayerParameter& param)
     : Layer(param), negative_slope_(param.relu_param().negative_slope()) {

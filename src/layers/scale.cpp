@@ -6,6 +6,7 @@
 
 #include "backend/for_each_index.h"
 #include "fcn/filler.h"
+#include "fcn/layer_registry.h"
 #include "layers/bias_kernels.h"
 #include "layers/scale_kernels.h"
 #include "math/blas.h"
@@ -14,9 +15,12 @@ namespace fcn {
 
 const LayerSchema& ScaleLayer::Schema() {
   // type, bottoms min..max, tops min..max (-1: any), in_place, auto_top, loss, params
-  static const LayerSchema schema{"Scale", 1, 2, 1, 1, true, false, false, {"scale_param"}};
+  static const LayerSchema schema{
+      "Scale", 1, 2, 1, 1, true, false, false, {"scale_param"}, CoordMapRule::kIdentity};
   return schema;
 }
+
+FCN_REGISTER_LAYER(ScaleLayer)
 
 ScaleLayer::ScaleLayer(const LayerParameter& param) : Layer(param) {
   const ScaleParameter& p = param.scale_param();

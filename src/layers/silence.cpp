@@ -2,16 +2,26 @@
 // Silence layer: no output; zero gradients for its bottoms.
 #include "layers/silence.h"
 
+#include "fcn/layer_registry.h"
 #include "math/blas.h"
 
 namespace fcn {
 
 const LayerSchema& SilenceLayer::Schema() {
-  static const LayerSchema schema{"Silence",          1, -1, 0, 0, /*in_place=*/false,
+  static const LayerSchema schema{"Silence",
+                                  1,
+                                  -1,
+                                  0,
+                                  0,
+                                  /*in_place=*/false,
                                   /*auto_top=*/false,
-                                  /*loss=*/false,     {}};
+                                  /*loss=*/false,
+                                  {},
+                                  CoordMapRule::kNone};
   return schema;
 }
+
+FCN_REGISTER_LAYER(SilenceLayer)
 
 void SilenceLayer::Reshape(const BlobVec&, const BlobVec&) {}
 

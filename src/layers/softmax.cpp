@@ -3,15 +3,19 @@
 #include "layers/softmax.h"
 
 #include "backend/for_each_index.h"
+#include "fcn/layer_registry.h"
 #include "layers/softmax_kernels.h"
 
 namespace fcn {
 
 const LayerSchema& SoftmaxLayer::Schema() {
   // type, bottoms min..max, tops min..max (-1: any), in_place, auto_top, loss, params
-  static const LayerSchema schema{"Softmax", 1, 1, 1, 1, true, false, false, {"softmax_param"}};
+  static const LayerSchema schema{
+      "Softmax", 1, 1, 1, 1, true, false, false, {"softmax_param"}, CoordMapRule::kIdentity};
   return schema;
 }
+
+FCN_REGISTER_LAYER(SoftmaxLayer)
 
 SoftmaxLayer::SoftmaxLayer(const LayerParameter& param)
     : Layer(param), axis_param_(param.softmax_param().axis()) {}

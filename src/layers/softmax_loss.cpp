@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "backend/for_each_index.h"
+#include "fcn/layer_registry.h"
 #include "layers/softmax_kernels.h"
 #include "layers/softmax_loss_kernels.h"
 #include "math/blas.h"
@@ -15,9 +16,12 @@ namespace fcn {
 const LayerSchema& SoftmaxWithLossLayer::Schema() {
   // type, bottoms min..max, tops min..max (-1: any), in_place, auto_top, loss, params
   static const LayerSchema schema{
-      "SoftmaxWithLoss", 2, 2, 1, 2, false, true, true, {"loss_param", "softmax_param"}};
+      "SoftmaxWithLoss",  2, 2, 1, 2, false, true, true, {"loss_param", "softmax_param"},
+      CoordMapRule::kNone};
   return schema;
 }
+
+FCN_REGISTER_LAYER(SoftmaxWithLossLayer)
 
 SoftmaxWithLossLayer::SoftmaxWithLossLayer(const LayerParameter& param)
     : Layer(param), axis_param_(param.softmax_param().axis()) {

@@ -2,16 +2,26 @@
 // Split layer: data sharing and the summed backward pass.
 #include "layers/split.h"
 
+#include "fcn/layer_registry.h"
 #include "math/blas.h"
 
 namespace fcn {
 
 const LayerSchema& SplitLayer::Schema() {
-  static const LayerSchema schema{
-      "Split",        1, 1, 1, -1, /*in_place=*/false, /*auto_top=*/false,
-      /*loss=*/false, {}};
+  static const LayerSchema schema{"Split",
+                                  1,
+                                  1,
+                                  1,
+                                  -1,
+                                  /*in_place=*/false,
+                                  /*auto_top=*/false,
+                                  /*loss=*/false,
+                                  {},
+                                  CoordMapRule::kIdentity};
   return schema;
 }
+
+FCN_REGISTER_LAYER(SplitLayer)
 
 void SplitLayer::LayerSetUp(const BlobVec& bottom, const BlobVec& top) {
   for (std::size_t k = 0; k < top.size(); ++k) {

@@ -28,8 +28,41 @@ TEST(LayerRegistryTest, AddingATypeTwiceIsAProgrammerError) {
   LayerRegistry registry;
   LayerSchema schema;
   schema.type = "X";
+  schema.coord_map = CoordMapRule::kNone;
   registry.AddEntry(schema, nullptr);
   EXPECT_DEATH(registry.AddEntry(schema, nullptr), "registered twice");
+}
+
+TEST(LayerRegistryTest, ASchemaWithoutACoordinateMapRuleIsAProgrammerError) {
+  LayerRegistry registry;
+  LayerSchema schema;
+  schema.type = "Y";
+  EXPECT_DEATH(registry.AddEntry(schema, nullptr), "Y declares no coordinate-map rule");
+}
+
+// Each layer states its coordinate map in its schema; the crop analysis reads it from there.
+TEST(LayerRegistryTest, EveryBuiltinTypeStatesItsCoordinateMap) {
+  const LayerRegistry& registry = LayerRegistry::Builtin();
+  for (const std::string& type : registry.Types()) {
+    EXPECT_NE(registry.Find(type)->coord_map, CoordMapRule::kUndeclared) << type;
+  }
+  const std::vector<std::pair<const char*, CoordMapRule>> expected = {
+      {"AbsVal", CoordMapRule::kIdentity},
+      {"Concat", CoordMapRule::kConcat},
+      {"Convolution", CoordMapRule::kConvolution},
+      {"Crop", CoordMapRule::kCrop},
+      {"Deconvolution", CoordMapRule::kDeconvolution},
+      {"Eltwise", CoordMapRule::kIdentity},
+      {"InnerProduct", CoordMapRule::kNone},
+      {"Pooling", CoordMapRule::kPooling},
+      {"ReLU", CoordMapRule::kIdentity},
+      {"Softmax", CoordMapRule::kIdentity},
+      {"SoftmaxWithLoss", CoordMapRule::kNone},
+  };
+  for (const auto& [type, rule] : expected) {
+    ASSERT_NE(registry.Find(type), nullptr) << type;
+    EXPECT_EQ(registry.Find(type)->coord_map, rule) << type;
+  }
 }
 
 TEST(LayerRegistryTest, UnknownTypeMessageSuggestsTheNearestType) {

@@ -9,12 +9,14 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "backend/device_memory.h"
 #include "fcn/exec_context.h"
 #include "fcn/gpu.h"
+#include "fcn/layer_registry.h"
 #include "fcn/memory.h"
 #include "fcn/net.h"
 #include "fcn/rng.h"
@@ -227,11 +229,72 @@ std::vector<LayerCase> Cases() {
                "crop_param { offset: 19 } }"),
         "k", shape, 1e-5f);
   }
+  add("Silence",
+      "layer { name: 'r' type: 'ReLU' bottom: 'data' top: 'r' }\n"
+      "layer { name: 's' type: 'Silence' bottom: 'r' }",
+      "data", shape, 1e-6f);
+  // Derived from the registry: every element-wise type (identity coordinate map, one bottom,
+  // one top) that no case above uses, with its default parameters. A new element-wise layer
+  // that runs on CUDA is compared here without an entry of its own.
+  const LayerRegistry& registry = LayerRegistry::Builtin();
+  for (const std::string& type : registry.Types()) {
+    const LayerSchema& schema = *registry.Find(type);
+    if (schema.coord_map != CoordMapRule::kIdentity || schema.min_bottoms != 1 ||
+        schema.max_bottoms != 1 || schema.min_tops != 1 || schema.max_tops != 1) {
+      continue;
+    }
+    const std::string used = StrCat("type: '", type, "'");
+    if (std::any_of(cases.begin(), cases.end(), [&](const LayerCase& c) {
+          return std::string(c.layers).find(used) != std::string::npos;
+        })) {
+      continue;
+    }
+    static std::vector<std::string> names;
+    names.push_back(type);
+    add(names.back().c_str(), StrCat("layer { name: 'g' ", used, " bottom: 'data' top: 'g' }"), "g",
+        shape, 1e-6f);
+  }
   add("InnerProduct",
       "layer { name: 'ip' type: 'InnerProduct' bottom: 'data' top: 'ip' inner_product_param { "
       "num_output: 11 axis: 3 } }",
       "ip", shape, 1e-5f);
   return cases;
+}
+
+// Runs without a device: every registered type that runs on CUDA (as created with its
+// default parameters) appears in some case's net, so no GPU layer goes uncompared.
+TEST(GpuCasesTest, CoverEveryLayerTypeThatRunsOnCuda) {
+  std::set<std::string> covered;
+  for (const LayerCase& c : Cases()) {
+    std::unique_ptr<Net> net = MakeNet(NetText(c));
+    for (const auto& layer : net->layers()) covered.insert(layer->type());
+  }
+  const LayerRegistry& registry = LayerRegistry::Builtin();
+  int checked = 0;
+  for (const std::string& type : registry.Types()) {
+    const LayerSchema& schema = *registry.Find(type);
+    LayerParameter p;
+    p.set_name("probe");
+    p.set_type(type);
+    for (int i = 0; i < schema.min_bottoms; ++i) p.add_bottom(StrCat("b", i));
+    for (int i = 0; i < std::max(schema.min_tops, schema.auto_top ? 0 : 1) &&
+                    (schema.max_tops < 0 || i < schema.max_tops);
+         ++i) {
+      p.add_top(StrCat("t", i));
+    }
+    std::unique_ptr<Layer> layer;
+    try {
+      layer = registry.Create(p);
+    } catch (const ConfigError&) {
+      continue;  // needs parameters (Data, Input, ...): not decidable here
+    }
+    ++checked;
+    if (layer->RunsOn(Device::kCuda)) {
+      EXPECT_TRUE(covered.count(type)) << type << " runs on CUDA but no GPU case uses it";
+    }
+  }
+  EXPECT_GE(checked, 10);
+  EXPECT_TRUE(covered.count("AbsVal"));
 }
 
 TEST_F(GpuTest, EveryLayerEqualsTheCpu) {
