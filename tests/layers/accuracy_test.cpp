@@ -16,6 +16,8 @@
 namespace fcn::test {
 namespace {
 
+using test::SetValues;
+
 using ::testing::HasSubstr;
 using Shape = std::vector<std::int64_t>;
 
@@ -24,11 +26,6 @@ std::string AccuracyText(const std::string& accuracy_param, int num_tops = 1) {
       R"pb(name: "accuracy" type: "Accuracy" bottom: "score" bottom: "label" top: "accuracy")pb";
   if (num_tops > 1) text += R"pb(top: "per_class")pb";
   return text + "accuracy_param { " + accuracy_param + " }";
-}
-
-void SetValues(Blob* blob, const std::vector<float>& values) {
-  ASSERT_EQ(static_cast<std::size_t>(blob->count()), values.size());
-  std::copy(values.begin(), values.end(), blob->mutable_cpu_data());
 }
 
 // Labels in [0, classes) drawn from a fixed sequence, with every fifth one set to `ignored`.

@@ -16,17 +16,14 @@
 namespace fcn::test {
 namespace {
 
+using test::SetValues;
+
 using ::testing::HasSubstr;
 using Shape = std::vector<std::int64_t>;
 
 std::string ArgMaxText(const std::string& argmax_param) {
   return R"pb(name: "argmax" type: "ArgMax" bottom: "score" top: "pred" argmax_param {)pb" +
          argmax_param + " }";
-}
-
-void SetValues(Blob* blob, const std::vector<float>& values) {
-  ASSERT_EQ(static_cast<std::size_t>(blob->count()), values.size());
-  std::copy(values.begin(), values.end(), blob->mutable_cpu_data());
 }
 
 std::vector<float> RunForward(const std::string& param, Blob* x, Shape* top_shape = nullptr) {

@@ -18,6 +18,8 @@
 namespace fcn::test {
 namespace {
 
+using test::SetDiff;
+
 using ::testing::HasSubstr;
 using Shape = std::vector<std::int64_t>;
 
@@ -40,11 +42,6 @@ std::int64_t OperandIndex(const Shape& bottom, int axis, int operand_axes, std::
     index = index * bottom[static_cast<std::size_t>(a)] + coord[static_cast<std::size_t>(a)];
   }
   return index;
-}
-
-void SetDiff(Blob* blob, const std::vector<float>& values) {
-  ASSERT_EQ(static_cast<std::size_t>(blob->count()), values.size());
-  for (std::size_t i = 0; i < values.size(); ++i) blob->mutable_cpu_diff()[i] = values[i];
 }
 
 // 1. Configuration.

@@ -16,17 +16,13 @@
 namespace fcn::test {
 namespace {
 
+using test::SetValues;
+
 using ::testing::HasSubstr;
 
 std::string CropText(const std::string& crop_param) {
   return R"pb(name: "crop" type: "Crop" bottom: "x" bottom: "like" top: "y")pb" +
          ("crop_param { " + crop_param + " }");
-}
-
-void SetValues(Blob* blob, const std::vector<float>& values, bool diff) {
-  ASSERT_EQ(static_cast<std::size_t>(blob->count()), values.size());
-  float* p = diff ? blob->mutable_cpu_diff() : blob->mutable_cpu_data();
-  for (std::size_t i = 0; i < values.size(); ++i) p[i] = values[i];
 }
 
 // Row-major strides of a shape.

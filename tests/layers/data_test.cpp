@@ -22,10 +22,10 @@
 #include <utility>
 #include <vector>
 
-#include "fcn/io.h"
-#include "fcn/rng.h"
 #include "fcn/image_codec.h"
+#include "fcn/io.h"
 #include "fcn/lmdb_db.h"
+#include "fcn/rng.h"
 #include "support/test_util.h"
 
 namespace fcn::test {

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "fcn/rng.h"
 #include "fcn/lmdb_db.h"
+#include "fcn/rng.h"
 #include "support/test_util.h"
 
 namespace fcn::test {

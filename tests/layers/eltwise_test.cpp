@@ -18,18 +18,14 @@
 namespace fcn::test {
 namespace {
 
+using test::SetValues;
+
 using ::testing::HasSubstr;
 
 std::string EltwiseText(const std::string& eltwise_param, int num_bottoms = 2) {
   std::string text = R"pb(name: "fuse" type: "Eltwise" top: "y")pb";
   for (int i = 0; i < num_bottoms; ++i) text += "bottom: \"x" + std::to_string(i) + "\" ";
   return text + "eltwise_param { " + eltwise_param + " }";
-}
-
-void SetValues(Blob* blob, const std::vector<float>& values, bool diff) {
-  ASSERT_EQ(static_cast<std::size_t>(blob->count()), values.size());
-  float* p = diff ? blob->mutable_cpu_diff() : blob->mutable_cpu_data();
-  for (std::size_t i = 0; i < values.size(); ++i) p[i] = values[i];
 }
 
 // K bottoms of one shape with Gaussian values.

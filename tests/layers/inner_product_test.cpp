@@ -19,6 +19,8 @@
 namespace fcn::test {
 namespace {
 
+using test::SetDiff;
+
 using ::testing::HasSubstr;
 using Shape = std::vector<std::int64_t>;
 
@@ -33,11 +35,6 @@ std::string SetUpError(const std::string& text, const Shape& shape) {
     Blob x(shape), y;
     layer->SetUp({&x}, {&y});
   });
-}
-
-void SetDiff(Blob* blob, const std::vector<float>& values) {
-  ASSERT_EQ(static_cast<std::size_t>(blob->count()), values.size());
-  for (std::size_t i = 0; i < values.size(); ++i) blob->mutable_cpu_diff()[i] = values[i];
 }
 
 // 1. Configuration.

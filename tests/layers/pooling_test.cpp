@@ -20,18 +20,14 @@
 namespace fcn::test {
 namespace {
 
+using test::SetValues;
+
 using ::testing::HasSubstr;
 
 std::string PoolingText(const std::string& pooling_param, int num_tops = 1) {
   std::string text = R"pb(name: "pool" type: "Pooling" bottom: "x" top: "y")pb";
   if (num_tops > 1) text += R"pb(top: "mask")pb";
   return text + "pooling_param { " + pooling_param + " }";
-}
-
-void SetValues(Blob* blob, const std::vector<float>& values, bool diff) {
-  ASSERT_EQ(static_cast<std::size_t>(blob->count()), values.size());
-  float* p = diff ? blob->mutable_cpu_diff() : blob->mutable_cpu_data();
-  for (std::size_t i = 0; i < values.size(); ++i) p[i] = values[i];
 }
 
 // Distinct values (a shuffled grid spaced 0.1 apart), so that no window has a tie and a

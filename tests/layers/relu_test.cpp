@@ -15,6 +15,8 @@
 namespace fcn::test {
 namespace {
 
+using test::SetValues;
+
 using ::testing::HasSubstr;
 
 const char kPlainRelu[] = R"pb(name: "relu" type: "ReLU" bottom: "x" top: "y")pb";
@@ -42,11 +44,6 @@ std::vector<float> ReferenceBackward(const std::vector<float>& x, const std::vec
   std::vector<float> dx;
   for (std::size_t i = 0; i < x.size(); ++i) dx.push_back(x[i] > 0 ? dy[i] : slope * dy[i]);
   return dx;
-}
-
-void SetValues(Blob* blob, const std::vector<float>& values, bool diff) {
-  float* p = diff ? blob->mutable_cpu_diff() : blob->mutable_cpu_data();
-  for (std::size_t i = 0; i < values.size(); ++i) p[i] = values[i];
 }
 
 // 1. Configuration.

@@ -18,6 +18,8 @@
 namespace fcn::test {
 namespace {
 
+using test::SetDiff;
+
 using ::testing::HasSubstr;
 using Shape = std::vector<std::int64_t>;
 
@@ -65,11 +67,6 @@ Reference ScaleReference(const Blob& x, const std::vector<float>& s, const std::
     r.db.push_back(static_cast<float>(db[d]));
   }
   return r;
-}
-
-void SetDiff(Blob* blob, const std::vector<float>& values) {
-  ASSERT_EQ(static_cast<std::size_t>(blob->count()), values.size());
-  for (std::size_t i = 0; i < values.size(); ++i) blob->mutable_cpu_diff()[i] = values[i];
 }
 
 void RandomizeParameters(Layer* layer, std::uint32_t seed) {

@@ -21,17 +21,13 @@
 namespace fcn::test {
 namespace {
 
+using test::SetValues;
+
 using ::testing::HasSubstr;
 
 std::string LossText(const std::string& extra) {
   return R"pb(name: "loss" type: "SoftmaxWithLoss" bottom: "score" bottom: "label" top: "loss")pb" +
          extra;
-}
-
-void SetValues(Blob* blob, const std::vector<float>& values, bool diff) {
-  ASSERT_EQ(static_cast<std::size_t>(blob->count()), values.size());
-  float* p = diff ? blob->mutable_cpu_diff() : blob->mutable_cpu_data();
-  for (std::size_t i = 0; i < values.size(); ++i) p[i] = values[i];
 }
 
 // Integer labels in [0, classes), with about one in four replaced by `ignore` when >= 0.

@@ -17,17 +17,13 @@
 namespace fcn::test {
 namespace {
 
+using test::SetValues;
+
 using ::testing::HasSubstr;
 
 std::string SoftmaxText(const std::string& softmax_param, const std::string& top = "y") {
   return R"pb(name: "prob" type: "Softmax" bottom: "x")pb" + ("top: \"" + top + "\" ") +
          "softmax_param { " + softmax_param + " }";
-}
-
-void SetValues(Blob* blob, const std::vector<float>& values, bool diff) {
-  ASSERT_EQ(static_cast<std::size_t>(blob->count()), values.size());
-  float* p = diff ? blob->mutable_cpu_diff() : blob->mutable_cpu_data();
-  for (std::size_t i = 0; i < values.size(); ++i) p[i] = values[i];
 }
 
 // The blob seen as outer x C x inner around `axis` (already canonical).

@@ -16,6 +16,8 @@
 namespace fcn::test {
 namespace {
 
+using test::SetDiff;
+
 using ::testing::HasSubstr;
 
 const char kThreeTops[] =
@@ -25,10 +27,6 @@ std::string SplitText(int num_tops) {
   std::string text = R"pb(name: "split" type: "Split" bottom: "x")pb";
   for (int k = 0; k < num_tops; ++k) text += " top: \"t" + std::to_string(k) + "\"";
   return text;
-}
-
-void SetDiff(Blob* blob, const std::vector<float>& values) {
-  std::copy(values.begin(), values.end(), blob->mutable_cpu_diff());
 }
 
 // 1. Configuration.

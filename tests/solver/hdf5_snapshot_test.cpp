@@ -17,6 +17,8 @@
 namespace fcn {
 namespace {
 
+using test::WriteFile;
+
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
@@ -29,8 +31,6 @@ Result RunIn(const std::string& cwd, const std::string& program, const std::stri
 Result Fcntool(const std::string& cwd, const std::string& args) {
   return RunIn(cwd, FCNTOOL_PATH, args);
 }
-
-void Write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 // Random data and Dropout draw from the global RNG every iteration.
 const char* kNet = R"(name: "h5_net"
@@ -103,9 +103,9 @@ std::vector<std::vector<float>> Params(const NetParameter& param) {
 
 TEST(Hdf5SnapshotTest, ResumeFromAnHdf5StateIsBitForBitAndEqualsTheBinaryRun) {
   const std::string dir = test::TempDir();
-  Write(dir + "/net.prototxt", kNet);
-  Write(dir + "/h5.prototxt", Solver("snapshot_format: HDF5\n"));
-  Write(dir + "/bin.prototxt", Solver(""));
+  WriteFile(dir + "/net.prototxt", kNet);
+  WriteFile(dir + "/h5.prototxt", Solver("snapshot_format: HDF5\n"));
+  WriteFile(dir + "/bin.prototxt", Solver(""));
   for (const char* sub : {"a", "b", "c"}) fs::create_directories(dir + "/" + sub);
   const Result straight = Fcntool(dir + "/a", "train --solver=../h5.prototxt");
   ASSERT_EQ(straight.exit_code, 0) << straight.output;
@@ -170,11 +170,11 @@ TEST(Hdf5SnapshotTest, ResumeFromAnHdf5StateIsBitForBitAndEqualsTheBinaryRun) {
 // snapshot_diff; the state's scalar iter/current_step, the learned_net string, /history/i.
 TEST(Hdf5SnapshotTest, H5pySeesCaffesGroupLayout) {
   const std::string dir = test::TempDir();
-  Write(dir + "/net.prototxt", kNet);
-  Write(dir + "/solver.prototxt", Solver("snapshot_format: HDF5\nsnapshot_diff: true\n"));
+  WriteFile(dir + "/net.prototxt", kNet);
+  WriteFile(dir + "/solver.prototxt", Solver("snapshot_format: HDF5\nsnapshot_diff: true\n"));
   const Result r = Fcntool(dir, "train --solver=solver.prototxt");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  Write(dir + "/layout.py", R"(import sys
+  WriteFile(dir + "/layout.py", R"(import sys
 import h5py
 with h5py.File(sys.argv[1], "r") as f:
     f.visititems(lambda name, obj: print(name, obj.shape if isinstance(obj, h5py.Dataset) else "/"))
@@ -218,8 +218,8 @@ history [(4, 3, 3, 3), (4,), (3, 4, 1, 1), (3,)]
 
 TEST(Hdf5SnapshotTest, BadHdf5FilesAreClearErrors) {
   const std::string dir = test::TempDir();
-  Write(dir + "/net.prototxt", kNet);
-  Write(dir + "/solver.prototxt", Solver("snapshot_format: HDF5\n"));
+  WriteFile(dir + "/net.prototxt", kNet);
+  WriteFile(dir + "/solver.prototxt", Solver("snapshot_format: HDF5\n"));
   ASSERT_EQ(Fcntool(dir, "train --solver=solver.prototxt").exit_code, 0);
   // A state is not a model and a model is not a state; a truncated file is not HDF5.
   EXPECT_THAT(
@@ -248,7 +248,7 @@ TEST(Hdf5SnapshotTest, BadHdf5FilesAreClearErrors) {
 // int.
 TEST(Hdf5SnapshotTest, FuzzDatasetClaimingMoreThanItStoresIsAClearError) {
   const std::string dir = test::TempDir();
-  Write(dir + "/claims.py", R"(import h5py
+  WriteFile(dir + "/claims.py", R"(import h5py
 with h5py.File("huge.caffemodel.h5", "w") as f:
     f.create_dataset("data/conv1/0", shape=(2**15, 2**15), dtype="f4")
 with h5py.File("chunked.caffemodel.h5", "w") as f:

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -114,9 +115,21 @@ CommandResult RunFcntool(const std::string& args, const std::string& cwd) {
   return RunShell(std::string(FCNTOOL_PATH) + " " + args, cwd);
 }
 
+void SetValues(Blob* blob, const std::vector<float>& values, bool diff) {
+  ASSERT_EQ(static_cast<std::size_t>(blob->count()), values.size()) << "values for a blob";
+  std::copy(values.begin(), values.end(),
+            diff ? blob->mutable_cpu_diff() : blob->mutable_cpu_data());
+}
+
+void SetDiff(Blob* blob, const std::vector<float>& values) { SetValues(blob, values, true); }
+
 std::string WriteFile(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
   return path;
+}
+
+std::string WriteFile(const std::string& dir, const std::string& name, const std::string& text) {
+  return WriteFile(dir + "/" + name, text);
 }
 
 std::string ReadFile(const std::string& path) {

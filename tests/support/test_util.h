@@ -68,8 +68,15 @@ struct CommandResult {
 CommandResult RunShell(const std::string& command, const std::string& cwd = "");
 /// Runs the fcntool built with the tests, in `cwd` when given: RunFcntool("check --model=x").
 CommandResult RunFcntool(const std::string& args, const std::string& cwd = "");
+/// Copies `values` into the blob's data (or its diff); a count that differs from the blob's
+/// fails the test.
+void SetValues(Blob* blob, const std::vector<float>& values, bool diff = false);
+/// SetValues into the diff.
+void SetDiff(Blob* blob, const std::vector<float>& values);
 /// Writes `text` to `path` (replacing it) and returns the path.
 std::string WriteFile(const std::string& path, const std::string& text);
+/// WriteFile(dir + "/" + name, text).
+std::string WriteFile(const std::string& dir, const std::string& name, const std::string& text);
 /// The bytes of a file ("" when it cannot be read).
 std::string ReadFile(const std::string& path);
 /// Starts the fcntool built with the tests in the background, in `cwd`, with its stdout and

@@ -12,17 +12,13 @@
 namespace fcn {
 namespace {
 
+using test::WriteFile;
+
 using ::testing::HasSubstr;
 
 using Result = test::CommandResult;
 
 Result Fcntool(const std::string& args) { return test::RunFcntool(args); }
-
-std::string Write(const std::string& dir, const std::string& name, const std::string& text) {
-  const std::string path = dir + "/" + name;
-  std::ofstream(path) << text;
-  return path;
-}
 
 const char* kSmallNet = R"(name: "small"
 layer { name: "input" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 20 dim: 20 } } }
@@ -58,7 +54,7 @@ TEST(FcntoolTest, UsageErrorsExitTwo) {
 
 TEST(FcntoolTest, CheckPrintsShapesParametersAndMemory) {
   const std::string dir = test::TempDir();
-  const std::string model = Write(dir, "small.prototxt", kSmallNet);
+  const std::string model = WriteFile(dir, "small.prototxt", kSmallNet);
   Result r = Fcntool("check --model=" + model);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("conv 1x4x20x20"));
@@ -97,7 +93,7 @@ TEST(FcntoolTest, CheckBuildsTheBundledFcn8sDeployNet) {
 
 TEST(FcntoolTest, CheckLoadsWeightsAndReportsMismatches) {
   const std::string dir = test::TempDir();
-  const std::string model = Write(dir, "small.prototxt", kSmallNet);
+  const std::string model = WriteFile(dir, "small.prototxt", kSmallNet);
   // Weights written by fcn itself load back.
   auto net = test::MakeNet(kSmallNet);
   NetParameter weights;
@@ -109,7 +105,7 @@ TEST(FcntoolTest, CheckLoadsWeightsAndReportsMismatches) {
   // A net whose conv has another shape refuses them, naming the layer and both shapes.
   std::string other = kSmallNet;
   other.replace(other.find("num_output: 4"), 13, "num_output: 5");
-  const std::string model5 = Write(dir, "small5.prototxt", other);
+  const std::string model5 = WriteFile(dir, "small5.prototxt", other);
   r = Fcntool("check --model=" + model5 + " --weights=" + dir + "/small.caffemodel");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr("cannot copy parameter 0 of layer \"conv\": shape mismatch"));
@@ -143,12 +139,12 @@ TEST(FcntoolTest, BadInputIsAClearErrorWithExitTwo) {
        "crop.prototxt:3:1: error: layer \"c\" (Crop):"},
   };
   for (const Case& c : cases) {
-    Result r = Fcntool("check --model=" + Write(dir, c.name, c.text));
+    Result r = Fcntool("check --model=" + WriteFile(dir, c.name, c.text));
     EXPECT_EQ(r.exit_code, 2) << c.name << ": " << r.output;
     EXPECT_THAT(r.output, HasSubstr(c.expected)) << c.name;
     EXPECT_THAT(r.output, ::testing::Not(HasSubstr("Check failed"))) << c.name;
   }
-  Result r = Fcntool("check --model=" + Write(dir, "unknown2.prototxt", cases[1].text));
+  Result r = Fcntool("check --model=" + WriteFile(dir, "unknown2.prototxt", cases[1].text));
   EXPECT_THAT(r.output, HasSubstr("known types: "));
   r = Fcntool("check --model=" + dir + "/does_not_exist.prototxt");
   EXPECT_EQ(r.exit_code, 2);
@@ -157,16 +153,16 @@ TEST(FcntoolTest, BadInputIsAClearErrorWithExitTwo) {
 
 TEST(FcntoolTest, TruncatedOrGarbageWeightsExitTwo) {
   const std::string dir = test::TempDir();
-  const std::string model = Write(dir, "small.prototxt", kSmallNet);
+  const std::string model = WriteFile(dir, "small.prototxt", kSmallNet);
   auto net = test::MakeNet(kSmallNet);
   NetParameter weights;
   net->ToProto(&weights);
   const std::string bytes = weights.SerializeAsString();
-  Write(dir, "cut.caffemodel", bytes.substr(0, bytes.size() - 100));
+  WriteFile(dir, "cut.caffemodel", bytes.substr(0, bytes.size() - 100));
   Result r = Fcntool("check --model=" + model + " --weights=" + dir + "/cut.caffemodel");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr(dir + "/cut.caffemodel: not a valid binary NetParameter"));
-  Write(dir, "garbage.caffemodel", std::string(1000, '\xff'));
+  WriteFile(dir, "garbage.caffemodel", std::string(1000, '\xff'));
   r = Fcntool("check --model=" + model + " --weights=" + dir + "/garbage.caffemodel");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr(dir + "/garbage.caffemodel"));
@@ -193,7 +189,7 @@ TEST(FcntoolTest, AlignRepairsWrongOffsetsThatCheckReports) {
   std::string text = ReadFileToString(test::SourceDir() + "/models/voc-fcn8s/deploy.prototxt");
   text.replace(text.find("offset: 31"), 10, "offset: 34");  // the centred guess, not Caffe's
   text.replace(text.find("offset: 9"), 9, "offset: 0");
-  const std::string wrong = Write(dir, "wrong.prototxt", text);
+  const std::string wrong = WriteFile(dir, "wrong.prototxt", text);
   Result r = Fcntool("check --model=" + wrong);
   EXPECT_THAT(r.output, ::testing::ContainsRegex("score +file 34,34 +derived 31,31 +MISMATCH"));
   EXPECT_THAT(r.output, HasSubstr("fcntool align"));

@@ -25,6 +25,8 @@
 namespace fcn::test {
 namespace {
 
+using test::WriteFile;
+
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -35,8 +37,6 @@ using Result = test::CommandResult;
 Result Fcntool(const std::string& cwd, const std::string& args) {
   return test::RunFcntool(args, cwd);
 }
-
-void Write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -144,7 +144,7 @@ class ScoreTest : public ::testing::Test {
   void SetUp() override {
     dir_ = TempDir();
     WriteDb(dir_ + "/db");
-    Write(dir_ + "/val.prototxt", NetText("db"));
+    WriteFile(dir_ + "/val.prototxt", NetText("db"));
     WriteIdentityWeights(dir_ + "/w.caffemodel");
   }
   std::string dir_;
@@ -156,7 +156,7 @@ TEST_F(ScoreTest, PrintsAndWritesTheHandComputedMetrics) {
                            "--class_names=names.txt");
   ASSERT_EQ(r.exit_code, 2) << r.output;  // names.txt does not exist yet
   EXPECT_THAT(r.output, HasSubstr("names.txt: cannot read the class names"));
-  Write(dir_ + "/names.txt", "background\nperson # a comment\ncar\n");
+  WriteFile(dir_ + "/names.txt", "background\nperson # a comment\ncar\n");
 
   const Result ok = Fcntool(dir_,
                             "score --model=val.prototxt --weights=w.caffemodel --output_dir=out "
@@ -217,7 +217,7 @@ TEST_F(ScoreTest, BadInputExitsWithTwo) {
 }
 
 TEST_F(ScoreTest, TrainingLogShowsTheMetricsAfterCaffesLines) {
-  Write(dir_ + "/solver.prototxt", R"(net: "val.prototxt"
+  WriteFile(dir_ + "/solver.prototxt", R"(net: "val.prototxt"
 test_iter: 2
 test_interval: 2
 test_initialization: true
@@ -260,7 +260,7 @@ std::size_t Occurrences(const std::string& output, const std::string& text) {
 
 TEST_F(ScoreTest, EachPathIsResolvedAndLoggedOnce) {
   // The train and test nets share val.prototxt: it is read, upgraded and resolved once.
-  Write(dir_ + "/solver.prototxt", R"(net: "val.prototxt"
+  WriteFile(dir_ + "/solver.prototxt", R"(net: "val.prototxt"
 test_iter: 1
 test_interval: 1
 base_lr: 0
@@ -283,7 +283,7 @@ solver_mode: CPU
 }
 
 TEST_F(ScoreTest, SolverWithUnknownMetricBlobIsRefused) {
-  Write(dir_ + "/solver.prototxt", R"(net: "val.prototxt"
+  WriteFile(dir_ + "/solver.prototxt", R"(net: "val.prototxt"
 test_iter: 1
 test_interval: 1
 base_lr: 0
@@ -302,7 +302,7 @@ TEST(TrainMetricsTest, DefaultBlobsThatAreNotScorableOnlyWarn) {
   // "label" holds 7 for a 3-class score: not a segmentation label of this net. Training goes
   // on with a warning instead of the metrics line.
   const std::string dir = TempDir();
-  Write(dir + "/net.prototxt", R"(name: "not_seg"
+  WriteFile(dir + "/net.prototxt", R"(name: "not_seg"
 layer { name: "data" type: "DummyData" top: "data" top: "label" top: "target"
         dummy_data_param { shape { dim: 1 dim: 3 dim: 2 dim: 2 } shape { dim: 1 dim: 1 dim: 2 dim: 2 }
                            shape { dim: 1 dim: 1 dim: 2 dim: 2 }
@@ -314,7 +314,7 @@ layer { name: "score" type: "Convolution" bottom: "data" top: "score"
         convolution_param { num_output: 3 kernel_size: 1 } }
 layer { name: "loss" type: "SoftmaxWithLoss" bottom: "score" bottom: "target" top: "loss" }
 )");
-  Write(dir + "/solver.prototxt", R"(net: "net.prototxt"
+  WriteFile(dir + "/solver.prototxt", R"(net: "net.prototxt"
 test_iter: 1
 test_interval: 1
 base_lr: 0
@@ -336,7 +336,7 @@ solver_mode: CPU
 
 TEST(SegmentTest, WritesPaletteLabelsAndOverlays) {
   const std::string dir = TempDir();
-  Write(dir + "/deploy.prototxt", kDeployNet);
+  WriteFile(dir + "/deploy.prototxt", kDeployNet);
   WriteIdentityWeights(dir + "/w.caffemodel");
   // A 5x7 BGR image whose brightest channel at (y, x) is (x + y) % 3; a size other than the
   // deploy net's 4x4 input.
@@ -383,11 +383,11 @@ TEST(SegmentTest, WritesPaletteLabelsAndOverlays) {
 
 TEST(SegmentTest, CustomPaletteAndErrors) {
   const std::string dir = TempDir();
-  Write(dir + "/deploy.prototxt", kDeployNet);
+  WriteFile(dir + "/deploy.prototxt", kDeployNet);
   WriteIdentityWeights(dir + "/w.caffemodel");
   cv::Mat image(3, 2, CV_8UC3, cv::Scalar(0, 0, 255));  // red is brightest: class 2
   ASSERT_TRUE(cv::imwrite(dir + "/red.png", image));
-  Write(dir + "/palette.txt", "1 2 3\n4,5,6\n# class 2\n7 8 9\n");
+  WriteFile(dir + "/palette.txt", "1 2 3\n4,5,6\n# class 2\n7 8 9\n");
   Result r = Fcntool(dir,
                      "segment --model=deploy.prototxt --weights=w.caffemodel --mean_value=0 "
                      "--palette=palette.txt red.png");
@@ -402,12 +402,12 @@ TEST(SegmentTest, CustomPaletteAndErrors) {
   r = Fcntool(dir, "segment --model=deploy.prototxt --weights=w.caffemodel missing.jpg");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr("missing.jpg: cannot read the image"));
-  Write(dir + "/short.txt", "1 2 3\n");
+  WriteFile(dir + "/short.txt", "1 2 3\n");
   r = Fcntool(dir,
               "segment --model=deploy.prototxt --weights=w.caffemodel --palette=short.txt red.png");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr("has 1 colours for the 3 classes"));
-  Write(dir + "/bad.txt", "1 2 300\n");
+  WriteFile(dir + "/bad.txt", "1 2 300\n");
   r = Fcntool(dir,
               "segment --model=deploy.prototxt --weights=w.caffemodel --palette=bad.txt red.png");
   EXPECT_EQ(r.exit_code, 2);
@@ -445,7 +445,7 @@ void WriteTwoInputWeights(const std::string& path) {
 
 TEST(SegmentTest, FeedsEveryInputWithItsOwnTransform) {
   const std::string dir = TempDir();
-  Write(dir + "/deploy.prototxt", kTwoInputNet);
+  WriteFile(dir + "/deploy.prototxt", kTwoInputNet);
   WriteTwoInputWeights(dir + "/w.caffemodel");
   // Colour (BGR) 1x3: class 0, 1, 0 by colour alone. Depth (16-bit): 0, 5, 1000. With
   // --log_inputs=depth, mean 3 and scale 100 the depth term is 0 (no reading), (ln 5 - 3) * 100

@@ -20,6 +20,8 @@
 namespace fcn {
 namespace {
 
+using test::WriteFile;
+
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -29,8 +31,6 @@ using Result = test::CommandResult;
 Result Fcntool(const std::string& cwd, const std::string& args) {
   return test::RunFcntool(args, cwd);
 }
-
-void Write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 // VGG-16's layer names and structure, narrowed: 4/8/8/16/16 channels, fc6/fc7 of 32, a
 // 3x64x64 input, so pool5 is 16x2x2 and fc6 has K = 64 inputs.
@@ -186,7 +186,7 @@ TEST(SurgeryTest, FcntoolTransplantsAV1ClassifierIntoFcn32s) {
   Fixture f;
   const NetParameter file = ReadNetParamFromBinaryFile(f.weights);
   ASSERT_EQ(file.layer(0).name(), "conv1_1");  // upgraded from V1 on reading
-  Write(f.dir + "/fcn32s.prototxt", Fcn32s(1, 21));
+  WriteFile(f.dir + "/fcn32s.prototxt", Fcn32s(1, 21));
   const Result r = Fcntool(f.dir,
                            "surgery --model=fcn32s.prototxt --weights=vgg16_narrow.caffemodel "
                            "--output=fcn32s.caffemodel");
@@ -205,7 +205,7 @@ TEST(SurgeryTest, FcntoolTransplantsAV1ClassifierIntoFcn32s) {
 
   // With the source net's prototxt (here V1 text) the weights go through that net first; the
   // result is the same file.
-  Write(f.dir + "/vgg16_narrow.prototxt", Classifier());
+  WriteFile(f.dir + "/vgg16_narrow.prototxt", Classifier());
   const Result via_net =
       Fcntool(f.dir,
               "surgery --model=fcn32s.prototxt --weights=vgg16_narrow.caffemodel "
@@ -488,8 +488,8 @@ TEST(SurgeryTest, RandomSeedSetsTheFillerDraws) {
 
 TEST(SurgeryTest, ExpandScoreAndBadInputOnTheCommandLine) {
   Fixture f;
-  Write(f.dir + "/fcn3.prototxt", Fcn32s(1, 3));
-  Write(f.dir + "/fcn5.prototxt", Fcn32s(1, 5));
+  WriteFile(f.dir + "/fcn3.prototxt", Fcn32s(1, 3));
+  WriteFile(f.dir + "/fcn5.prototxt", Fcn32s(1, 5));
   // A trained 3-class FCN (score_fr random) as the source of a 5-class one.
   Rng rng(11);
   {
@@ -523,7 +523,7 @@ TEST(SurgeryTest, ExpandScoreAndBadInputOnTheCommandLine) {
     const std::string hha = ScoreNet(3, "hha");
     fused += hha.substr(hha.find("layer { name: \"score_frhha"));
     fused.replace(fused.rfind("top: \"s\""), 8, "top: \"t\"");
-    Write(f.dir + "/fused.prototxt", fused);
+    WriteFile(f.dir + "/fused.prototxt", fused);
   }
   const Result late = Fcntool(f.dir,
                               "surgery --model=fused.prototxt --weights=s.caffemodel,s.caffemodel "
@@ -536,7 +536,7 @@ TEST(SurgeryTest, ExpandScoreAndBadInputOnTheCommandLine) {
   struct Case {
     std::string args, expected;
   };
-  Write(f.dir + "/other.prototxt", ScoreNet(3, "_other"));
+  WriteFile(f.dir + "/other.prototxt", ScoreNet(3, "_other"));
   const std::vector<Case> cases = {
       {"surgery --model=fcn5.prototxt --weights=missing.caffemodel --output=o.caffemodel",
        "missing.caffemodel: cannot open"},

@@ -15,6 +15,8 @@
 namespace fcn {
 namespace {
 
+using test::WriteFile;
+
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -23,12 +25,6 @@ using Result = test::CommandResult;
 Result Shell(const std::string& command) { return test::RunShell(command); }
 
 Result Fcntool(const std::string& args) { return test::RunFcntool(args); }
-
-std::string Write(const std::string& dir, const std::string& name, const std::string& text) {
-  const std::string path = dir + "/" + name;
-  std::ofstream(path) << text;
-  return path;
-}
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path);
@@ -66,7 +62,7 @@ double Millis(const std::string& output, const std::string& prefix) {
 }
 
 TEST(TimeCommandTest, PrintsCaffeTimeLinesWithPlausibleFigures) {
-  const std::string model = Write(test::TempDir(), "deploy.prototxt", kDeployNet);
+  const std::string model = WriteFile(test::TempDir(), "deploy.prototxt", kDeployNet);
   const Result r = Fcntool("time --model=" + model + " --iterations=3");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("Testing for 3 iterations."));
@@ -105,7 +101,7 @@ TEST(TimeCommandTest, BackwardRunsOnADeployNetWithoutALoss) {
   // Without force_backward nothing of this net would need a gradient (no loss; conv1 and up
   // are frozen) and conv1's backward would take no time at all; with it, conv1 computes its
   // weight diff and the data diff (about twice its forward work).
-  const std::string model = Write(test::TempDir(), "deploy.prototxt", kDeployNet);
+  const std::string model = WriteFile(test::TempDir(), "deploy.prototxt", kDeployNet);
   const Result r = Fcntool("time --model=" + model + " --iterations=2");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   // force_backward makes every layer, the frozen ones included, compute its backward pass.
@@ -118,13 +114,13 @@ TEST(TimeCommandTest, BackwardRunsOnADeployNetWithoutALoss) {
 
 TEST(TimeCommandTest, InputShapeAndBadInput) {
   const std::string dir = test::TempDir();
-  const std::string model = Write(dir, "deploy.prototxt", kDeployNet);
+  const std::string model = WriteFile(dir, "deploy.prototxt", kDeployNet);
   Result r = Fcntool("time --model=" + model + " --iterations=1 --input_shape=1,16,20,24");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("Average Forward-Backward: "));
   EXPECT_EQ(Fcntool("time --model=" + model + " --iterations=0").exit_code, 2);
   EXPECT_EQ(Fcntool("time --model=" + model + " --input_shape=1,x").exit_code, 2);
-  r = Fcntool("time --model=" + Write(dir, "bad.prototxt", "layer { name: \"x\" typo: 1 }\n"));
+  r = Fcntool("time --model=" + WriteFile(dir, "bad.prototxt", "layer { name: \"x\" typo: 1 }\n"));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr("bad.prototxt:1:"));
   r = Fcntool("time --model=" + dir + "/missing.prototxt");
@@ -145,7 +141,7 @@ void ExpectDotAccepts(const std::string& path) {
 
 TEST(DrawCommandTest, EmitsValidDotWithNamesAndShapes) {
   const std::string dir = test::TempDir();
-  const std::string model = Write(dir, "deploy.prototxt", kDeployNet);
+  const std::string model = WriteFile(dir, "deploy.prototxt", kDeployNet);
   Result r = Shell(std::string(FCNTOOL_PATH) + " draw --model=" + model + " 2>/dev/null");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const std::string dot = r.output;
@@ -184,15 +180,15 @@ TEST(DrawCommandTest, EmitsValidDotWithNamesAndShapes) {
 
 TEST(DrawCommandTest, DrawsWithoutShapesWhenTheNetDoesNotBuild) {
   const std::string dir = test::TempDir();
-  const std::string model =
-      Write(dir, "python.prototxt",
-            "name: \"py\"\n"
-            "layer { name: \"data\" type: \"Python\" top: \"data\" top: \"label\"\n"
-            "        python_param { module: \"voc_layers\" layer: \"VOCSegDataLayer\" } }\n"
-            "layer { name: \"conv\" type: \"Convolution\" bottom: \"data\" top: \"conv\"\n"
-            "        convolution_param { num_output: 2 kernel_size: 1 } }\n"
-            "layer { name: \"loss\" type: \"SoftmaxWithLoss\" bottom: \"conv\" bottom: \"label\"\n"
-            "        top: \"loss\" }\n");
+  const std::string model = WriteFile(
+      dir, "python.prototxt",
+      "name: \"py\"\n"
+      "layer { name: \"data\" type: \"Python\" top: \"data\" top: \"label\"\n"
+      "        python_param { module: \"voc_layers\" layer: \"VOCSegDataLayer\" } }\n"
+      "layer { name: \"conv\" type: \"Convolution\" bottom: \"data\" top: \"conv\"\n"
+      "        convolution_param { num_output: 2 kernel_size: 1 } }\n"
+      "layer { name: \"loss\" type: \"SoftmaxWithLoss\" bottom: \"conv\" bottom: \"label\"\n"
+      "        top: \"loss\" }\n");
   const std::string out = dir + "/py.dot";
   const Result r = Fcntool("draw --model=" + model + " --output=" + out);
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -208,7 +204,7 @@ TEST(DrawCommandTest, DrawsWithoutShapesWhenTheNetDoesNotBuild) {
 TEST(DrawCommandTest, ParseErrorExitsTwoAndWritesNothing) {
   const std::string dir = test::TempDir();
   const std::string out = dir + "/bad.dot";
-  Result r = Fcntool("draw --model=" + Write(dir, "bad.prototxt", "layer { name: \"x\"\n") +
+  Result r = Fcntool("draw --model=" + WriteFile(dir, "bad.prototxt", "layer { name: \"x\"\n") +
                      " --output=" + out);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr("bad.prototxt:2:"));
@@ -217,7 +213,7 @@ TEST(DrawCommandTest, ParseErrorExitsTwoAndWritesNothing) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr("--model is required"));
   // An unwritable output is a runtime failure.
-  const std::string model = Write(dir, "deploy.prototxt", kDeployNet);
+  const std::string model = WriteFile(dir, "deploy.prototxt", kDeployNet);
   r = Fcntool("draw --model=" + model + " --output=" + dir + "/no/such/dir/x.dot");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.output, HasSubstr("x.dot"));

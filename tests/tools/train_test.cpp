@@ -21,6 +21,8 @@
 namespace fcn {
 namespace {
 
+using test::WriteFile;
+
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
@@ -29,11 +31,6 @@ using Result = test::CommandResult;
 // Runs fcntool in `cwd` and returns its exit code and combined output.
 Result Fcntool(const std::string& cwd, const std::string& args) {
   return test::RunFcntool(args, cwd);
-}
-
-std::string Write(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-  return path;
 }
 
 std::string ReadAll(const std::string& path) { return test::ReadFile(path); }
@@ -122,9 +119,9 @@ void ExpectSameParameters(const std::string& a, const std::string& b) {
 
 TEST(TrainTest, ResumeInANewProcessIsBitForBit) {
   const std::string dir = test::TempDir();
-  Write(dir + "/net.prototxt", kRandomNet);
-  Write(dir + "/solver.prototxt",
-        SolverText("max_iter: 10\nsnapshot: 5\nsnapshot_prefix: \"run\"\n"));
+  WriteFile(dir + "/net.prototxt", kRandomNet);
+  WriteFile(dir + "/solver.prototxt",
+            SolverText("max_iter: 10\nsnapshot: 5\nsnapshot_prefix: \"run\"\n"));
   fs::create_directories(dir + "/a");
   fs::create_directories(dir + "/b");
   // Straight through, from another directory: the net is found beside the solver.
@@ -194,9 +191,9 @@ using test::WaitForText;
 
 TEST(TrainTest, SighupSnapshotsAndSigintStopsWithALoadableSnapshot) {
   const std::string dir = test::TempDir();
-  Write(dir + "/net.prototxt", kRandomNet);
+  WriteFile(dir + "/net.prototxt", kRandomNet);
   // No snapshot_prefix: Caffe's rule makes it the solver path without its extension.
-  Write(dir + "/long.prototxt", SolverText("max_iter: 100000000\n"));
+  WriteFile(dir + "/long.prototxt", SolverText("max_iter: 100000000\n"));
   const std::string log = dir + "/train.log";
   const pid_t pid = Spawn(dir, {"train", "--solver=long.prototxt"}, log);
   ASSERT_GT(pid, 0);
@@ -232,13 +229,13 @@ TEST(TrainTest, SighupSnapshotsAndSigintStopsWithALoadableSnapshot) {
 
 TEST(TrainTest, BadInputIsAClearErrorWithExitTwoAndWritesNothing) {
   const std::string dir = test::TempDir();
-  Write(dir + "/net.prototxt", kRandomNet);
+  WriteFile(dir + "/net.prototxt", kRandomNet);
   fs::create_directories(dir + "/snaps");
-  Write(dir + "/solver.prototxt", SolverText("max_iter: 2\nsnapshot_prefix: \"snaps/x\"\n"));
-  Write(dir + "/missing_net.prototxt",
-        "net: \"nowhere.prototxt\"\nbase_lr: 0.1\nlr_policy: \"fixed\"\nmax_iter: 1\n");
-  Write(dir + "/unwritable.prototxt",
-        SolverText("max_iter: 2\nsnapshot: 1\nsnapshot_prefix: \"no/such/dir/x\"\n"));
+  WriteFile(dir + "/solver.prototxt", SolverText("max_iter: 2\nsnapshot_prefix: \"snaps/x\"\n"));
+  WriteFile(dir + "/missing_net.prototxt",
+            "net: \"nowhere.prototxt\"\nbase_lr: 0.1\nlr_policy: \"fixed\"\nmax_iter: 1\n");
+  WriteFile(dir + "/unwritable.prototxt",
+            SolverText("max_iter: 2\nsnapshot: 1\nsnapshot_prefix: \"no/such/dir/x\"\n"));
   // Weights of another net: same structure, other layer names.
   std::string other = kRandomNet;
   for (const char* name : {"conv1", "score"}) {
