@@ -200,6 +200,15 @@ TEST(TrainTest, SighupSnapshotsAndSigintStopsWithALoadableSnapshot) {
   ASSERT_TRUE(WaitForText(log, "Iteration 3,", 60)) << ReadAll(log);
   kill(pid, SIGHUP);
   ASSERT_TRUE(WaitForText(log, "Snapshotting solver state", 60)) << ReadAll(log);
+  // SIGINT only once training has moved past the iteration SIGHUP snapshotted: a stop in that
+  // same iteration (say, during its test pass) has nothing new to write, so the solver writes
+  // no second, identical snapshot, and the test would race against the solver.
+  std::smatch hup;
+  const std::string so_far = ReadAll(log);
+  ASSERT_TRUE(std::regex_search(so_far, hup, std::regex(R"(long_iter_(\d+)\.solverstate)")))
+      << so_far;
+  const int hup_iter = std::stoi(hup[1]);
+  ASSERT_TRUE(WaitForText(log, StrCat("Iteration ", hup_iter + 1, " ("), 60)) << ReadAll(log);
   kill(pid, SIGINT);
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
