@@ -40,6 +40,8 @@ packages=(
   nodejs npm
   # fuzz/ (FCN_FUZZ=ON, scripts/fuzz.sh): libFuzzer needs clang and its runtime libraries
   clang-14 libclang-rt-14-dev
+  # ...and clang's OpenMP (the library's CPU loops and oneDNN's runtime build with -fopenmp)
+  libomp-14-dev
   # the build compiles through ccache when present (FCN_CCACHE): unchanged sources in another
   # build folder or git worktree, or in the next CI run, come from its cache
   ccache
