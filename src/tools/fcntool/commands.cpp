@@ -18,6 +18,8 @@
 #include "fcn/common.h"
 #include "fcn/exec_context.h"
 #include "fcn/gpu.h"
+#include "fcn/solver.h"
+#include "tools/fcntool/tool_options.h"
 
 DEFINE_string(model, "", "The net definition (prototxt).");
 DEFINE_string(weights, "",
@@ -437,6 +439,17 @@ int RunDeviceQuery() {
 
 void RequireFlag(const char* name, const std::string& value) {
   if (value.empty()) throw ConfigError(StrCat("--", name, " is required (see: fcntool help)"));
+}
+
+std::unique_ptr<Net> LoadTestNet() {
+  NetStateOptions state;
+  state.phase = TEST;
+  state.level = FLAGS_level;
+  state.stages = SplitList(FLAGS_stage);
+  std::unique_ptr<Net> net = Net::FromFile(FLAGS_model, state, ToolOptions());
+  CheckPlannedMemory(*net, false);
+  LoadNetWeights(net.get(), FLAGS_weights, true);
+  return net;
 }
 
 }  // namespace fcn::tool

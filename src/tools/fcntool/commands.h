@@ -4,6 +4,7 @@
 
 #include <gflags/gflags.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,9 @@ std::int64_t MaxMemoryBytes();
 /// bytes already planned elsewhere (the train net, for a test net). Throws ConfigError at the
 /// layer whose sum crosses the line, naming the bytes. Returns the net's planned bytes.
 std::int64_t CheckPlannedMemory(const Net& net, bool training, std::int64_t extra = 0);
+/// test and score: --model in the TEST phase at --level/--stage with the tool's Options, its
+/// planned memory checked against --max_memory, and --weights copied in.
+std::unique_ptr<Net> LoadTestNet();
 
 /// The positional arguments after the command name, for commands with takes_files.
 std::vector<std::string>& PositionalArgs();

@@ -18,7 +18,6 @@
 
 #include "fcn/lmdb_db.h"
 #include "fcn/metrics.h"
-#include "fcn/lmdb_db.h"
 #include "fcn/net_paths.h"
 #include "fcn/solver.h"
 #include "tools/fcntool/commands.h"
@@ -306,14 +305,8 @@ int RunScore() {
   }
   if (FLAGS_classes < 0) throw ConfigError(StrCat("--classes=", FLAGS_classes, ": must be >= 0"));
 
-  NetStateOptions state;
-  state.phase = TEST;
-  state.level = FLAGS_level;
-  state.stages = SplitList(FLAGS_stage);
-  const std::unique_ptr<Net> loaded = Net::FromFile(FLAGS_model, state, ToolOptions());
+  const std::unique_ptr<Net> loaded = LoadTestNet();
   Net& net = *loaded;
-  CheckPlannedMemory(net, false);
-  LoadNetWeights(&net, FLAGS_weights, true);
 
   const int iterations = ScoreIterations(net);
   std::vector<Head> heads = MakeHeads(net, score_blobs, label_blobs, name_files);

@@ -18,14 +18,8 @@ int RunTest() {
     throw ConfigError(StrCat("--iterations=", FLAGS_iterations, ": must be > 0"));
   }
   LOG(INFO) << "Use CPU.";
-  NetStateOptions state;
-  state.phase = TEST;
-  state.level = FLAGS_level;
-  state.stages = SplitList(FLAGS_stage);
-  const std::unique_ptr<Net> loaded = Net::FromFile(FLAGS_model, state, ToolOptions());
+  const std::unique_ptr<Net> loaded = LoadTestNet();
   Net& net = *loaded;
-  CheckPlannedMemory(net, false);
-  LoadNetWeights(&net, FLAGS_weights, true);
   net.set_release_consumed_data(true);  // forward only: activations freed after their last use
   LOG(INFO) << "Running for " << FLAGS_iterations << " iterations.";
 
