@@ -121,12 +121,21 @@ class Blob {
   /// Zeroes the diff (data untouched).
   void ZeroDiff();
 
+  /// The pool that this blob's host buffers come from and go back to (Net gives each of its
+  /// blobs the net's pool); applies to the buffers it holds now and to those a reshape makes.
+  void set_host_pool(const std::shared_ptr<HostBufferPool>& pool) {
+    pool_ = pool;
+    if (data_) data_->set_host_pool(pool);
+    if (diff_) diff_->set_host_pool(pool);
+  }
+
   /// Bytes of one buffer (data or diff) at the current capacity.
   std::size_t capacity_bytes() const { return capacity_ * sizeof(float); }
 
  private:
   std::shared_ptr<SyncedMemory> data_;
   std::shared_ptr<SyncedMemory> diff_;
+  std::shared_ptr<HostBufferPool> pool_;
   std::vector<std::int64_t> shape_;
   std::int64_t count_ = 0;
   std::int64_t capacity_ = 0;

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "fcn/exec_context.h"
@@ -29,6 +31,38 @@ class HostLayout {
   virtual std::string name() const = 0;
 };
 using HostLayoutPtr = std::shared_ptr<const HostLayout>;
+
+/// Host buffers given back by SyncedMemory::Release (a gradient or activation that a pass has
+/// consumed), kept for the next allocation of about the same size: the same sizes come back
+/// every pass, and reusing a resident buffer costs a memset, where returning it to the system
+/// and allocating afresh costs page faults on every page. A buffer serves a request of 80-100%
+/// of its size; the pool keeps at most `limit_bytes` and frees what does not fit. Each Net owns
+/// one and gives it to its blobs, so two nets in one process keep separate pools, and a net's
+/// pooled memory goes back to the system with the net. Thread-safe.
+class HostBufferPool {
+ public:
+  static constexpr std::size_t kDefaultLimitBytes = std::size_t{512} << 20;
+
+  explicit HostBufferPool(std::size_t limit_bytes = kDefaultLimitBytes) : limit_(limit_bytes) {}
+  ~HostBufferPool();
+  HostBufferPool(const HostBufferPool&) = delete;
+  HostBufferPool& operator=(const HostBufferPool&) = delete;
+
+  /// A pooled buffer of `bytes` to bytes * 5 / 4 bytes (its size in *capacity), or null.
+  void* Take(std::size_t bytes, std::size_t* capacity);
+  /// Keeps `buffer` (of `capacity` bytes, from std::aligned_alloc) for a later Take, or frees
+  /// it when the pool is full.
+  void Put(void* buffer, std::size_t capacity);
+  /// Bytes held for reuse now, and the number of buffers.
+  std::size_t pooled_bytes() const;
+  std::size_t pooled_buffers() const;
+
+ private:
+  std::size_t limit_;
+  mutable std::mutex mutex_;
+  std::multimap<std::size_t, void*> free_;
+  std::size_t pooled_ = 0;
+};
 
 class SyncedMemory {
  public:
@@ -69,9 +103,13 @@ class SyncedMemory {
   void ZeroFill();
 
   /// Frees the buffers (host and device); the next use allocates them again, zero-filled.
-  /// The host buffer goes to a pool that serves the next allocation of about its size (the
-  /// same sizes recur every pass), so a released buffer costs no page faults when reused.
+  /// With a pool (set_host_pool), the host buffer goes to it and serves the next allocation of
+  /// about its size (the same sizes recur every pass), so a released buffer costs no page
+  /// faults when reused; without one it is freed.
   void Release();
+  /// The pool that host buffers come from and go back to (null: plain allocation).
+  void set_host_pool(std::shared_ptr<HostBufferPool> pool) { pool_ = std::move(pool); }
+  const std::shared_ptr<HostBufferPool>& host_pool() const { return pool_; }
 
   std::size_t size() const { return bytes_; }
   Head head() const { return head_; }
@@ -81,6 +119,8 @@ class SyncedMemory {
   void ToHost();
   void ConvertHost(const HostLayoutPtr& layout, bool keep_values);
   void ToDevice();
+  void* NewHostBuffer(std::size_t bytes, std::size_t* capacity);
+  void ReturnHostBuffer(void* buffer, std::size_t capacity);
 
   std::size_t bytes_ = 0;
   void* host_ = nullptr;
@@ -88,6 +128,7 @@ class SyncedMemory {
   void* device_ = nullptr;
   Head head_ = Head::kUninitialized;
   HostLayoutPtr layout_;  ///< the host buffer's layout (null: plain); the device's is plain
+  std::shared_ptr<HostBufferPool> pool_;  ///< declared last: host_ goes back before it dies
 };
 
 }  // namespace fcn

@@ -165,6 +165,9 @@ class Net {
   const Options& options() const { return ctx_->options(); }
   /// The random source of this net's layers (its own, or the one given at construction).
   Rng& rng() const { return *rng_; }
+  /// The pool of host buffers that this net's blobs release into and allocate from (each net
+  /// has its own; see HostBufferPool).
+  HostBufferPool& host_pool() const { return *host_pool_; }
   /// Runs the following passes on `device` (a net starts on its Options' device), with its
   /// other options unchanged. Blobs follow lazily: each is copied to where it is next used.
   void UseDevice(Device device, int device_id = 0);
@@ -205,6 +208,7 @@ class Net {
   NetSource source_;
   std::vector<SourceLocation> layer_locations_;
   std::unique_ptr<ExecContext> ctx_;
+  std::shared_ptr<HostBufferPool> host_pool_ = std::make_shared<HostBufferPool>();
   std::unique_ptr<Rng> own_rng_;
   Rng* rng_ = nullptr;
   bool release_consumed_diffs_ = false;

@@ -30,6 +30,8 @@ void Blob::Reshape(const std::vector<std::int64_t>& shape) {
     capacity_ = count_;
     data_ = std::make_shared<SyncedMemory>(static_cast<std::size_t>(capacity_) * sizeof(float));
     diff_ = std::make_shared<SyncedMemory>(static_cast<std::size_t>(capacity_) * sizeof(float));
+    data_->set_host_pool(pool_);
+    diff_->set_host_pool(pool_);
   }
 }
 

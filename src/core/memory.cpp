@@ -12,71 +12,58 @@
 
 namespace fcn {
 
-namespace {
+HostBufferPool::~HostBufferPool() {
+  for (auto& entry : free_) std::free(entry.second);
+}
 
-// Host buffers given back by SyncedMemory::Release (a gradient or activation that a pass has
-// consumed), kept for the next allocation of about the same size: the same sizes come back
-// every pass, and reusing a resident buffer costs a memset, where returning it to the system
-// and allocating afresh costs page faults on every page (measured: +1.4 s per FCN-8s training
-// step at 500x500). A buffer is reused for a request of 80-100% of its size; the pool keeps at
-// most kPoolBytes and frees what does not fit.
-class HostBufferPool {
- public:
-  static constexpr std::size_t kPoolBytes = std::size_t{512} << 20;
+void* HostBufferPool::Take(std::size_t bytes, std::size_t* capacity) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = free_.lower_bound(bytes);
+  if (it == free_.end() || it->first > bytes + bytes / 4) return nullptr;
+  void* buffer = it->second;
+  *capacity = it->first;
+  pooled_ -= it->first;
+  free_.erase(it);
+  return buffer;
+}
 
-  static HostBufferPool& Instance() {
-    static HostBufferPool* pool = new HostBufferPool;  // never destroyed: used at exit
-    return *pool;
-  }
-
-  /// A pooled buffer of `bytes` to bytes * 5 / 4 bytes (its size in *capacity), or null.
-  void* Take(std::size_t bytes, std::size_t* capacity) {
+void HostBufferPool::Put(void* buffer, std::size_t capacity) {
+  if (buffer == nullptr) return;
+  {
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = free_.lower_bound(bytes);
-    if (it == free_.end() || it->first > bytes + bytes / 4) return nullptr;
-    void* buffer = it->second;
-    *capacity = it->first;
-    pooled_ -= it->first;
-    free_.erase(it);
-    return buffer;
-  }
-
-  void Put(void* buffer, std::size_t capacity) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (pooled_ + capacity <= kPoolBytes) {
-        free_.emplace(capacity, buffer);
-        pooled_ += capacity;
-        return;
-      }
+    if (pooled_ + capacity <= limit_) {
+      free_.emplace(capacity, buffer);
+      pooled_ += capacity;
+      return;
     }
-    std::free(buffer);
   }
+  std::free(buffer);
+}
 
- private:
-  std::mutex mutex_;
-  std::multimap<std::size_t, void*> free_;
-  std::size_t pooled_ = 0;
-};
+std::size_t HostBufferPool::pooled_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return pooled_;
+}
 
-}  // namespace
+std::size_t HostBufferPool::pooled_buffers() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return free_.size();
+}
 
 SyncedMemory::SyncedMemory(std::size_t bytes) : bytes_(bytes) {}
 
 SyncedMemory::~SyncedMemory() {
-  std::free(host_);
+  ReturnHostBuffer(host_, host_capacity_);
   device::Free(device_);
 }
 
-namespace {
-
 // A host buffer of at least `bytes` (64-byte aligned, which suits AVX-512 loads), from the
 // pool when it has one of about that size; its size in *capacity.
-void* NewHostBuffer(std::size_t bytes, std::size_t* capacity) {
+void* SyncedMemory::NewHostBuffer(std::size_t bytes, std::size_t* capacity) {
   const std::size_t rounded = (bytes + 63) / 64 * 64;
   *capacity = rounded;
   if (rounded == 0) return nullptr;
-  void* buffer = HostBufferPool::Instance().Take(rounded, capacity);
+  void* buffer = pool_ ? pool_->Take(rounded, capacity) : nullptr;
   if (buffer == nullptr) buffer = std::aligned_alloc(64, rounded);
   if (buffer == nullptr) {
     throw OutOfMemoryError(StrCat("out of memory allocating ", bytes, " bytes"));
@@ -84,7 +71,13 @@ void* NewHostBuffer(std::size_t bytes, std::size_t* capacity) {
   return buffer;
 }
 
-}  // namespace
+void SyncedMemory::ReturnHostBuffer(void* buffer, std::size_t capacity) {
+  if (pool_) {
+    pool_->Put(buffer, capacity);
+  } else {
+    std::free(buffer);
+  }
+}
 
 void SyncedMemory::AllocateHost() { host_ = NewHostBuffer(bytes_, &host_capacity_); }
 
@@ -107,13 +100,13 @@ void SyncedMemory::ConvertHost(const HostLayoutPtr& layout, bool keep_values) {
       void* plain = NewHostBuffer(bytes_, &plain_capacity);
       layout_->ToPlain(host_, plain);
       layout->FromPlain(plain, converted);
-      HostBufferPool::Instance().Put(plain, plain_capacity);
+      ReturnHostBuffer(plain, plain_capacity);
     } else if (layout_) {
       layout_->ToPlain(host_, converted);
     } else {
       layout->FromPlain(host_, converted);
     }
-    HostBufferPool::Instance().Put(host_, host_capacity_);
+    ReturnHostBuffer(host_, host_capacity_);
     host_ = converted;
     host_capacity_ = capacity;
   }
@@ -161,7 +154,7 @@ void SyncedMemory::ToDevice() {
 }
 
 void SyncedMemory::Release() {
-  if (host_ != nullptr) HostBufferPool::Instance().Put(host_, host_capacity_);
+  ReturnHostBuffer(host_, host_capacity_);
   host_ = nullptr;
   device::Free(device_);
   device_ = nullptr;

@@ -327,6 +327,7 @@ void Net::AppendTop(const LayerParameter& lp, int layer_id, int top_id,
                              "as the same-index bottom, for in-place computation)"));
   } else {
     auto blob = std::make_shared<Blob>();
+    blob->set_host_pool(host_pool_);
     const int blob_id = static_cast<int>(blobs_.size());
     blobs_.push_back(blob);
     blob_names_.push_back(blob_name);
@@ -350,6 +351,7 @@ void Net::AppendParam(const LayerParameter& lp, int layer_id, int param_id) {
   if (param_name.empty() || param_names_index_.count(param_name) == 0) {
     // This layer owns the blob.
     param_owners_.push_back(-1);
+    params_.back()->set_host_pool(host_pool_);
     if (!param_name.empty()) param_names_index_[param_name] = net_param_id;
     const int learnable_id = static_cast<int>(learnable_params_.size());
     learnable_params_.push_back(params_.back().get());

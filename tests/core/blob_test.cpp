@@ -359,6 +359,65 @@ std::vector<float> Raw(const void* p, std::size_t n) {
   return std::vector<float>(f, f + n);
 }
 
+// HostBufferPool: a released buffer serves the next request of 80-100% of its size, larger
+// or much smaller requests get fresh memory, and the pool keeps no more than its limit.
+TEST(HostBufferPoolTest, AReleasedBufferServesTheNextAllocationOfAboutItsSize) {
+  auto pool = std::make_shared<HostBufferPool>();
+  SyncedMemory first(4000);
+  first.set_host_pool(pool);
+  auto* p = static_cast<float*>(first.mutable_host_data());
+  p[0] = 7.0f;
+  first.Release();
+  EXPECT_EQ(pool->pooled_buffers(), 1u);
+  EXPECT_EQ(pool->pooled_bytes(), 4032u);  // rounded up to 64 bytes
+  SyncedMemory second(3600);               // 3648 bytes rounded: within 80% of 4032
+  second.set_host_pool(pool);
+  const void* q = second.host_data();
+  EXPECT_EQ(q, p);
+  EXPECT_EQ(static_cast<const float*>(q)[0], 0.0f) << "a reused buffer is zero-filled";
+  EXPECT_EQ(pool->pooled_buffers(), 0u);
+  second.Release();
+  SyncedMemory small(1000);  // 1024 bytes: 4032 is more than 125% of it
+  small.set_host_pool(pool);
+  EXPECT_NE(small.host_data(), q);
+  EXPECT_EQ(pool->pooled_buffers(), 1u);
+  SyncedMemory large(5000);
+  large.set_host_pool(pool);
+  EXPECT_NE(large.host_data(), q);
+  EXPECT_EQ(pool->pooled_buffers(), 1u);
+}
+
+TEST(HostBufferPoolTest, KeepsAtMostItsLimitAndWithoutAPoolBuffersAreFreed) {
+  auto pool = std::make_shared<HostBufferPool>(6000);
+  {
+    SyncedMemory a(4096), b(4096), plain(4096);
+    a.set_host_pool(pool);
+    b.set_host_pool(pool);
+    a.host_data();
+    b.host_data();
+    plain.host_data();
+    a.Release();
+    b.Release();  // 8192 bytes would pass the 6000-byte limit: freed
+    plain.Release();
+    EXPECT_EQ(plain.host_pool(), nullptr);
+  }
+  EXPECT_EQ(pool->pooled_buffers(), 1u);
+  EXPECT_EQ(pool->pooled_bytes(), 4096u);
+}
+
+TEST(HostBufferPoolTest, ABlobGivesItsPoolToTheBuffersAReshapeMakes) {
+  auto pool = std::make_shared<HostBufferPool>();
+  Blob blob({2, 3});
+  blob.set_host_pool(pool);
+  EXPECT_EQ(blob.data_memory().host_pool(), pool);
+  blob.Reshape({4, 40});  // grows: new buffers
+  EXPECT_EQ(blob.data_memory().host_pool(), pool);
+  EXPECT_EQ(blob.diff_memory().host_pool(), pool);
+  blob.mutable_cpu_diff();
+  blob.ReleaseDiff();
+  EXPECT_EQ(pool->pooled_buffers(), 1u);
+}
+
 TEST(HostLayoutTest, ConvertsOnAccessAndStaysUntilAskedOtherwise) {
   Blob blob({2, 3});
   float* x = blob.mutable_cpu_data();

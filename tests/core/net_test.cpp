@@ -639,5 +639,39 @@ TEST(NetTest, ReleasingConsumedDataKeepsOutputsAndNamedBlobs) {
   }
 }
 
+// Each net pools the host buffers its blobs release (no process-wide pool): two nets in one
+// process keep separate pools, and a net's pooled memory goes with the net.
+TEST(NetTest, EachNetPoolsTheBuffersItsBlobsRelease) {
+  const char* text = R"(
+    layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }
+    layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+            convolution_param { num_output: 4 kernel_size: 3 pad: 1 weight_filler { type: "gaussian" std: 0.3 } } }
+    layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+    layer { name: "score" type: "Convolution" bottom: "pool1" top: "score"
+            convolution_param { num_output: 3 kernel_size: 1 weight_filler { type: "gaussian" std: 0.3 } } }
+  )";
+  auto a = MakeNet(text);
+  auto b = MakeNet(text);
+  EXPECT_NE(&a->host_pool(), &b->host_pool());
+  for (const auto& blob : a->blobs()) {
+    EXPECT_EQ(blob->data_memory().host_pool().get(), &a->host_pool());
+  }
+  for (Blob* param : a->learnable_params()) {
+    EXPECT_EQ(param->data_memory().host_pool().get(), &a->host_pool());
+  }
+  a->set_release_consumed_data(true);
+  b->set_release_consumed_data(false);
+  a->Forward();
+  b->Forward();
+  // conv1 (1 KiB) and pool1 (256 B) went back to a's pool; b released nothing.
+  EXPECT_EQ(a->host_pool().pooled_buffers(), 2u);
+  EXPECT_EQ(a->host_pool().pooled_bytes(), 4u * 64 * 4 + 4u * 16 * 4);
+  EXPECT_EQ(b->host_pool().pooled_buffers(), 0u);
+  // The second pass takes them back out.
+  a->Forward();
+  EXPECT_EQ(a->host_pool().pooled_buffers(), 2u);
+  EXPECT_FALSE(a->blob_by_name("conv1")->data_allocated());
+}
+
 }  // namespace
 }  // namespace fcn
