@@ -7,6 +7,8 @@ ratios to PyTorch and each one's peak resident memory, with the CPU's model and 
 the engine each convolution ran.
 
 Each framework runs in its own child process, whose peak RSS is read from os.wait4.
+With --baseline OTHER_FCNTOOL it compares two fcn builds instead (before/after a change):
+they run alternately, and the paired ratios and their median are printed.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import importlib.util
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -262,6 +265,34 @@ def print_table(fcn: Figures, im2col: Figures, torch_figures: Optional[Figures])
               f"{ratio(base, theirs):>15}")
 
 
+def compare_builds(baseline: Path, fcntool: Path, model: Path, iterations: int, threads: int,
+                   rounds: int) -> None:
+    """Times two fcntool builds on the same net, alternating them `rounds` times (baseline
+    first in odd rounds, second in even ones), and prints each round's forward+backward ms,
+    the paired ratios new/baseline and their median: load that drifts during the run hits both
+    builds alike, and the median discards the rounds a burst of load spoiled."""
+    print(f"{'round':>5} {'baseline fwd':>13} {'new fwd':>9} {'baseline f+b':>13} "
+          f"{'new f+b':>9} {'f+b new/baseline':>17}", flush=True)
+    forward_ratios, both_ratios = [], []
+    for r in range(rounds):
+        order = [(baseline, "baseline"), (fcntool, "new")]
+        if r % 2:
+            order.reverse()
+        figures: dict[str, Figures] = {}
+        for binary, label in order:
+            figures[label], _ = bench_fcn(binary, model, iterations, threads)
+        old, new = figures["baseline"], figures["new"]
+        forward_ratios.append(new.forward_ms / old.forward_ms)
+        both_ratios.append(new.forward_backward_ms / old.forward_backward_ms)
+        print(f"{r + 1:5d} {old.forward_ms:13.0f} {new.forward_ms:9.0f} "
+              f"{old.forward_backward_ms:13.0f} {new.forward_backward_ms:9.0f} "
+              f"{both_ratios[-1]:17.3f}", flush=True)
+    print(f"median new/baseline over {rounds} rounds: forward "
+          f"{statistics.median(forward_ratios):.3f}, forward+backward "
+          f"{statistics.median(both_ratios):.3f} (range {min(both_ratios):.3f}-"
+          f"{max(both_ratios):.3f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -278,6 +309,12 @@ def main() -> None:
                         help="this CPU's FMA peak for --threads cores, to print fcn's share of "
                              "it (about 430 for the 2-core AVX-512 EPYC of the project's "
                              "machines; not printed when 0)")
+    parser.add_argument("--baseline", type=Path,
+                        help="a second fcntool build (e.g. of an earlier commit) to compare "
+                             "with --fcntool instead of the engines and PyTorch: the two run "
+                             "alternately for --rounds rounds and the paired ratios are printed")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="alternating rounds with --baseline (default 5)")
     parser.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.iterations < 1 or args.threads < 1:
@@ -292,6 +329,15 @@ def main() -> None:
     print(f"FCN-8s 1x3x{SIZE}x{SIZE}, {args.threads} threads, 1 warm-up + "
           f"{args.iterations} timed passes each", flush=True)
     print(f"CPU: {cpu_description()}", flush=True)
+    if args.baseline is not None:
+        baseline = resolve_fcntool(args.baseline)
+        if not baseline.exists():
+            sys.exit(f"bench: --baseline {baseline} not found")
+        if args.rounds < 1:
+            parser.error("--rounds must be positive")
+        print(f"baseline {baseline} against {fcntool}, {args.model}", flush=True)
+        compare_builds(baseline, fcntool, args.model, args.iterations, args.threads, args.rounds)
+        return
     fcn, engines = bench_fcn(fcntool, args.model, args.iterations, args.threads)
     print(f"fcn done: {fcn}", flush=True)
     for name, count in sorted(engines.items()):
