@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 """fcntool export checked against fcn's own outputs (issue 21, design.md decision 14).
 
-For each model: seeded random weights (fcntool surgery writes the fillers), one export with
+For each model: seeded random weights (fcntool surgery writes the fillers), or for the
+default job's narrow FCN-8s the weights of a short training as that job runs it, one export with
 dynamic height and width and one at a fixed size. The ONNX checker (python3-onnx) must accept
 both; ONNX Runtime (npm onnxruntime-node, tests/onnx/node_modules) must reproduce fcn's output
 blobs within 1e-4 of their largest magnitude at two input sizes from the dynamic file; OpenCV
@@ -31,7 +32,10 @@ TOLERANCE = 1e-4  # of the largest magnitude of fcn's blob
 FAST = {
     "voc-fcn8s": [(64, 64), (48, 80)],
     "camvid-fcn8s-narrow": [(96, 128), (75, 100)],
+    "synthetic-fcn8s-narrow": [(64, 64), (48, 80)],
 }
+# Models whose weights come from training (the README's default job), not from fillers.
+TRAINED = {"synthetic-fcn8s-narrow"}
 SMALL_SLOW = {
     "voc-fcn32s": [(64, 64), (40, 72)],
     "siftflow-fcn16s": [(64, 64), (56, 40)],
@@ -143,13 +147,63 @@ def random_weights(prototxt, tmp):
     return weights
 
 
+TRAIN_ITERS = 40
+
+
+def default_job_weights(tmp):
+    """The narrow FCN-8s of the README's default job (scripts/demo.sh), trained as the job
+    trains it, only shorter: the project's synthetic scenes converted to LMDB, msra-initialised
+    weights with bilinear upsampling from fcntool surgery, then TRAIN_ITERS iterations of the
+    job's own solver (solvers/synthetic-fcn8s-narrow.prototxt). Returns the trained
+    .caffemodel and the training log; a trained net's outputs are far from its fillers', so
+    the exporter is checked on the values it will meet in deployment."""
+    py = "/usr/bin/python3"
+    data = tmp / "synthetic"
+    run([py, ROOT / "data_scripts/make_synthetic.py", "--out", data, "--count", "30", "--size",
+         "64", "--seed", "3", "--force"])
+    nets = {}
+    for split, phase in (("train", "train"), ("val", "val")):
+        db = tmp / f"db-{split}"
+        run([py, ROOT / "data_scripts/convert_camvid.py", "--root", data, "--split", split,
+             "--out", db, "--force"])
+        text = (ROOT / f"models/synthetic-fcn8s-narrow/{phase}.prototxt").read_text()
+        text = text.replace(f'"../../out/db/synthetic-{split}"', f'"{db}"')
+        assert str(db) in text, f"the {phase} net's data source moved"
+        nets[phase] = tmp / f"{phase}.prototxt"
+        nets[phase].write_text(text)
+    init = tmp / "init.caffemodel"
+    run([FCNTOOL, "surgery", f"--model={nets['val']}", f"--output={init}"])
+    solver = []
+    for line in (ROOT / "solvers/synthetic-fcn8s-narrow.prototxt").read_text().splitlines():
+        key = line.split(":")[0].strip()
+        line = {"train_net": f'train_net: "{nets["train"]}"',
+                "test_net": f'test_net: "{nets["val"]}"',
+                "max_iter": f"max_iter: {TRAIN_ITERS}", "test_interval": "test_interval: 100000",
+                "test_iter": "test_iter: 1", "snapshot": "snapshot: 0",
+                "display": "display: 10",
+                "snapshot_prefix": f'snapshot_prefix: "{tmp / "fcn8s"}"'}.get(key, line)
+        solver.append(line)
+    (tmp / "solver.prototxt").write_text("\n".join(solver) + "\n")
+    p = subprocess.run([FCNTOOL, "train", f"--solver={tmp / 'solver.prototxt'}",
+                        f"--weights={init}"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr[-3000:]
+    weights = tmp / f"fcn8s_iter_{TRAIN_ITERS}.caffemodel"
+    assert weights.is_file(), p.stderr[-3000:]
+    return weights, p.stderr
+
+
 class Exported:
-    """Random weights and the two exports of one model, made once per test module."""
+    """Weights (seeded random ones, or the default job's trained ones) and the two exports of
+    one model, made once per test module."""
 
     def __init__(self, name, sizes, tmp):
         self.name, self.sizes, self.tmp = name, sizes, tmp
         self.prototxt = ROOT / "models" / name / "deploy.prototxt"
-        self.weights = random_weights(self.prototxt, tmp)
+        self.train_log = ""
+        if name in TRAINED:
+            self.weights, self.train_log = default_job_weights(tmp)
+        else:
+            self.weights = random_weights(self.prototxt, tmp)
         self.dynamic = tmp / "dynamic.onnx"
         self.export_log = run([FCNTOOL, "export", f"--model={self.prototxt}",
                                f"--weights={self.weights}", f"--output={self.dynamic}"])
@@ -259,6 +313,18 @@ def test_onnxruntime_two_sizes_one_file(fast_model):
 
 def test_opencv_fixed_size(fast_model):
     check_opencv(fast_model)
+
+
+def test_default_job_net_was_trained(fast_model):
+    """The trained model's weights really come from training: its loss fell."""
+    m = fast_model
+    if m.name not in TRAINED:
+        pytest.skip("random weights")
+    import re
+    losses = [float(v) for v in re.findall(r"Iteration \d+ \(.*?\), loss = ([0-9.eE+-]+)",
+                                            m.train_log)]
+    assert len(losses) >= 3, m.train_log[-2000:]
+    assert losses[-1] < losses[0], losses
 
 
 @pytest.mark.slow
