@@ -92,6 +92,12 @@ def test_nets_aligned_together_stay_apart(fcntool: Path) -> None:
     gen.align_crops(nets, fcntool)
     offsets = {key: list(net.layer[-1].crop_param.offset) for key, net in nets.items()}
     assert offsets == {"a": [1], "b": [0]}  # k3 pad 0 shrinks by 1 a side; pad 1 keeps size
+    # A net cannot reach another's blobs: "conv" exists only in net "a".
+    n = gen.NetBuilder("c", "deploy", (64, 64))
+    data = n.data("data", gen.DataSpec("db", ["data", "label"]))[0]
+    n.crop("crop", data, "conv")
+    with pytest.raises(gen.CropError, match=r'layer "c/crop" \(Crop\).*needs two bottoms'):
+        gen.align_crops({"a": nets["a"], "c": n.net}, fcntool)
 
 
 def test_unalignable_crop_is_refused(fcntool: Path) -> None:
