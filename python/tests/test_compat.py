@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: BSD-2-Clause
+"""The caffe compatibility package: on its own path only, re-exporting fcn."""
+from __future__ import annotations
+
+import sys
+import textwrap
+
+from pycore_support import COMPAT_DIR, PYTHON_DIR, env_with_paths, run
+
+
+def python(script, *paths):
+    return run([sys.executable, "-c", textwrap.dedent(script)], env=env_with_paths(*paths))
+
+
+def test_import_caffe_gives_fcn():
+    r = python("""
+        import caffe, fcn
+        assert caffe.Net is fcn.Net and caffe.SGDSolver is fcn.SGDSolver
+        assert caffe.Blob is fcn.Blob and caffe.get_solver is fcn.get_solver
+        assert (caffe.TRAIN, caffe.TEST) == (0, 1)
+        caffe.set_mode_cpu()
+        import importlib.util
+        for name in ("layers", "params", "NetSpec", "to_proto"):
+            if importlib.util.find_spec("fcn.net_spec") is None:
+                try:
+                    getattr(caffe, name)
+                except ImportError as e:
+                    assert "fcn.net_spec" in str(e), e
+                else:
+                    raise AssertionError(name)
+            else:
+                import fcn.net_spec
+                assert getattr(caffe, name) is getattr(fcn.net_spec, name)
+        if importlib.util.find_spec("fcn.coord_map") is not None:
+            import caffe.coord_map, fcn.coord_map
+            assert caffe.coord_map.crop is fcn.coord_map.crop
+            from caffe import layers as L, params as P  # the reference's net.py imports
+        else:
+            try:
+                import caffe.coord_map
+            except ImportError as e:
+                assert "fcn.coord_map" in str(e), e
+            else:
+                raise AssertionError("caffe.coord_map")
+        print("ok")
+    """, COMPAT_DIR, PYTHON_DIR)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ok"
+
+
+def test_caffe_is_not_on_fcns_own_path():
+    r = python("""
+        import fcn
+        try:
+            import caffe
+        except ModuleNotFoundError:
+            print("absent")
+        else:
+            print(caffe.__file__)
+    """, PYTHON_DIR)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "absent"
+
+
+def test_build_tree_import_and_proto():
+    r = python("""
+        import fcn
+        from fcn import fcn_pb2
+        p = fcn_pb2.NetParameter(name="x")
+        assert fcn_pb2.NetParameter.FromString(p.SerializeToString()).name == "x"
+        print(fcn.__file__)
+    """, PYTHON_DIR)
+    assert r.returncode == 0, r.stderr
+    assert str(PYTHON_DIR / "fcn" / "__init__.py") == r.stdout.strip()
