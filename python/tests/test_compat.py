@@ -72,3 +72,25 @@ def test_build_tree_import_and_proto():
     """, PYTHON_DIR)
     assert r.returncode == 0, r.stderr
     assert str(PYTHON_DIR / "fcn" / "__init__.py") == r.stdout.strip()
+
+
+def test_cmake_install_tree(tmp_path):
+    """`cmake --install` into a prefix: fcn imports from there and finds that prefix's
+    libfcn.so through its relative rpath; the caffe package sits on its own path."""
+    from pycore_support import BUILD
+
+    r = run(["cmake", "--install", BUILD, "--prefix", tmp_path / "prefix"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    site = next((tmp_path / "prefix" / "lib").glob("python3*/dist-packages"))
+    compat = tmp_path / "prefix" / "share" / "fcn" / "python-compat"
+    r = python("""
+        import re, caffe, fcn
+        assert caffe.Net is fcn.Net
+        maps = open("/proc/self/maps").read()
+        print(fcn.__file__)
+        print(sorted({l.split()[-1] for l in maps.splitlines() if "libfcn.so" in l}))
+    """, compat, site)
+    assert r.returncode == 0, r.stderr
+    module, libs = r.stdout.splitlines()
+    assert module == str(site / "fcn" / "__init__.py")
+    assert libs == repr([str(tmp_path / "prefix" / "lib" / "libfcn.so")])

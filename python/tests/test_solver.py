@@ -134,3 +134,34 @@ def test_scoring_loop_equals_fcntool_score(tmp_path, data):
                    "fwavacc": (freq[freq > 0] * iu[freq > 0]).sum()}
     for name, value in figures.items():
         assert head[name] == pytest.approx(value, rel=1e-12), name
+
+
+def test_step_releases_the_gil(tmp_path, data):
+    """A Python thread keeps running while step() computes: it records times in the middle
+    of the call (with the GIL held throughout, it could run only before and after)."""
+    import threading
+    import time
+
+    solver = fcn.SGDSolver(str(solver_file(tmp_path, data, 1000)))
+    solver.step(1)
+    ticks = []
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=spin)
+    thread.start()
+    try:
+        time.sleep(0.01)
+        t0 = time.perf_counter()
+        solver.step(30)
+        t1 = time.perf_counter()
+    finally:
+        stop.set()
+        thread.join()
+    middle = [t for t in ticks if t0 + 0.25 * (t1 - t0) < t < t0 + 0.75 * (t1 - t0)]
+    assert t1 - t0 > 0.05, "too short a step to tell"
+    assert len(middle) >= 5, (len(middle), t1 - t0)
