@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 import textwrap
 
 from pycore_support import COMPAT_DIR, PYTHON_DIR, env_with_paths, run
 
 
 def python(script, *paths):
-    return run([sys.executable, "-c", textwrap.dedent(script)], env=env_with_paths(*paths))
+    """Runs `script` with only `paths` to import from (and a neutral working directory: with
+    -c, Python puts the working directory first on sys.path)."""
+    with tempfile.TemporaryDirectory() as cwd:
+        return run([sys.executable, "-c", textwrap.dedent(script)], cwd=cwd,
+                   env=env_with_paths(*paths))
 
 
 def test_import_caffe_gives_fcn():
