@@ -26,6 +26,8 @@ packages=(
   # python side: data scripts, tests, benchmarks
   python3-numpy python3-protobuf python3-pytest python3-lmdb python3-pil
   python3-scipy python3-h5py python3-opencv
+  # the Python module fcn (python/, docs/python.md): pybind11 and Python 3's headers
+  pybind11-dev python3-dev
   # loss curves of experiments/camvid/run.py report
   python3-matplotlib
   # the speed comparison in bench/ (PyTorch, CPU)
