@@ -97,7 +97,8 @@ def test_parse_gives_the_iterations_losses_and_rates_of_the_log(train_log: Path,
     outputs = logged(train_log, "Train net output #0: loss = ")
     assert [(int(r["NumIters"]), float(r["loss"])) for r in train[:-1]] == outputs
     assert float(train[-2]["loss"]) < float(train[0]["loss"]) / 10
-    assert float(train[-1]["smoothed_loss"]) == logged(train_log, f"Iteration {ITERS}, loss = ")[0][1]
+    final = logged(train_log, f"Iteration {ITERS}, loss = ")
+    assert float(train[-1]["smoothed_loss"]) == final[0][1]
     assert train[-1]["loss"] == ""
 
     # One test row per test_interval, with the test loss and the four metrics.

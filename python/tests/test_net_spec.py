@@ -45,7 +45,8 @@ def test_auto_names_count_per_type_and_layers_take_their_first_top_name() -> Non
     conv = L.Convolution(data, num_output=2, kernel_size=3)
     conv2 = L.Convolution(conv, num_output=2, kernel_size=1)
     net = to_proto(L.ReLU(conv2, in_place=True))
-    assert [(layer.name, layer.type, list(layer.bottom), list(layer.top)) for layer in net.layer] == [
+    wiring = [(layer.name, layer.type, list(layer.bottom), list(layer.top)) for layer in net.layer]
+    assert wiring == [
         ("Input1", "Input", [], ["Input1"]),
         ("Convolution1", "Convolution", ["Input1"], ["Convolution1"]),
         ("Convolution2", "Convolution", ["Convolution1"], ["Convolution2"]),
