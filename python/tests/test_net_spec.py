@@ -4,6 +4,7 @@ the committed models/camvid-fcn8s-narrow prototxts layer by layer; fcntool check
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 from pathlib import Path
@@ -101,6 +102,17 @@ def test_kwargs_go_to_the_type_param_then_to_the_layer() -> None:
     assert P.Eltwise.SUM == 1 and P.Eltwise.PROD == 0 and P.Phase.TRAIN == 0
 
 
+def test_a_python_data_layer_as_the_reference_writes_it() -> None:
+    n = NetSpec()
+    n.data, n.label = L.Python(module="voc_layers", layer="SBDDSegDataLayer", ntop=2,
+                               param_str=str(dict(split="train", seed=1337)))
+    (layer,) = n.to_proto().layer
+    assert (layer.name, layer.type, list(layer.top)) == ("data", "Python", ["data", "label"])
+    assert (layer.python_param.module, layer.python_param.layer) == ("voc_layers",
+                                                                     "SBDDSegDataLayer")
+    assert ast.literal_eval(layer.python_param.param_str) == {"split": "train", "seed": 1337}
+
+
 def test_str_of_the_proto_is_prototxt_that_parses_back(fcn_pb2: ModuleType) -> None:
     n = models.camvid_fcn("train", 8, models.fixed_crop(models.COMMITTED_OFFSETS[8]))
     net = n.to_proto()
@@ -116,6 +128,8 @@ def test_errors_name_the_layer_and_the_keyword() -> None:
         L.Convolution(L.Input(), num_output="eight").to_proto()
     with pytest.raises(TypeError, match="bottom 0 is tuple"):
         L.ReLU(L.DummyData(ntop=2))
+    with pytest.raises(ValueError, match="in_place needs as many tops as bottoms"):
+        L.Eltwise(L.Input(), L.Input(), in_place=True)
     n = NetSpec()
     with pytest.raises(AttributeError, match="no top named 'missing'"):
         n.missing
