@@ -5,6 +5,7 @@ the committed models/camvid-fcn8s-narrow prototxts layer by layer; fcntool check
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -192,3 +193,31 @@ def test_fcntool_check_builds_the_fcn8s_with_offsets_from_coord_map_crop(
         "score_pool4c": "ok", "score_pool3c": "ok", "score": "ok"}, run.stdout
     # The net was built: the last crop gives the Input's 180x240 back.
     assert re.search(r"^score +Crop +score 1x11x180x240 ", run.stdout, re.MULTILINE), run.stdout
+
+
+# --- the FCN reference's VGG-16 FCN-8s (../shared) ---------------------------------------------
+
+def reference_dir(repo_root: Path) -> Path:
+    env = os.environ.get("FCN_SHARED_DIR")
+    shared = Path(env) if env else repo_root.parent / "shared"
+    folder = shared / "reference" / "fcn-models" / "voc-fcn8s"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} not found (set FCN_SHARED_DIR): reference comparison skipped")
+    return folder
+
+
+@pytest.mark.parametrize("offsets", ["fixed", "coord_map"])
+@pytest.mark.parametrize("split", ["train", "val", "deploy"])
+def test_voc_fcn8s_as_the_reference_writes_it_equals_its_prototxt(
+        split: str, offsets: str, repo_root: Path, fcn_pb2: ModuleType) -> None:
+    """The reference's voc-fcn8s, Python data layers included, layer for layer."""
+    folder = reference_dir(repo_root)
+    if offsets == "coord_map":
+        pytest.importorskip("fcn._fcn", reason="fcn._fcn (the compiled module) is not built: "
+                            "coord_map.crop needs it to derive offsets")
+        from fcn.coord_map import crop
+    else:
+        crop = models.fixed_crop(models.COMMITTED_OFFSETS[8])  # 5, 9, 31 as the reference
+    n = models.voc_fcn8s(split, crop)
+    assert_same_layers(n.to_proto(), read_net(folder / f"{split}.prototxt", fcn_pb2),
+                       f"reference voc-fcn8s/{split} ({offsets} offsets)")
