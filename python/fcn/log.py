@@ -96,16 +96,19 @@ class TrainingLog:
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
-def _timestamp(match: re.Match, year: int) -> datetime:
+def _timestamp(match: re.Match, year: int) -> datetime | None:
+    """The prefix's time; None when it is no valid date (a damaged line)."""
     date = match[2]
     if len(date) == 8:
         year, month, day = int(date[:4]), int(date[4:6]), int(date[6:])
     else:
         month, day = int(date[:2]), int(date[2:])
-    seconds = float(match[5])
-    whole = int(seconds)
-    return datetime(year, month, day, int(match[3]), int(match[4]), whole,
-                    int(round((seconds - whole) * 1e6)) % 1000000)
+    microseconds = round(float(match[5]) * 1e6)
+    try:
+        return datetime(year, month, day, int(match[3]), int(match[4])) + timedelta(
+            microseconds=microseconds)
+    except (ValueError, OverflowError):
+        return None
 
 
 def parse_lines(lines: Iterable[str], year: int | None = None) -> TrainingLog:
@@ -124,10 +127,11 @@ def parse_lines(lines: Iterable[str], year: int | None = None) -> TrainingLog:
         now: datetime | None = None
         if prefix:
             now = _timestamp(prefix, year + year_shift)
-            if last_time is not None and now < last_time - timedelta(days=1) and \
-                    len(prefix[2]) == 4:
+            if now is not None and last_time is not None and \
+                    now < last_time - timedelta(days=1) and len(prefix[2]) == 4:
                 year_shift += 1  # a yearless log that runs over New Year
                 now = _timestamp(prefix, year + year_shift)
+        if now is not None:
             last_time = now
             if start is None or _SOLVING.search(line) and not log.train and not log.test:
                 start = now

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import re
 import subprocess
@@ -202,3 +203,30 @@ def test_caffe_style_lines_two_test_nets_and_heads() -> None:
         "test,40,4.000000,1e-10,0.5,,,,0.9,0.8,0.7,0.85,0.5,nan,0.25,0.4",
     ]
     assert log.loss_outputs == {"loss"}
+
+
+def test_damaged_lines_and_non_finite_values_do_not_stop_parse_or_plot(tmp_path: Path) -> None:
+    lines = [
+        "I20261205 08:00:00.000000  1 solver.cpp:612] Solving tiny",
+        "I20261305 08:00:01.000000  1 solver.cpp:522] Iteration 0 (0 iter/s), loss = inf",  # month 13
+        "I20261205 08:00:02.000000  1 solver.cpp:538]     Train net output #0: loss = inf (* 1 = "
+        "inf loss)",
+        "I20261205 08:00:02.000000  1 sgd_update.cpp:19] Iteration 0, lr = 0",
+        "garbage \x00\xff Iteration x, loss = ",
+        "I20261205 08:00:03.000000  1 solver.cpp:522] Iteration 10 (1 iter/s), loss = -nan",
+        "I20261205 08:00:03.000000  1 solver.cpp:538]     Train net output #0: loss = nan",
+        "I20261205 08:00:04.000000  1 solver.cpp:645] Iteration 10, Testing net (#0)",
+        "I20261205 08:00:04.000000  1 solver.cpp:727]     Test net metrics #0: pixel_acc = nan, "
+        "mean_acc = nan, mean_iu = nan, fwavacc = nan (score)",
+    ]
+    log = fcnlog.parse_lines(lines)
+    assert [(r.iteration, r.seconds, r.values["loss"]) for r in log.train][0] == (0, None,
+                                                                                  float("inf"))
+    assert log.train[1].seconds == 3.0 and all(map(math.isnan, log.train[1].values.values()))
+    assert log.train[1].lr == 0.0 and math.isnan(log.test[0].values["mean_iu"])
+    out = tmp_path / "curves.png"
+    fcnlog.plot_log(log, out, (640, 480))
+    from PIL import Image
+
+    with Image.open(out) as image:
+        assert image.size == (640, 480)
