@@ -208,7 +208,8 @@ def test_caffe_style_lines_two_test_nets_and_heads() -> None:
 def test_damaged_lines_and_non_finite_values_do_not_stop_parse_or_plot(tmp_path: Path) -> None:
     lines = [
         "I20261205 08:00:00.000000  1 solver.cpp:612] Solving tiny",
-        "I20261305 08:00:01.000000  1 solver.cpp:522] Iteration 0 (0 iter/s), loss = inf",  # month 13
+        # month 13: no time for this row
+        "I20261305 08:00:01.000000  1 solver.cpp:522] Iteration 0 (0 iter/s), loss = inf",
         "I20261205 08:00:02.000000  1 solver.cpp:538]     Train net output #0: loss = inf (* 1 = "
         "inf loss)",
         "I20261205 08:00:02.000000  1 sgd_update.cpp:19] Iteration 0, lr = 0",
