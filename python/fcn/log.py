@@ -30,6 +30,7 @@ Exit status: 0 done, 2 bad input (no such file, no iteration in the log, bad opt
 from __future__ import annotations
 
 import argparse
+import bisect
 import csv
 import io
 import math
@@ -181,8 +182,8 @@ def parse_lines(lines: Iterable[str], year: int | None = None) -> TrainingLog:
     for row in log.train + log.test:
         if row.lr is not None or not known:
             continue
-        before = [it for it in known if it <= row.iteration]
-        row.lr = lr_by_iter[before[-1]] if before else lr_by_iter[known[0]]
+        at = bisect.bisect_right(known, row.iteration)
+        row.lr = lr_by_iter[known[at - 1]] if at else lr_by_iter[known[0]]
     return log
 
 
