@@ -26,6 +26,10 @@ class PySolver {
     if (ModuleOptions().device == Device::kCpu) LOG(INFO) << "Use CPU.";
     solver_ = std::make_unique<Solver>(param, std::filesystem::path(path).parent_path().string(),
                                        nullptr, ModuleOptions());
+    // pycaffe keeps every blob's gradient after a step, for scripts that read
+    // net.blobs[name].diff, and a NumPy view of a diff must not outlive its memory: fcntool's
+    // train net frees each gradient once backward has consumed it, Python's keeps them.
+    solver_->net()->set_release_consumed_diffs(false);
     solver_->SetActionFunction([this]() {
       py::gil_scoped_acquire gil;
       if (PyErr_CheckSignals() != 0) {

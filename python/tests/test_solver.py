@@ -54,6 +54,21 @@ def test_step_trains_until_the_loss_falls(tmp_path, data):
     assert not np.array_equal(w, net.params["conv1"][0].data)
 
 
+def test_gradients_stay_readable_after_step(tmp_path, data):
+    """As in pycaffe, an intermediate blob's gradient is still there after step() (fcntool's
+    train net frees each one once consumed), and a view taken earlier still sees that memory."""
+    solver = fcn.SGDSolver(str(solver_file(tmp_path, data, 10)))
+    net = solver.net
+    solver.step(1)
+    view = net.blobs["conv2"].diff
+    assert np.abs(view).sum() > 0, "conv2's gradient was freed after backward"
+    before = view.copy()
+    solver.step(1)
+    after = net.blobs["conv2"].diff
+    assert np.shares_memory(view, after)
+    assert not np.array_equal(before, after), "a new step writes a new gradient"
+
+
 def test_log_lines_equal_fcntool_train(tmp_path, data):
     solver = solver_file(tmp_path, data, 10)
     tool = run([FCNTOOL, "train", f"--solver={solver}"], cwd=tmp_path)
