@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // libFuzzer target: one LMDB record -> the Data layer's reader (CreateDataReader, Next). The
 // record is stored in a small database in the scratch directory, so the reader runs on it as
-// on a converted dataset. The first byte picks where the record goes and how it is read:
+// on a converted dataset. One writer environment per layout stays open for the whole run
+// (opening a writable environment allocates LMDB's multi-megabyte page lists, which under
+// AddressSanitizer was most of each input's time): each input is put and committed there, and
+// the committed data.mdb is copied into the directory the reader opens (LMDB allows one open
+// environment per file in a process). The first byte picks where the record goes and how it
+// is read:
 //   byte % 3 == 0: a Caffe Datum database (no ~meta): the record is its only Datum;
 //   byte % 3 == 1: a segmentation database (fcn-seg-1): the record is the `data` field of the
 //                  one sample (bit 3: the `label` field instead), the other field valid;
@@ -9,7 +14,11 @@
 //                  valid sample.
 // Bit 2 asks for batch_size 2, bit 4 for a transform (mean value, scale; a crop and mirror in
 // Caffe mode), bit 5 for force_color, bit 6 for the TRAIN phase.
+#include <array>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -33,10 +42,21 @@ std::string RawDatum(int channels, int height, int width, std::uint8_t value) {
 
 const char kMeta[] = R"({"format": "fcn-seg-1", "count": 1, "fields": ["data", "label"]})";
 
+// The writer of each layout (mode), open from the first input to the end of the process.
+std::array<std::unique_ptr<fcn::LmdbWriter>, 3> writers;
+
+std::string WriterDir(unsigned mode) {
+  return fcn::fuzz::ScratchDir() + "/src" + std::to_string(mode);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char*** argv) {
   fcn::fuzz::Init(*argv);
+  // Closed before the scratch directory is removed (atexit runs in reverse order).
+  std::atexit([] {
+    for (auto& w : writers) w.reset();
+  });
   return 0;
 }
 
@@ -47,16 +67,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const unsigned mode = options % 3;
   const std::string dir = fcn::fuzz::ScratchDir() + "/db" + std::to_string(mode);
   {
-    fcn::LmdbWriter writer(dir, std::size_t{64} << 20);
+    std::unique_ptr<fcn::LmdbWriter>& writer = writers[mode];
+    if (!writer) writer = std::make_unique<fcn::LmdbWriter>(WriterDir(mode), std::size_t{64} << 20);
     if (mode == 0) {
-      writer.Put("00000000", record);
+      writer->Put("00000000", record);
     } else {
       const bool fuzz_label = mode == 1 && (options & 8);
-      writer.Put("~meta", mode == 2 ? record : std::string(kMeta));
-      writer.Put("00000_a/data", mode == 1 && !fuzz_label ? record : RawDatum(3, 4, 4, 100));
-      writer.Put("00000_a/label", fuzz_label ? record : RawDatum(1, 4, 4, 1));
+      writer->Put("~meta", mode == 2 ? record : std::string(kMeta));
+      writer->Put("00000_a/data", mode == 1 && !fuzz_label ? record : RawDatum(3, 4, 4, 100));
+      writer->Put("00000_a/label", fuzz_label ? record : RawDatum(1, 4, 4, 1));
     }
-    writer.Commit();
+    writer->Commit();
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    std::filesystem::copy_file(WriterDir(mode) + "/data.mdb", dir + "/data.mdb",
+                               std::filesystem::copy_options::overwrite_existing, ec);
+    if (ec) {
+      std::fprintf(stderr, "fcn fuzz: copying %s/data.mdb: %s\n", WriterDir(mode).c_str(),
+                   ec.message().c_str());
+      std::abort();
+    }
   }
   fcn::LayerParameter param;
   param.set_name("data");

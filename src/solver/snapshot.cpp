@@ -5,6 +5,7 @@
 #include <glog/logging.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -77,13 +78,18 @@ struct FileDigest {
   std::uint32_t crc32 = 0;
 };
 
-// The size and zlib CRC-32 of a file, read in 4 MiB pieces.
+// The size and zlib CRC-32 of a file, read in pieces of 4 MiB (or of the file's size, when
+// smaller: a small weights file need not zero-fill a 4 MiB buffer).
 FileDigest DigestFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw RuntimeError(StrCat(path, ": cannot open to compute its checksum"));
   FileDigest d;
   uLong crc = crc32(0L, Z_NULL, 0);
-  std::vector<char> buf(std::size_t{4} << 20);
+  constexpr std::uintmax_t kPiece = std::uintmax_t{4} << 20;
+  std::error_code size_error;
+  const std::uintmax_t size = std::filesystem::file_size(path, size_error);
+  std::vector<char> buf(
+      static_cast<std::size_t>(size_error ? kPiece : std::clamp<std::uintmax_t>(size, 1, kPiece)));
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
     const auto n = static_cast<std::size_t>(in.gcount());
