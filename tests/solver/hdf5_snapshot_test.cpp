@@ -284,5 +284,24 @@ with h5py.File("small.caffemodel.h5", "w") as f:
   EXPECT_EQ(small.layer(0).blobs(0).data(3), 4.0f);
 }
 
+// fuzz_hdf5's find: a .solverstate.h5 whose damaged group B-tree makes libhdf5 1.10 read
+// through a null pointer inside H5Gget_info (SIGSEGV). A child process reads the file first,
+// so the damage is an error naming the file; this process survives and can read a good file.
+TEST(Hdf5SnapshotTest, FuzzDamagedGroupBTreeIsAClearErrorNotACrash) {
+  const std::string damaged = std::string(FCN_SOURCE_DIR) +
+                              "/fuzz/findings/hdf5-crash-a8b35fe2e987590a0713dd5de1dbb89f54dc8ca4";
+  ASSERT_TRUE(std::filesystem::exists(damaged));
+  const std::string message = test::ConfigErrorOf([&] { ReadSolverStateFromHdf5File(damaged); });
+  EXPECT_THAT(message, HasSubstr(damaged + ": damaged HDF5 file: libhdf5 failed while reading"));
+  EXPECT_THAT(message, HasSubstr("signal 11"));
+  // The process goes on, and reading a good file still works.
+  const std::string dir = test::TempDir();
+  SolverState good;
+  good.set_iter(7);
+  good.set_learned_net("w.caffemodel.h5");
+  WriteSolverStateToHdf5File(good, dir + "/good.solverstate.h5");
+  EXPECT_EQ(ReadSolverStateFromHdf5File(dir + "/good.solverstate.h5").iter(), 7);
+}
+
 }  // namespace
 }  // namespace fcn
