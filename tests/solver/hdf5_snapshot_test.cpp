@@ -293,7 +293,8 @@ TEST(Hdf5SnapshotTest, FuzzDamagedGroupBTreeIsAClearErrorNotACrash) {
   ASSERT_TRUE(std::filesystem::exists(damaged));
   const std::string message = test::ConfigErrorOf([&] { ReadSolverStateFromHdf5File(damaged); });
   EXPECT_THAT(message, HasSubstr(damaged + ": damaged HDF5 file: libhdf5 failed while reading"));
-  EXPECT_THAT(message, HasSubstr("signal 11"));
+  // Killed by SIGSEGV; under a sanitizer that reports the fault itself, its exit status.
+  EXPECT_THAT(message, ::testing::ContainsRegex("checking process: (signal 11|exit status [1-9])"));
   // The process goes on, and reading a good file still works.
   const std::string dir = test::TempDir();
   SolverState good;
