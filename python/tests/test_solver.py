@@ -157,8 +157,14 @@ def test_step_releases_the_gil(tmp_path, data):
     import threading
     import time
 
-    solver = fcn.SGDSolver(str(solver_file(tmp_path, data, 1000)))
+    solver = fcn.SGDSolver(str(solver_file(tmp_path, data, 100000)))
     solver.step(1)
+    # Enough steps for about 0.5 s on this machine, whatever its speed: a fixed count took
+    # only 25 ms on a faster CI machine (test_step_releases_the_gil_on_a_fast_machine's cause).
+    probe = time.perf_counter()
+    solver.step(5)
+    per_step = max((time.perf_counter() - probe) / 5, 1e-5)
+    steps = min(int(0.5 / per_step) + 1, 50000)
     ticks = []
     stop = threading.Event()
 
@@ -172,7 +178,7 @@ def test_step_releases_the_gil(tmp_path, data):
     try:
         time.sleep(0.01)
         t0 = time.perf_counter()
-        solver.step(30)
+        solver.step(steps)
         t1 = time.perf_counter()
     finally:
         stop.set()
