@@ -31,6 +31,13 @@ class LayerRegistry {
 
   /// The registry of every built-in layer type.
   static const LayerRegistry& Builtin();
+  /// Adds a type to Builtin() at run time: the Python module registers "Python" this way when
+  /// it is imported (docs/python.md). A type already there is left as it is.
+  static void AddBuiltinType(const LayerSchema& schema, Factory factory);
+  /// Called (once per lookup) when Builtin() is asked for a type it does not hold; it may add
+  /// the type with AddBuiltinType (fcntool starts its Python interpreter for "Python") or throw
+  /// ConfigError. Null (the default): unknown types are errors at once.
+  static void SetTypeProvider(std::function<void(const std::string& type)> provider);
 
   template <class T>
   void Add() {

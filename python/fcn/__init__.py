@@ -28,6 +28,7 @@ from ._fcn import (  # noqa: F401
 )
 from . import _net  # noqa: F401  (adds blobs, params, forward, backward... to Net)
 from ._net import get_solver  # noqa: F401
+from ._layer import Layer  # noqa: F401  (the base class of Python layers)
 
 NesterovSolver = get_solver  # the solver type comes from the file
 

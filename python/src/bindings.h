@@ -23,5 +23,7 @@ std::string PathArg(const py::handle& path);
 void BindNet(py::module_& m);       // net.cpp: Blob, Layer, Net
 void BindSolver(py::module_& m);    // solver.cpp: SGDSolver, get_solver
 void BindCoordMap(py::module_& m);  // coord_map.cpp: crop_offsets
+/// python_layer.cpp: adds the "Python" layer type to libfcn's registry.
+void BindPythonLayer(py::module_& m);
 
 }  // namespace fcn::python

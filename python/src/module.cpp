@@ -134,4 +134,5 @@ PYBIND11_MODULE(_fcn, m) {
   BindNet(m);
   BindSolver(m);
   BindCoordMap(m);
+  BindPythonLayer(m);
 }

@@ -35,13 +35,34 @@ void RegisterBuiltinLayers(LayerRegistry& registry) {
     registry.AddEntry(layer.schema(), layer.factory);
 }
 
-const LayerRegistry& LayerRegistry::Builtin() {
-  static const LayerRegistry registry = [] {
+namespace {
+
+LayerRegistry& MutableBuiltin() {
+  static LayerRegistry registry = [] {
     LayerRegistry r;
     RegisterBuiltinLayers(r);
     return r;
   }();
   return registry;
+}
+
+std::function<void(const std::string&)>& TypeProvider() {
+  static std::function<void(const std::string&)> provider;
+  return provider;
+}
+
+}  // namespace
+
+const LayerRegistry& LayerRegistry::Builtin() { return MutableBuiltin(); }
+
+void LayerRegistry::AddBuiltinType(const LayerSchema& schema, Factory factory) {
+  LayerRegistry& r = MutableBuiltin();
+  if (r.Find(schema.type) != nullptr) return;
+  r.AddEntry(schema, std::move(factory));
+}
+
+void LayerRegistry::SetTypeProvider(std::function<void(const std::string& type)> provider) {
+  TypeProvider() = std::move(provider);
 }
 
 void LayerRegistry::AddEntry(const LayerSchema& schema, Factory factory) {
@@ -93,10 +114,12 @@ std::string LayerRegistry::UnknownTypeMessage(const std::string& type) const {
     msg = "layer has no type";
   } else if (type == "Python") {
     msg =
-        "Python layers are not supported: fcn has no Python interpreter inside the net. The FCN "
-        "reference data layers (voc_layers, nyud_layers, siftflow_layers) are replaced by the "
-        "LMDB \"Data\" layer: convert the dataset with data_scripts/convert_*.py and use "
-        "type: \"Data\" with data_param { source: \"<lmdb dir>\" backend: LMDB batch_size: 1 }";
+        "Python layers run in fcntool built with Python (FCN_PYTHON, pybind11-dev) and in the "
+        "Python module fcn (docs/python.md, \"Python layers\"); this program has no Python "
+        "interpreter. Without Python, the FCN reference data layers (voc_layers, nyud_layers, "
+        "siftflow_layers) are replaced by the LMDB \"Data\" layer: convert the dataset with "
+        "data_scripts/convert_*.py and use type: \"Data\" with data_param { source: \"<lmdb "
+        "dir>\" backend: LMDB batch_size: 1 }";
     return msg;
   } else {
     msg = StrCat("unknown layer type \"", type, "\"");
@@ -116,6 +139,10 @@ std::string LayerRegistry::UnknownTypeMessage(const std::string& type) const {
 
 void LayerRegistry::Validate(const LayerParameter& param) const {
   const LayerSchema* schema = Find(param.type());
+  if (schema == nullptr && this == &Builtin() && TypeProvider()) {
+    TypeProvider()(param.type());
+    schema = Find(param.type());
+  }
   if (schema == nullptr) throw ConfigError(UnknownTypeMessage(param.type()));
   const int bottoms = param.bottom_size();
   if (bottoms < schema->min_bottoms ||

@@ -66,6 +66,19 @@ void Net::ThrowOutOfMemory(int layer_id, const char* pass, const std::string& wh
                             "before it runs)"));
 }
 
+namespace {
+// A layer's runtime failure (a Python layer's exception, for one) named by the layer and
+// its place in the prototxt, as a RuntimeError still (fcntool: exit 1).
+[[noreturn]] void ThrowLocatedRuntime(const SourceLocation& where, const LayerParameter& lp,
+                                      const RuntimeError& e) {
+  const std::string prefix = StrCat(where.known() ? where.ToString() + ": " : "", "error: layer \"",
+                                    lp.name(), "\" (", lp.type(), "): ");
+  const std::string what = e.what();
+  if (what.compare(0, prefix.size(), prefix) == 0) throw e;
+  throw RuntimeError(prefix + what);
+}
+}  // namespace
+
 void Net::Rethrow(int layer_id, const ConfigError& e) const {
   if (e.located()) throw e;
   ThrowAt(layer_id, e.message());
@@ -125,6 +138,10 @@ Layer* Net::CreateLayer(int layer_id) {
     layers_.push_back(LayerRegistry::Builtin().Create(lp));
   } catch (const ConfigError& e) {
     Rethrow(layer_id, e);
+  } catch (const OutOfMemoryError&) {
+    throw;
+  } catch (const RuntimeError& e) {
+    ThrowLocatedRuntime(layer_location(layer_id), lp, e);
   }
   if (const auto first = layer_index_.find(lp.name()); first != layer_index_.end()) {
     // Weights are copied by layer name: a second layer of the same name in one phase would
@@ -187,6 +204,8 @@ void Net::SetUpLayer(int layer_id) {
     ThrowOutOfMemory(layer_id, "set-up", e.what());
   } catch (const std::bad_alloc&) {
     ThrowOutOfMemory(layer_id, "set-up", "out of memory");
+  } catch (const RuntimeError& e) {
+    ThrowLocatedRuntime(layer_location(layer_id), param_.layer(layer_id), e);
   }
   for (std::size_t top_id = 0; top_id < top_vecs_[lid].size(); ++top_id) {
     const auto blob_id = static_cast<std::size_t>(top_id_vecs_[lid][top_id]);
@@ -416,6 +435,8 @@ float Net::ForwardFromTo(int start, int end) {
       ThrowOutOfMemory(i, "forward", e.what());
     } catch (const std::bad_alloc&) {
       ThrowOutOfMemory(i, "forward", "out of memory");
+    } catch (const RuntimeError& e) {
+      ThrowLocatedRuntime(layer_location(i), param_.layer(i), e);
     }
     ReleaseConsumedData(i);
   }
@@ -440,6 +461,8 @@ void Net::BackwardFromTo(int start, int end) {
       ThrowOutOfMemory(i, "backward", e.what());
     } catch (const std::bad_alloc&) {
       ThrowOutOfMemory(i, "backward", "out of memory");
+    } catch (const RuntimeError& e) {
+      ThrowLocatedRuntime(layer_location(i), param_.layer(i), e);
     }
     ReleaseConsumedDiffs(i);
     if (after_backward_) after_backward_(i);
@@ -454,6 +477,11 @@ void Net::Reshape() {
       layers_[i]->Reshape(bottom_vecs_[i], top_vecs_[i]);
     } catch (const ConfigError& e) {
       Rethrow(static_cast<int>(i), e);
+    } catch (const OutOfMemoryError&) {
+      throw;
+    } catch (const RuntimeError& e) {
+      ThrowLocatedRuntime(layer_location(static_cast<int>(i)), param_.layer(static_cast<int>(i)),
+                          e);
     }
   }
 }

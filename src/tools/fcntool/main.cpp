@@ -8,8 +8,10 @@
 #include <iostream>
 
 #include "fcn/common.h"
+#include "fcn/layer_registry.h"
 #include "fcn/threads.h"
 #include "tools/fcntool/commands.h"
+#include "tools/fcntool/python_embed.h"
 #include "tools/fcntool/tool_options.h"
 
 namespace {
@@ -101,6 +103,19 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+#ifdef FCN_TOOL_PYTHON
+    fcn::tool::InstallPythonLayers();
+#else
+    fcn::LayerRegistry::SetTypeProvider([](const std::string& type) {
+      if (type == "Python") {
+        throw fcn::ConfigError(
+            "this fcntool was built without Python (FCN_PYTHON=OFF, or pybind11-dev, python3-dev "
+            "or python3-numpy missing at configure time), so it cannot run Python layers; "
+            "install them (scripts/install-deps.sh) and rebuild, or replace the layer (e.g. by "
+            "an LMDB \"Data\" layer, data_scripts/convert_*.py)");
+      }
+    });
+#endif
     // The one place where flags and environment variables become the run's settings.
     fcn::tool::CheckThreadsFlag();
     fcn::SetNumThreads(fcn::tool::ThreadsFromFlags(fcn::tool::ProcessEnv));
