@@ -65,6 +65,7 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
+    args.fcntool = args.fcntool.resolve()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         scripts = REPO / "data_scripts"
