@@ -7,6 +7,8 @@
 // Python's own. The GIL is then released: each layer call takes it back. A net without a
 // Python layer never starts Python. Compiled only when the Python module is built
 // (python/CMakeLists.txt defines FCN_TOOL_PYTHON).
+#include "tools/fcntool/python_embed.h"
+
 #include <pybind11/embed.h>
 
 #include <cstdio>
@@ -18,7 +20,6 @@
 #include "fcn/common.h"
 #include "fcn/layer_registry.h"
 #include "fcn/threads.h"
-#include "tools/fcntool/python_embed.h"
 
 namespace fcn::tool {
 
@@ -72,9 +73,10 @@ void StartPython() {
   // Release the GIL for good: every call into Python (the layers) takes it again.
   PyEval_SaveThread();
   if (!failure.empty()) {
-    throw ConfigError(StrCat("Python layers: the embedded interpreter cannot import the fcn "
-                             "package (looked in ",
-                             Join(PackageDirs(), ", "), ", then PYTHONPATH): ", failure));
+    throw ConfigError(
+        StrCat("Python layers: the embedded interpreter cannot import the fcn "
+               "package (looked in ",
+               Join(PackageDirs(), ", "), ", then PYTHONPATH): ", failure));
   }
   if (LayerRegistry::Builtin().Find("Python") == nullptr) {
     throw ConfigError(
