@@ -9,10 +9,9 @@
 
 // Under AddressSanitizer (the ASan and fuzz builds): a fault ends the checker by its signal,
 // which is what the asking process reports, and the blocks libhdf5 keeps are not leaks to
-// report at the end; a small quarantine keeps the checker small, so its fork per file stays
-// cheap; and an allocation above 256 MiB fails as in the fuzz targets (fuzz/fuzz_util.cpp),
-// where libhdf5 would otherwise zero-fill whatever a damaged header asks for. Unused in other
-// builds.
+// report at the end; a small quarantine keeps the long-lived checker small; and an allocation
+// above 256 MiB fails as in the fuzz targets (fuzz/fuzz_util.cpp), where libhdf5 would
+// otherwise zero-fill whatever a damaged header asks for. Unused in other builds.
 extern "C" const char* __asan_default_options();
 extern "C" const char* __asan_default_options() {
   return "detect_leaks=0:handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:"
