@@ -22,7 +22,7 @@ build() {
     CC=clang-14 CXX=clang++-14 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DFCN_FUZZ=ON -DFCN_BUILD_TESTS=OFF -DFCN_USE_DNNL=OFF -DPython3_EXECUTABLE=/usr/bin/python3
   fi
-  cmake --build "$BUILD" -j "$(nproc)" --target "${TARGETS[@]/#/fuzz_}" fcn_fuzz_seeds fcn-hdf5-check
+  cmake --build "$BUILD" -j "$(nproc)" --target "${TARGETS[@]/#/fuzz_}" fcn_fuzz_seeds fcn_hdf5_check
   cmake --build "$BUILD" --target fuzz_seeds
 }
 
