@@ -86,7 +86,7 @@ case "${1:-}" in
       corp=$(sed -n 's/.* corp: \([0-9]*\)\/.*/\1/p' <<< "$last")
       if grep -q 'DONE' <<< "$last"; then outcome="DONE, no finding"
       elif grep -q 'run interrupted' "$log"; then outcome="interrupted (SIGINT), no finding"
-      elif grep -qE 'ERROR: |Test unit written' "$log"; then outcome="finding: $(grep -m1 -oE 'ERROR: [A-Za-z]+: [a-z-]+|deadly signal|timeout' "$log" || true)"
+      elif grep -qE 'ERROR: |Test unit written to .*-(crash|leak|timeout|oom)-' "$log"; then outcome="finding: $(grep -m1 -oE 'ERROR: [A-Za-z]+: [a-z-]+|deadly signal|timeout' "$log" || true)"
       else outcome="running or stopped at ${last%%[[:space:]]*}"; fi
       echo "| fuzz_$t | ${runs:-${last%%[[:space:]]*}} | ${rate:--} | ${cov:--} | ${corp:--} | ${rss:+$rss MB} | $outcome |"
     done
