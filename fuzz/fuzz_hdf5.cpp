@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // libFuzzer target: an HDF5 file -> both of Caffe's HDF5 snapshot readers (the model,
 // `.caffemodel.h5`, copied into the small net of fuzz_util; the solver state,
-// `.solverstate.h5`) and the signature test that picks a weights reader.
+// `.solverstate.h5`, with the small net's history sizes as Solver::Restore gives them) and the signature test that picks a weights reader.
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "fcn/blob.h"
 #include "fcn/common.h"
 #include "fcn/net.h"
 #include "fuzz_util.h"
@@ -14,12 +16,14 @@
 namespace {
 std::unique_ptr<fcn::Net> net;
 std::string path;
+std::vector<std::int64_t> history_counts;  // the small net's, as Solver::Restore passes them
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char*** argv) {
   fcn::fuzz::Init(*argv);
   net = std::make_unique<fcn::Net>(fcn::fuzz::SmallNetParam(fcn::TEST));
   path = fcn::fuzz::ScratchDir() + "/in.h5";
+  for (const fcn::Blob* p : net->learnable_params()) history_counts.push_back(p->count());
   return 0;
 }
 
@@ -33,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // Bad input is reported with an exception: that is the expected outcome.
   }
   try {
-    (void)fcn::ReadSolverStateFromHdf5File(path);
+    (void)fcn::ReadSolverStateFromHdf5File(path, &history_counts);
   } catch (const std::exception&) {
   }
   fcn::fuzz::CheckNoOpenHdf5Objects();

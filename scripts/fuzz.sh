@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # The libFuzzer targets of fuzz/ (docs/reliability.md):
 #   scripts/fuzz.sh ci [SECONDS]      build them (build-fuzz, clang-14), write the seed corpora,
-#                                     replay every seed, then fuzz each target SECONDS (20)
+#                                     replay every seed and every fuzz/findings/TARGET-* input,
+#                                     then fuzz each target SECONDS (20)
 #   scripts/fuzz.sh long TARGET RUNS  fuzz one target for RUNS executions, keeping its corpus in
 #                                     build-fuzz/fuzz/corpus/TARGET and its log in
 #                                     build-fuzz/fuzz/logs/TARGET.log
@@ -21,7 +22,7 @@ build() {
     CC=clang-14 CXX=clang++-14 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DFCN_FUZZ=ON -DFCN_BUILD_TESTS=OFF -DFCN_USE_DNNL=OFF -DPython3_EXECUTABLE=/usr/bin/python3
   fi
-  cmake --build "$BUILD" -j "$(nproc)" --target "${TARGETS[@]/#/fuzz_}" fcn_fuzz_seeds
+  cmake --build "$BUILD" -j "$(nproc)" --target "${TARGETS[@]/#/fuzz_}" fcn_fuzz_seeds fcn_hdf5_check
   cmake --build "$BUILD" --target fuzz_seeds
 }
 
@@ -49,6 +50,12 @@ case "${1:-}" in
       # Replay: every seed, once (no mutation).
       if ! "$BUILD/fuzz/fuzz_$t" "${FUZZ_FLAGS[@]}" -runs=0 "$BUILD/fuzz/seeds/$t" > "$log.replay" 2>&1; then
         echo "fuzz_$t: replaying the seeds failed:"; tail -40 "$log.replay"; failed=1; continue
+      fi
+      # Replay: every fixed finding of this target (fuzz/findings/<target>-<kind>-<sha1>).
+      findings=(fuzz/findings/"$t"-*)
+      if [ -e "${findings[0]}" ] && ! "$BUILD/fuzz/fuzz_$t" "${FUZZ_FLAGS[@]}" "${findings[@]}" \
+          > "$log.findings" 2>&1; then
+        echo "fuzz_$t: replaying fuzz/findings failed:"; tail -40 "$log.findings"; failed=1; continue
       fi
       if run "$t" "$log" -max_total_time="$seconds"; then
         echo "fuzz_$t: $(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1)"
@@ -79,11 +86,11 @@ case "${1:-}" in
       corp=$(sed -n 's/.* corp: \([0-9]*\)\/.*/\1/p' <<< "$last")
       if grep -q 'DONE' <<< "$last"; then outcome="DONE, no finding"
       elif grep -q 'run interrupted' "$log"; then outcome="interrupted (SIGINT), no finding"
-      elif grep -qE 'ERROR: |Test unit written' "$log"; then outcome="finding: $(grep -m1 -oE 'ERROR: [A-Za-z]+: [a-z-]+|deadly signal|timeout' "$log" || true)"
+      elif grep -qE 'ERROR: |Test unit written to .*-(crash|leak|timeout|oom)-' "$log"; then outcome="finding: $(grep -m1 -oE 'ERROR: [A-Za-z]+: [a-z-]+|deadly signal|timeout' "$log" || true)"
       else outcome="running or stopped at ${last%%[[:space:]]*}"; fi
       echo "| fuzz_$t | ${runs:-${last%%[[:space:]]*}} | ${rate:--} | ${cov:--} | ${corp:--} | ${rss:+$rss MB} | $outcome |"
     done
     ;;
   *)
-    sed -n '3,12p' "$0"; exit 2 ;;
+    sed -n '3,13p' "$0"; exit 2 ;;
 esac

@@ -3,8 +3,13 @@
 // scalar int and string datasets for the solver state, one group per layer.
 #include "io/hdf5.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
+#include <glog/logging.h>
 #include <hdf5.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,10 +22,14 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <mutex>
+#include <sstream>
 #include <utility>
 #include <vector>
 
 #include "fcn/io.h"
+
+extern char** environ;
 
 namespace fcn {
 
@@ -188,8 +197,10 @@ class Reader {
   }
 
   // A float (or any numeric) dataset as a BlobProto with its shape.
-  void ReadBlob(hid_t loc, const std::string& name, const std::string& where,
-                BlobProto* blob) const {
+  // With `expected` >= 0 (a history blob, whose size the net gives), a dataset that claims
+  // another element count is refused before anything is allocated for it.
+  void ReadBlob(hid_t loc, const std::string& name, const std::string& where, BlobProto* blob,
+                std::int64_t expected = -1) const {
     Handle set(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), H5Dclose);
     if (!set.ok()) Fail(StrCat("dataset ", where, " cannot be opened"));
     Handle type(H5Dget_type(set.get()), H5Tclose);
@@ -211,6 +222,11 @@ class Reader {
                     ", more elements than a blob can hold"));
       }
       count *= d;
+    }
+    if (expected >= 0 && count != static_cast<hsize_t>(expected)) {
+      Fail(StrCat("dataset ", where, " claims shape ", ShapeText(dims), " (", count,
+                  " elements), but the net's learnable parameter it belongs to has ", expected,
+                  " elements; the state belongs to another net or is damaged"));
     }
     CheckStored(set.get(), type.get(), count, where, dims);
     std::vector<float> values(count);
@@ -316,13 +332,52 @@ class Reader {
 
 // libhdf5 (1.10) trusts a file's metadata: damaged B-tree or heap entries can make it read
 // through a null pointer (a SIGSEGV that fuzz_hdf5 found, fuzz/findings/hdf5-crash-*), which no
-// check through its API can foresee. So a file is first read by a forked child with the same
-// code: a child that dies (a signal, or a sanitizer's exit) means the file is damaged, and the
-// error names it instead of taking this process down. A child that finishes, with or without
-// an error of its own, is followed by the real read here, which gives that error. Without
-// fork (it failed), the file is read directly, as before.
-template <class Read>
-void SurvivesReading(const std::string& path, Read&& read) {
+// check through its API can foresee. So a file is first read, with the same code, by another
+// process: a checker that dies (a signal, or a sanitizer's exit) means the file is damaged, and
+// the error names it instead of taking this process down. A checker that finishes, with or
+// without an error of its own, is followed by the real read here, which gives that error.
+//
+// The checker is the executable fcn-hdf5-check (hdf5_check_main.cpp, ServeHdf5Checks below),
+// started once with posix_spawn and kept: each file costs one request and one answer over a
+// socket, and a checker that died is started again for the next file. posix_spawn copies
+// nothing of this process (fork of a large process, a fuzzer's under AddressSanitizer most of
+// all, copies its page tables, and a forked child of a multi-threaded process may only call
+// async-signal-safe functions, which libhdf5 is not). Without the executable (FCN_HDF5_CHECK
+// names a missing file, or neither the build nor the install tree has it), each file is read by
+// a forked child as before, after a one-time warning. docs/reliability.md has the design.
+
+// What a checking process is asked to read: a model ('M') or a solver state ('S', with the
+// element counts of the net's history blobs when they are known).
+struct CheckRequest {
+  char kind = 'M';
+  const std::vector<std::int64_t>* history_counts = nullptr;
+};
+
+NetParameter ReadNetParamUnchecked(const std::string& path);
+SolverState ReadSolverStateUnchecked(const std::string& path,
+                                     const std::vector<std::int64_t>* history_counts);
+
+void ReadUnchecked(const std::string& path, const CheckRequest& request) {
+  if (request.kind == 'S') {
+    ReadSolverStateUnchecked(path, request.history_counts);
+  } else {
+    ReadNetParamUnchecked(path);
+  }
+}
+
+[[noreturn]] void ThrowDamaged(const std::string& path, int status) {
+  const std::string how =
+      WIFSIGNALED(status) ? StrCat("signal ", WTERMSIG(status), ", ", strsignal(WTERMSIG(status)))
+                          : StrCat("exit status ", WEXITSTATUS(status));
+  throw ConfigError(StrCat(path,
+                           ": damaged HDF5 file: libhdf5 failed while reading its "
+                           "structure (in a checking process: ",
+                           how, "); it cannot be loaded"));
+}
+
+// The fallback without fcn-hdf5-check: a forked child reads the file. Without fork (it
+// failed), the file is read directly.
+void ForkProbe(const std::string& path, const CheckRequest& request) {
   std::fflush(nullptr);
   const pid_t pid = fork();
   if (pid < 0) return;
@@ -333,7 +388,7 @@ void SurvivesReading(const std::string& path, Read&& read) {
     if (null_fd >= 0) dup2(null_fd, STDERR_FILENO);
     for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) std::signal(sig, SIG_DFL);
     try {
-      read();
+      ReadUnchecked(path, request);
     } catch (...) {
     }
     std::_Exit(0);
@@ -343,13 +398,195 @@ void SurvivesReading(const std::string& path, Read&& read) {
     if (errno != EINTR) return;
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
-  const std::string how =
-      WIFSIGNALED(status) ? StrCat("signal ", WTERMSIG(status), ", ", strsignal(WTERMSIG(status)))
-                          : StrCat("exit status ", WEXITSTATUS(status));
-  throw ConfigError(StrCat(path,
-                           ": damaged HDF5 file: libhdf5 failed while reading its "
-                           "structure (in a checking process: ",
-                           how, "); it cannot be loaded"));
+  ThrowDamaged(path, status);
+}
+
+bool IsExecutable(const std::string& path) {
+  return !path.empty() && access(path.c_str(), X_OK) == 0;
+}
+
+// Where fcn-hdf5-check is: $FCN_HDF5_CHECK when set; else beside the library (or executable)
+// holding this code (the build tree: build/src), or in ../libexec/fcn from it (the install
+// tree: lib/libfcn.so, libexec/fcn/fcn-hdf5-check); else the paths compiled in (the install
+// prefix's, then the build tree's). Empty when none is there.
+std::string FindChecker() {
+  if (const char* env = std::getenv("FCN_HDF5_CHECK")) return IsExecutable(env) ? env : "";
+  std::vector<std::string> candidates;
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&FindChecker), &info) != 0 && info.dli_fname != nullptr) {
+    const fs::path dir = fs::path(info.dli_fname).parent_path();
+    candidates.push_back((dir / "fcn-hdf5-check").string());
+    candidates.push_back((dir / ".." / "libexec" / "fcn" / "fcn-hdf5-check").string());
+  }
+#ifdef FCN_HDF5_CHECK_INSTALLED
+  candidates.emplace_back(FCN_HDF5_CHECK_INSTALLED);
+#endif
+#ifdef FCN_HDF5_CHECK_BUILT
+  candidates.emplace_back(FCN_HDF5_CHECK_BUILT);
+#endif
+  for (const std::string& c : candidates) {
+    if (IsExecutable(c)) return c;
+  }
+  return "";
+}
+
+bool SendAll(int fd, const std::string& bytes) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// Reads up to and including the next '\n' (false at EOF or on an error first).
+bool ReadLine(int fd, std::string* line) {
+  line->clear();
+  char c = 0;
+  for (;;) {
+    const ssize_t n = read(fd, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    if (c == '\n') return true;
+    line->push_back(c);
+    if (line->size() > 4096) return false;
+  }
+}
+
+bool ReadExactly(int fd, std::size_t size, std::string* bytes) {
+  bytes->assign(size, '\0');
+  std::size_t done = 0;
+  while (done < size) {
+    const ssize_t n = read(fd, bytes->data() + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// The request line: "<kind> <number of counts, or -1> <count>... <path length>\n", then the
+// path's bytes. The answer: "ok\n" once the read has finished (with or without an error).
+std::string EncodeRequest(const std::string& path, const CheckRequest& request) {
+  std::string text = StrCat(request.kind, " ");
+  if (request.history_counts == nullptr) {
+    text += "-1 ";
+  } else {
+    text += StrCat(request.history_counts->size(), " ");
+    for (std::int64_t c : *request.history_counts) text += StrCat(c, " ");
+  }
+  return StrCat(text, path.size(), "\n", path);
+}
+
+// The one persistent checker of this process.
+class Checker {
+ public:
+  enum class Outcome { kRead, kUnavailable };
+
+  static Checker& Get() {
+    static Checker* checker = new Checker;  // never destroyed: the checker ends at our EOF
+    return *checker;
+  }
+
+  // Has the checker read `path`; throws the damaged-file error when it died doing so.
+  Outcome Check(const std::string& path, const CheckRequest& request) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (owner_ != getpid()) {  // a forked copy of this process: the checker is not its own
+      pid_ = -1;
+      fd_ = -1;
+      owner_ = getpid();
+    }
+    const std::string message = EncodeRequest(path, request);
+    // A checker that died since its last answer is started again, once.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (pid_ < 0 && !Spawn()) return Outcome::kUnavailable;
+      if (!SendAll(fd_, message)) {
+        Reap();
+        continue;
+      }
+      std::string answer;
+      if (ReadLine(fd_, &answer) && answer == "ok") return Outcome::kRead;
+      const int status = Reap();
+      ThrowDamaged(path, status);
+    }
+    return Outcome::kUnavailable;
+  }
+
+ private:
+  bool Spawn() {
+    if (!searched_) {
+      executable_ = FindChecker();
+      searched_ = true;
+    }
+    if (executable_.empty()) return false;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return false;
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, sv[1], STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, sv[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    // No other descriptor of this process (a snapshot prefix's flock above all) may live on
+    // in the checker.
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none;
+    sigemptyset(&none);
+    sigset_t defaults;
+    sigfillset(&defaults);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    std::string arg0 = executable_;
+    char* argv[] = {arg0.data(), nullptr};
+    pid_t pid = -1;
+    const int rc = posix_spawn(&pid, executable_.c_str(), &actions, &attr, argv, environ);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&actions);
+    close(sv[1]);
+    if (rc != 0) {
+      close(sv[0]);
+      LOG(WARNING) << "cannot start " << executable_ << " (" << std::strerror(rc)
+                   << "): HDF5 files are checked in a forked process instead";
+      executable_.clear();
+      return false;
+    }
+    pid_ = pid;
+    fd_ = sv[0];
+    return true;
+  }
+
+  // Ends the connection to a checker that died (or misbehaves) and returns its wait status.
+  int Reap() {
+    close(fd_);
+    fd_ = -1;
+    int status = 0;
+    kill(pid_, SIGKILL);  // no-op for one that is gone; ends one that answered garbage
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+    return status;
+  }
+
+  std::mutex mutex_;
+  pid_t owner_ = getpid();
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  bool searched_ = false;
+  std::string executable_;
+};
+
+void SurvivesReading(const std::string& path, const CheckRequest& request) {
+  if (Checker::Get().Check(path, request) == Checker::Outcome::kRead) return;
+  static std::once_flag warned;
+  std::call_once(warned, [] {
+    LOG(WARNING) << "fcn-hdf5-check not found (set FCN_HDF5_CHECK to its path): each HDF5 file "
+                    "is checked in a forked process instead";
+  });
+  ForkProbe(path, request);
 }
 
 }  // namespace
@@ -399,7 +636,7 @@ NetParameter ReadNetParamUnchecked(const std::string& path) {
 }  // namespace
 
 NetParameter ReadNetParamFromHdf5File(const std::string& path) {
-  SurvivesReading(path, [&] { ReadNetParamUnchecked(path); });
+  SurvivesReading(path, CheckRequest{'M', nullptr});
   return ReadNetParamUnchecked(path);
 }
 
@@ -446,7 +683,8 @@ void WriteSolverStateToHdf5File(const SolverState& state, const std::string& pat
 
 namespace {
 
-SolverState ReadSolverStateUnchecked(const std::string& path) {
+SolverState ReadSolverStateUnchecked(const std::string& path,
+                                     const std::vector<std::int64_t>* history_counts) {
   const Reader reader(path);
   SolverState state;
   for (const char* required : {"iter", "history"}) {
@@ -468,21 +706,59 @@ SolverState ReadSolverStateUnchecked(const std::string& path) {
   Handle history(H5Gopen2(reader.file(), "history", H5P_DEFAULT), H5Gclose);
   if (!history.ok()) reader.Fail("/history is not a group");
   const std::size_t n = reader.Names(history.get(), "/history").size();
+  if (history_counts != nullptr && n != history_counts->size()) {
+    reader.Fail(StrCat("/history holds ", n, " blobs, but the net has ", history_counts->size(),
+                       " learnable parameters; the state belongs to another net"));
+  }
   for (std::size_t i = 0; i < n; ++i) {
     const std::string name = std::to_string(i);
     if (!reader.Exists(history.get(), name)) {
       reader.Fail(StrCat("/history has ", n, " entries but no dataset \"", name, "\""));
     }
-    reader.ReadBlob(history.get(), name, StrCat("/history/", name), state.add_history());
+    reader.ReadBlob(history.get(), name, StrCat("/history/", name), state.add_history(),
+                    history_counts != nullptr ? (*history_counts)[i] : -1);
   }
   return state;
 }
 
 }  // namespace
 
-SolverState ReadSolverStateFromHdf5File(const std::string& path) {
-  SurvivesReading(path, [&] { ReadSolverStateUnchecked(path); });
-  return ReadSolverStateUnchecked(path);
+SolverState ReadSolverStateFromHdf5File(const std::string& path,
+                                        const std::vector<std::int64_t>* history_counts) {
+  SurvivesReading(path, CheckRequest{'S', history_counts});
+  return ReadSolverStateUnchecked(path, history_counts);
+}
+
+int ServeHdf5Checks(int fd) {
+  std::string line;
+  std::string path;
+  while (ReadLine(fd, &line)) {
+    std::istringstream in(line);
+    char kind = 0;
+    long long n = 0;
+    in >> kind >> n;
+    std::vector<std::int64_t> counts;
+    for (long long i = 0; in && i < n && i < (1 << 20); ++i) {
+      std::int64_t c = 0;
+      in >> c;
+      counts.push_back(c);
+    }
+    std::size_t size = 0;
+    in >> size;
+    if (!in || (kind != 'M' && kind != 'S') || size > (1u << 20) || !ReadExactly(fd, size, &path)) {
+      return 2;
+    }
+    // Read here: a file on which libhdf5 crashes ends this checker, and the asking process
+    // starts another. (A fork per file here, to keep the checker alive, cost 100-200 ms under
+    // AddressSanitizer, ten times a read.)
+    try {
+      ReadUnchecked(path, CheckRequest{kind, n >= 0 ? &counts : nullptr});
+    } catch (const std::exception&) {
+      // The reader's own error comes from the real read in the asking process.
+    }
+    if (!SendAll(fd, "ok\n")) return 1;
+  }
+  return 0;
 }
 
 }  // namespace fcn

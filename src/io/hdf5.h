@@ -39,7 +39,17 @@ void WriteWeightsToHdf5File(const std::vector<std::string>& layers,
 /// SolverState fields numbered 10000 and up). Throws RuntimeError on a write failure.
 void WriteSolverStateToHdf5File(const SolverState& state, const std::string& path);
 
-/// Reads a `.solverstate.h5` (Caffe's or fcn's) into a SolverState.
-SolverState ReadSolverStateFromHdf5File(const std::string& path);
+/// Reads a `.solverstate.h5` (Caffe's or fcn's) into a SolverState. With `history_counts`
+/// (the element count of each of the net's history blobs, in order), a /history with another
+/// number of blobs, or a blob that claims another element count, is refused with a
+/// ConfigError naming the file and the dataset before any memory is taken for it.
+SolverState ReadSolverStateFromHdf5File(const std::string& path,
+                                        const std::vector<std::int64_t>* history_counts = nullptr);
+
+/// The HDF5 checker's loop (the executable fcn-hdf5-check): reads each file that the process
+/// on the other end of socket `fd` asks for, with the readers above, and answers once it is
+/// read, so that a file on which libhdf5 crashes ends this process, not the asking one.
+/// Returns the exit status when the asking process hangs up (0) or sends garbage.
+int ServeHdf5Checks(int fd);
 
 }  // namespace fcn

@@ -222,9 +222,14 @@ void Solver::RestoreFile(const std::string& state_file) {
   if (!fs::is_regular_file(state_file, ec)) {
     throw ConfigError(StrCat("snapshot ", state_file, " not found (no such file)"));
   }
-  // As Caffe: HDF5 is selected when the name ends in ".h5".
-  const SolverState state = EndsWith(state_file, ".h5") ? ReadSolverStateFromHdf5File(state_file)
-                                                        : ReadSolverStateFromBinaryFile(state_file);
+  // As Caffe: HDF5 is selected when the name ends in ".h5". Its history blobs are checked
+  // against the net's parameters before they are read (a damaged header may claim any size); a
+  // binary state holds its values in the file, so its size bounds what it takes.
+  std::vector<std::int64_t> history_counts;
+  for (const auto& h : history_) history_counts.push_back(h->count());
+  const SolverState state = EndsWith(state_file, ".h5")
+                                ? ReadSolverStateFromHdf5File(state_file, &history_counts)
+                                : ReadSolverStateFromBinaryFile(state_file);
   CheckStateValues(state, param_, state_file);
   if (static_cast<std::size_t>(state.history_size()) != history_.size()) {
     throw ConfigError(StrCat(state_file, ": ", state.history_size(), " history blobs, but net \"",

@@ -2,7 +2,9 @@
 // snapshot_format: HDF5 — Caffe's .caffemodel.h5 / .solverstate.h5 layout (read back with
 // h5py), weights loaded from .h5 files, and a resume from an HDF5 state in a new process
 // that ends bit for bit where an uninterrupted run (and the binary-format run) ends.
+#include <sys/resource.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -303,6 +305,87 @@ TEST(Hdf5SnapshotTest, FuzzDamagedGroupBTreeIsAClearErrorNotACrash) {
   good.set_learned_net("w.caffemodel.h5");
   WriteSolverStateToHdf5File(good, dir + "/good.solverstate.h5");
   EXPECT_EQ(ReadSolverStateFromHdf5File(dir + "/good.solverstate.h5").iter(), 7);
+  // The reads went through the persistent checker, started again after the crash: a child
+  // of this process running fcn-hdf5-check.
+  int checkers = 0;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::ifstream stat(entry.path() / "stat");
+    std::string pid, comm, state;
+    long ppid = 0;
+    if (stat >> pid >> comm >> state >> ppid && ppid == getpid() && comm == "(fcn-hdf5-check)") {
+      ++checkers;
+    }
+  }
+  EXPECT_EQ(checkers, 1);
+  // Without the checker (FCN_HDF5_CHECK names a missing file) a forked child reads the file
+  // instead, after a one-time warning: the same error, exit 2.
+  WriteFile(dir + "/net.prototxt", kNet);
+  WriteFile(dir + "/solver.prototxt", Solver(""));
+  fs::copy_file(damaged, dir + "/damaged.solverstate.h5");
+  for (const std::string env : {"", "FCN_HDF5_CHECK=/nonexistent/fcn-hdf5-check "}) {
+    const Result r = RunIn(dir, env + FCNTOOL_PATH,
+                           "train --solver=solver.prototxt --snapshot=damaged.solverstate.h5");
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("damaged.solverstate.h5: damaged HDF5 file: libhdf5 failed"));
+    EXPECT_EQ(r.output.find("fcn-hdf5-check not found") != std::string::npos, !env.empty())
+        << r.output;
+  }
+}
+
+// fuzz_solverstate's find (fuzz/findings/solverstate-oom-b7031adc...): a .solverstate.h5
+// whose /history/0 claims shape (4 50331648 3 3), 7 GiB of floats, within what the reader's
+// storage check allows. The reader took the memory before anything compared the blob with the
+// net. Now each history blob's element count is checked against the net's parameter first:
+// an error naming the file and the dataset, and no memory taken (this process's peak RSS
+// stays where it was).
+TEST(Hdf5SnapshotTest, FuzzHugeHistoryBlobIsRefusedBeforeAllocating) {
+  const std::string finding =
+      std::string(FCN_SOURCE_DIR) +
+      "/fuzz/findings/solverstate-oom-b7031adc7806ac20ccd5606ecf43b58cb2286255";
+  ASSERT_TRUE(fs::exists(finding));
+  // The fuzz targets' small net (fuzz/fuzz_util.cpp): 9 learnable blobs.
+  const std::vector<std::int64_t> counts = {108, 4, 8, 2, 32, 2, 2, 256, 2};
+  struct rusage before {};
+  getrusage(RUSAGE_SELF, &before);
+  EXPECT_THAT(
+      test::ConfigErrorOf([&] { ReadSolverStateFromHdf5File(finding, &counts); }),
+      HasSubstr(finding + ": dataset /history/0 claims shape (4 50331648 3 3) (1811939328 "
+                          "elements), but the net's learnable parameter it belongs to has 108 "
+                          "elements"));
+  const std::vector<std::int64_t> fewer(counts.begin(), counts.end() - 1);
+  EXPECT_THAT(test::ConfigErrorOf([&] { ReadSolverStateFromHdf5File(finding, &fewer); }),
+              HasSubstr(finding + ": /history holds 9 blobs, but the net has 8 learnable"));
+  struct rusage after {};
+  getrusage(RUSAGE_SELF, &after);
+  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 256 * 1024) << "KiB taken by the refused read";
+
+  // Through fcntool: a resume whose state claims a huge history blob exits 2 naming the
+  // file and the blob, in the HDF5 and in the binary format.
+  const std::string dir = test::TempDir();
+  WriteFile(dir + "/net.prototxt", kNet);
+  WriteFile(dir + "/solver.prototxt", Solver("snapshot_format: HDF5\n"));
+  ASSERT_EQ(Fcntool(dir, "train --solver=solver.prototxt").exit_code, 0);
+  WriteFile(dir + "/huge.py", R"(import h5py
+with h5py.File("run_iter_5.solverstate.h5", "a") as f:
+    del f["history/0"]
+    f.create_dataset("history/0", shape=(4, 50331648, 3, 3), dtype="f4", chunks=(1, 4096, 3, 3))
+)");
+  const Result py = RunIn(dir, FCN_PYTHON, "huge.py");
+  ASSERT_EQ(py.exit_code, 0) << py.output;
+  const Result h5 =
+      Fcntool(dir, "train --solver=solver.prototxt --snapshot=run_iter_5.solverstate.h5");
+  EXPECT_EQ(h5.exit_code, 2) << h5.output;
+  EXPECT_THAT(h5.output, HasSubstr("run_iter_5.solverstate.h5: dataset /history/0 claims shape "
+                                   "(4 50331648 3 3)"));
+  SolverState binary;
+  BlobProto* huge = binary.add_history();
+  for (int d : {4, 50331648, 3, 3}) huge->mutable_shape()->add_dim(d);
+  for (int i = 0; i < 3; ++i) binary.add_history();  // conv1 and score: 4 blobs
+  binary.set_iter(5);
+  WriteProtoToBinaryFile(binary, dir + "/huge.solverstate");
+  const Result bin = Fcntool(dir, "train --solver=solver.prototxt --snapshot=huge.solverstate");
+  EXPECT_EQ(bin.exit_code, 2) << bin.output;
+  EXPECT_THAT(bin.output, HasSubstr("huge.solverstate: history blob 0 has shape"));
 }
 
 }  // namespace
