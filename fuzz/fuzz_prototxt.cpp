@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// libFuzzer target: prototxt text -> NetParameter -> Net build, then a forward pass when the
-// built net's planned blob memory fits kForwardBudgetBytes. Before building, a net whose sizes
+// libFuzzer target: prototxt text -> NetParameter -> Net build, then CheckPlannedMemory (what
+// fcntool's --max_memory runs) with kForwardBudgetBytes, then a forward pass. Before building, a net whose sizes
 // could take much memory is set aside (LimitNetSizes); AddressSanitizer's allocation cap
 // (fuzz_util.cpp) turns any larger buffer into the library's out-of-memory error.
 #include <cstdint>
@@ -26,7 +26,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!fcn::fuzz::LimitNetSizes(param)) return 0;
     param.mutable_state()->set_phase(phase);
     fcn::Net net(param, &source);
-    if (fcn::fuzz::PlannedBlobBytes(net) <= fcn::fuzz::kForwardBudgetBytes) net.Forward();
+    // fcntool's --max_memory check, with the fuzzer's budget: a net above it is refused with
+    // the library's ConfigError (naming the layer), as `fcntool check --max_memory` would.
+    fcn::CheckPlannedMemory(net, phase == fcn::TRAIN,
+                            {fcn::fuzz::kForwardBudgetBytes, "--max_memory", "=fuzz budget"});
+    net.Forward();
   } catch (const std::exception&) {
     // Bad input is reported with an exception: that is the expected outcome.
   }

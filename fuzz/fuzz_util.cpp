@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <unordered_set>
 #include <vector>
 
 #include "fcn/io.h"
@@ -208,16 +207,6 @@ bool LimitNetSizes(const NetParameter& param) {
     if (!WithinLimits(layer)) return false;
   }
   return true;
-}
-
-std::int64_t PlannedBlobBytes(const Net& net) {
-  std::int64_t bytes = 0;
-  for (const auto& blob : net.blobs()) bytes += 2 * blob->count() * std::int64_t{sizeof(float)};
-  std::unordered_set<const Blob*> seen;
-  for (const auto& param : net.params()) {
-    if (seen.insert(param.get()).second) bytes += 2 * param->count() * std::int64_t{sizeof(float)};
-  }
-  return bytes;
 }
 
 }  // namespace fcn::fuzz

@@ -41,7 +41,8 @@ NetParameter SmallNetParam(Phase phase);
 /// kMaxLayers layers, or when, anywhere in a layer's parameter messages, an integer exceeds
 /// kMaxInteger (fields named *label* and `seed` excepted), a num_output exceeds kMaxOutputs,
 /// a blob shape dimension exceeds kMaxDim, or a repeated integer field has more than
-/// kMaxRepeated values. The budget check proper comes after the build (PlannedBlobBytes).
+/// kMaxRepeated values. The budget check proper comes after the build (CheckPlannedMemory,
+/// as fcntool's --max_memory).
 bool LimitNetSizes(const NetParameter& param);
 constexpr int kMaxLayers = 64;
 constexpr std::int64_t kMaxInteger = 128;
@@ -49,12 +50,8 @@ constexpr std::int64_t kMaxOutputs = 32;
 constexpr std::int64_t kMaxDim = 64;
 constexpr int kMaxRepeated = 8;
 
-/// Bytes a built net's blobs would take once every activation is allocated (data and diff of
-/// each blob, the parameters once): a built net has computed its shapes but allocated only its
-/// parameters, so this is known before any activation memory is taken.
-std::int64_t PlannedBlobBytes(const Net& net);
-
-/// Forward passes of fuzzed nets run only below this many planned bytes.
+/// fuzz_prototxt's --max_memory: forward passes of fuzzed nets run only below this many
+/// planned bytes (CheckPlannedMemory).
 constexpr std::int64_t kForwardBudgetBytes = std::int64_t{8} << 20;
 /// The most pixels OpenCV decodes from one image in the targets.
 constexpr std::int64_t kMaxImagePixels = std::int64_t{1} << 16;

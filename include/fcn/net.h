@@ -4,6 +4,7 @@
 // analysis (propagate_down, force_backward) and parameter sharing by name.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -260,6 +261,26 @@ class Net {
   std::map<std::string, int> param_names_index_;
   std::map<std::pair<int, int>, int> layer_param_index_;
 };
+
+/// A memory budget for CheckPlannedMemory: its bytes, the setting that raises it, and how an
+/// error shows its value (for fcntool: "--max_memory", "=8G = 8.00 GiB" or "=23.1 GiB (the
+/// memory available now)").
+struct MemoryLimit {
+  std::int64_t bytes = 0;
+  std::string setting;
+  std::string value;
+};
+
+/// Stops a net whose planned memory exceeds `limit` before it runs: the parameters (with their
+/// gradients and SGD history when `training`), every activation (with its gradient when
+/// `training`) and the layers' own buffers, summed layer by layer in order, plus `extra` bytes
+/// already planned elsewhere (the train net, for a test net). Throws ConfigError at the layer
+/// whose sum crosses the line (prototxt file:line, name, type), naming the bytes. Returns the
+/// net's planned bytes. fcntool's --max_memory and the fuzz_prototxt target both use it.
+std::int64_t CheckPlannedMemory(const Net& net, bool training, const MemoryLimit& limit,
+                                std::int64_t extra = 0);
+/// "1.5 GiB" / "20.0 MiB" / "12 B".
+std::string FormatBytes(double bytes);
 
 /// Caffe's StateMeetsRule / FilterNet / InsertSplits, exposed for tests.
 bool StateMeetsRule(const NetState& state, const NetStateRule& rule, const std::string& layer);

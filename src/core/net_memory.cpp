@@ -2,9 +2,12 @@
 // Net's memory plan: which activations and gradients can be released once consumed (test and
 // deploy nets), which diffs backward keeps, and the planned peak of backward's diffs.
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <set>
 
+#include "fcn/common.h"
+#include "fcn/layer.h"
 #include "fcn/net.h"
 
 namespace fcn {
@@ -146,6 +149,59 @@ std::int64_t Net::PeakBackwardDiffBytes() const {
     }
   }
   return peak;
+}
+
+std::string FormatBytes(double bytes) {
+  char buf[64];
+  if (bytes >= 1024.0 * 1024.0 * 1024.0) {
+    std::snprintf(buf, sizeof(buf), "%.2f GiB", bytes / (1024.0 * 1024.0 * 1024.0));
+  } else if (bytes >= 1024.0 * 1024.0) {
+    std::snprintf(buf, sizeof(buf), "%.1f MiB", bytes / (1024.0 * 1024.0));
+  } else if (bytes >= 1024.0) {
+    std::snprintf(buf, sizeof(buf), "%.1f KiB", bytes / 1024.0);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.0f B", bytes);
+  }
+  return buf;
+}
+
+std::int64_t CheckPlannedMemory(const Net& net, bool training, const MemoryLimit& limit,
+                                std::int64_t extra) {
+  const double per_param = training ? 3.0 : 1.0;       // data (+ gradient and SGD history)
+  const double per_activation = training ? 2.0 : 1.0;  // data (+ gradient)
+  double planned = static_cast<double>(extra);
+  std::set<const Blob*> params;
+  for (std::size_t i = 0; i < net.layers().size(); ++i) {
+    const Layer& layer = *net.layers()[i];
+    for (const auto& p : layer.blobs()) {
+      if (params.insert(p.get()).second) {
+        planned += per_param * static_cast<double>(p->count()) * sizeof(float);
+      }
+    }
+    const LayerParameter& lp = net.param().layer(static_cast<int>(i));
+    for (int t = 0; t < lp.top_size(); ++t) {
+      const bool in_place =
+          std::find(lp.bottom().begin(), lp.bottom().end(), lp.top(t)) != lp.bottom().end();
+      if (in_place) continue;
+      const Blob& top =
+          *net.blobs()[static_cast<std::size_t>(net.top_ids()[i][static_cast<std::size_t>(t)])];
+      // Split tops share their bottom's data; their gradients are their own.
+      const double factor = lp.type() == "Split" ? per_activation - 1.0 : per_activation;
+      planned += factor * static_cast<double>(top.count()) * sizeof(float);
+    }
+    planned += static_cast<double>(layer.internal_bytes());
+    if (planned > static_cast<double>(limit.bytes)) {
+      throw ConfigError(
+          net.layer_location(static_cast<int>(i)), lp.name(), lp.type(),
+          StrCat("the net's planned memory reaches ", FormatBytes(planned), " at this layer (",
+                 training ? "training: parameters with gradients and history, "
+                            "activations with gradients"
+                          : "parameters and activations",
+                 "), above ", limit.setting, limit.value,
+                 "; use a smaller batch or input, or raise ", limit.setting));
+    }
+  }
+  return static_cast<std::int64_t>(planned);
 }
 
 }  // namespace fcn

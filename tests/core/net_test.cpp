@@ -46,6 +46,35 @@ TEST(NetTest, InsertsSplitForBlobWithTwoConsumers) {
             "data_input_0_split_1");
 }
 
+// The library's planned-memory check (fcntool's --max_memory, fuzz_prototxt's budget): the sum
+// runs layer by layer, parameters once, in-place tops free, Split tops sharing their bottom's
+// data; the error names the layer whose sum crosses the limit.
+TEST(NetTest, CheckPlannedMemoryNamesTheLayerThatCrossesTheLimit) {
+  auto net = MakeNet(kTwoBranchNet);
+  std::int64_t internal = 0;
+  for (const auto& layer : net->layers()) internal += layer->internal_bytes();
+  const MemoryLimit plenty{std::int64_t{1} << 40, "--max_memory", "=1T"};
+  // Test: data 16 B; split tops 0; a: weight 4 + top 16; b: 4 + 16; sum: 16.
+  EXPECT_EQ(CheckPlannedMemory(*net, false, plenty), 72 + internal);
+  // Training: params x3, activations x2 (Split tops: their gradients only), plus `extra`.
+  EXPECT_EQ(CheckPlannedMemory(*net, true, plenty, 1000), 1000 + 184 + internal);
+  if (internal == 0) {
+    try {
+      CheckPlannedMemory(*net, false, MemoryLimit{60, "--max_memory", "=60"});
+      FAIL() << "a 60-byte limit was accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_THAT(e.what(), HasSubstr("layer \"sum\""));
+      EXPECT_THAT(e.what(), HasSubstr("planned memory reaches 72 B at this layer"));
+      EXPECT_THAT(e.what(), HasSubstr("above --max_memory=60; use a smaller batch or input, or "
+                                      "raise --max_memory"));
+    }
+  }
+  EXPECT_EQ(FormatBytes(12), "12 B");
+  EXPECT_EQ(FormatBytes(1536), "1.5 KiB");
+  EXPECT_EQ(FormatBytes(8.0 * 1024 * 1024), "8.0 MiB");
+  EXPECT_EQ(FormatBytes(1.5 * 1024 * 1024 * 1024), "1.50 GiB");
+}
+
 // Two nets in one process, each with its own options: every layer (and the context) carries its
 // own net's, and neither changes the other.
 TEST(NetTest, OptionsTravelWithEachNet) {
