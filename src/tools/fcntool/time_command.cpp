@@ -153,7 +153,7 @@ int RunTime() {
   LOG(INFO) << "Per-layer table: layer, forward ms, backward ms, algo";
   for (std::size_t i = 0; i < n; ++i) {
     std::ostringstream row;
-    row << std::setw(16) << std::left << net.layer_names()[i] << std::right << std::fixed
+    row << std::setw(20) << std::left << net.layer_names()[i] << std::right << std::fixed
         << std::setprecision(2) << std::setw(10) << forward_ms[i] / iters << std::setw(10)
         << backward_ms[i] / iters << "  " << AlgorithmOf(layers[i]->engine_name());
     LOG(INFO) << row.str();
