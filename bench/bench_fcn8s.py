@@ -8,7 +8,9 @@ the engine each convolution ran.
 
 Each framework runs in its own child process, whose peak RSS is read from os.wait4.
 With --baseline OTHER_FCNTOOL it compares two fcn builds instead (before/after a change):
-they run alternately, and the paired ratios and their median are printed.
+they run alternately, and the paired ratios and their median are printed. With
+--engines=DEFAULT,DNNL it times one build's engine choices (FCN_CONV_ENGINE) alternately with
+PyTorch fp32, round by round, and prints medians, ranges and paired ratios.
 """
 from __future__ import annotations
 
