@@ -8,7 +8,9 @@ the engine each convolution ran.
 
 Each framework runs in its own child process, whose peak RSS is read from os.wait4.
 With --baseline OTHER_FCNTOOL it compares two fcn builds instead (before/after a change):
-they run alternately, and the paired ratios and their median are printed.
+they run alternately, and the paired ratios and their median are printed. With
+--engines=DEFAULT,DNNL it times one build's engine choices (FCN_CONV_ENGINE) alternately with
+PyTorch fp32, round by round, and prints medians, ranges and paired ratios.
 """
 from __future__ import annotations
 
@@ -293,6 +295,58 @@ def compare_builds(baseline: Path, fcntool: Path, model: Path, iterations: int, 
           f"{max(both_ratios):.3f})")
 
 
+def spread(values: list[float]) -> str:
+    """Median and range of a list: 'median (min-max)'."""
+    return f"{statistics.median(values):.0f} ({min(values):.0f}-{max(values):.0f})"
+
+
+def compare_engines(fcntool: Path, model: Path, iterations: int, threads: int, rounds: int,
+                    engines: list[str], with_torch: bool) -> None:
+    """Times one fcntool build with each FCN_CONV_ENGINE in `engines` (and PyTorch fp32 when
+    with_torch), alternating them round by round (the order rotates each round), and prints
+    each round's figures, the medians and ranges, and the median of the per-round paired
+    ratios of every engine to the first one and to PyTorch."""
+    contenders = [(f"fcn {e}", e) for e in engines] + ([("pytorch fp32", "")] if with_torch else [])
+    results: dict[str, list[Figures]] = {label: [] for label, _ in contenders}
+    algos: dict[str, dict[str, int]] = {}
+    for r in range(rounds):
+        order = contenders[r % len(contenders):] + contenders[:r % len(contenders)]
+        for label, engine in order:
+            if engine:
+                figures, used = bench_fcn(fcntool, model, iterations, threads, engine=engine)
+                algos[label] = used
+            else:
+                figures = bench_torch(iterations, threads)
+            results[label].append(figures)
+        print(f"round {r + 1}: " + ", ".join(
+            f"{label} {results[label][-1].forward_ms:.0f} / "
+            f"{results[label][-1].forward_backward_ms:.0f} ms" for label, _ in contenders),
+              flush=True)
+    for label, used in algos.items():
+        print(f"{label}: " + ", ".join(f"{n} on {name}" for name, n in sorted(used.items())))
+    print(f"{'':22} {'forward ms, median (range)':>28} {'forward+backward ms':>28} "
+          f"{'peak RSS MiB':>13}")
+    for label, _ in contenders:
+        runs = results[label]
+        print(f"{label:22} {spread([f.forward_ms for f in runs]):>28} "
+              f"{spread([f.forward_backward_ms for f in runs]):>28} "
+              f"{statistics.median([f.peak_rss_mib for f in runs]):13.0f}")
+    def paired(a: str, b: str) -> None:
+        fwd = [x.forward_ms / y.forward_ms for x, y in zip(results[a], results[b])]
+        both = [x.forward_backward_ms / y.forward_backward_ms
+                for x, y in zip(results[a], results[b])]
+        print(f"{a} / {b}: forward {statistics.median(fwd):.3f} ({min(fwd):.3f}-"
+              f"{max(fwd):.3f}), forward+backward {statistics.median(both):.3f} "
+              f"({min(both):.3f}-{max(both):.3f}); medians (ranges) of {rounds} paired rounds")
+
+    fcn_labels = [label for label, engine in contenders if engine]
+    for label in fcn_labels[1:]:
+        paired(fcn_labels[0], label)
+    if with_torch:
+        for label in fcn_labels:
+            paired(label, "pytorch fp32")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -315,6 +369,12 @@ def main() -> None:
                              "alternately for --rounds rounds and the paired ratios are printed")
     parser.add_argument("--rounds", type=int, default=5,
                         help="alternating rounds with --baseline (default 5)")
+    parser.add_argument("--engines",
+                        help="comma-separated FCN_CONV_ENGINE values (e.g. DEFAULT,DNNL: the "
+                             "default against forced direct) to time alternately for --rounds "
+                             "rounds, with PyTorch fp32 in each round unless --no-torch")
+    parser.add_argument("--no-torch", action="store_true",
+                        help="with --engines: leave PyTorch out")
     parser.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.iterations < 1 or args.threads < 1:
@@ -337,6 +397,18 @@ def main() -> None:
             parser.error("--rounds must be positive")
         print(f"baseline {baseline} against {fcntool}, {args.model}", flush=True)
         compare_builds(baseline, fcntool, args.model, args.iterations, args.threads, args.rounds)
+        return
+    if args.engines:
+        if args.rounds < 1:
+            parser.error("--rounds must be positive")
+        engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+        if not engines:
+            parser.error("--engines needs at least one engine")
+        with_torch = not args.no_torch and torch_available()
+        print(f"engines {', '.join(engines)}{' and PyTorch fp32' if with_torch else ''}, "
+              f"{args.rounds} alternating rounds, {args.model}", flush=True)
+        compare_engines(fcntool, args.model, args.iterations, args.threads, args.rounds,
+                        engines, with_torch)
         return
     fcn, engines = bench_fcn(fcntool, args.model, args.iterations, args.threads)
     print(f"fcn done: {fcn}", flush=True)

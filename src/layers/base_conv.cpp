@@ -426,36 +426,54 @@ math::ConvGeometry BaseConvolutionLayer::Geometry2d(const Blob& bottom,
   return g;
 }
 
-// A layer that names a oneDNN engine gets it or an error; one that follows the options gets it
-// where it runs (Winograd where it takes the shape, else the direct algorithm), else im2col.
+// Which oneDNN algorithm a layer runs (see "Engine choice" in base_conv.h):
+//   engine: DNNL / DNNL_WINOGRAD in the prototxt: that algorithm, or a ConfigError;
+//   DEFAULT and Options DNNL_WINOGRAD: Winograd wherever oneDNN has it, else direct;
+//   Options DNNL: direct;
+// and im2col where oneDNN cannot run the shape at all (unless the prototxt names DNNL).
+// "oneDNN has it" is decided by making the primitives: Supported() checks the geometry, and
+// oneDNN reports an unimplemented primitive on CPUs without the Winograd kernels.
 void BaseConvolutionLayer::ReshapeDnnl(const Blob& bottom) {
   if (engine_ == ConvEngine::kCaffe) return;
-  bool winograd = engine_ == ConvEngine::kDnnlWinograd;
   const bool explicit_dnnl = engine_explicit_ && IsDnnl(engine_);
-  const bool soft_dnnl = !engine_explicit_ && IsDnnl(engine_);
+  bool winograd = engine_ == ConvEngine::kDnnlWinograd;
+  const bool fall_back = !engine_explicit_ && engine_ != ConvEngine::kDnnl;  // to direct
+  if (engine_ == ConvEngine::kDefault) {
+    winograd = have_geometry_ && DnnlConv::Supported(geometry_, /*winograd=*/true, nullptr);
+  }
   std::string why = "oneDNN runs 2-D convolutions with channel axis 1 (no force_nd_im2col)";
   bool can = have_geometry_ && DnnlConv::Supported(geometry_, winograd, &why);
-  if (!can && winograd && soft_dnnl) {
+  if (!can && winograd && fall_back) {
     winograd = false;
     can = have_geometry_ && DnnlConv::Supported(geometry_, winograd, &why);
   }
   if (!can) {
     if (explicit_dnnl) {
-      throw ConfigError(StrCat("convolution_param.engine DNNL cannot run bottom ",
-                               bottom.shape_string(), ": ", why));
+      throw ConfigError(StrCat("convolution_param.engine ",
+                               engine_ == ConvEngine::kDnnlWinograd ? "DNNL_WINOGRAD" : "DNNL",
+                               " cannot run bottom ", bottom.shape_string(), ": ", why));
     }
     dnnl_.reset();  // the im2col path
     return;
   }
   if (dnnl_ && dnnl_->geometry() == geometry_ && dnnl_winograd_ == winograd) return;
+  dnnl_.reset();
   try {
     dnnl_ = std::make_unique<DnnlConv>(geometry_, winograd, options().dnnl_keep_layouts);
-    dnnl_winograd_ = winograd;
-    dnnl_->set_keep_weight_layout(phase_ == TEST);
   } catch (const ConfigError&) {
-    dnnl_.reset();
     if (explicit_dnnl) throw;
+    if (winograd) {  // no Winograd kernels on this CPU for this shape: the direct algorithm
+      winograd = false;
+      try {
+        dnnl_ = std::make_unique<DnnlConv>(geometry_, winograd, options().dnnl_keep_layouts);
+      } catch (const ConfigError&) {
+        dnnl_.reset();
+      }
+    }
   }
+  if (!dnnl_) return;  // the im2col path
+  dnnl_winograd_ = winograd;
+  dnnl_->set_keep_weight_layout(phase_ == TEST);
 }
 
 ConvolutionEngine& BaseConvolutionLayer::EngineFor(const ExecContext& ctx) {

@@ -24,6 +24,15 @@
 // convolution_param.engine, or for `engine: DEFAULT` the net's Options::conv_engine. On the
 // CPU, DEFAULT runs oneDNN wherever it can run the current shape and im2col elsewhere; on a
 // GPU it runs cuDNN where it can, else the GPU im2col path. CAFFE always runs im2col.
+//
+// Engine choice on the CPU (which oneDNN algorithm): DEFAULT runs Winograd
+// (algorithm::convolution_winograd, forward, backward data and backward weights) on 3x3
+// stride-1 undilated ungrouped convolutions wherever oneDNN makes the Winograd primitives on
+// this CPU, and the direct algorithm elsewhere (oneDNN 2.6 has no Winograd kernel for
+// conv1_1's 3 input channels). DNNL (the layer's engine, or the options') forces direct;
+// DNNL_WINOGRAD named by the layer forces Winograd (a ConfigError where it cannot run), from
+// the options it is the same as DEFAULT. Winograd's error against a double-precision
+// reference on FCN-8s's shapes is bounded in tests/layers/winograd_accuracy_test.cpp.
 #pragma once
 
 #include <cstdint>
@@ -57,6 +66,8 @@ class BaseConvolutionLayer : public Layer {
 
   /// The oneDNN engine for the current shape, or null when it does not run on the CPU.
   DnnlConv* dnnl() const { return dnnl_.get(); }
+  /// Whether dnnl() runs oneDNN's Winograd algorithm (else its direct one).
+  bool dnnl_winograd() const { return dnnl_ != nullptr && dnnl_winograd_; }
   /// Runs on a GPU too: cuDNN, or the im2col path's GEMMs on cuBLAS (not the N-d im2col).
   bool RunsOn(Device device) const override { return device == Device::kCpu || !use_nd_; }
 

@@ -409,7 +409,7 @@ void DnnlConv::Impl::BuildWeightAccumulation() {
 }
 
 DnnlConv::DnnlConv(const math::ConvGeometry& g, bool winograd, bool keep_layouts)
-    : g_(g), impl_(std::make_unique<Impl>()) {
+    : g_(g), winograd_(winograd), impl_(std::make_unique<Impl>()) {
   std::string why;
   if (!Supported(g, winograd, &why)) throw ConfigError(StrCat("engine DNNL: ", why));
   Impl& m = *impl_;
@@ -425,8 +425,9 @@ DnnlConv::DnnlConv(const math::ConvGeometry& g, bool winograd, bool keep_layouts
     }
     m.BuildWeightAccumulation();
   } catch (const dnnl::error& e) {
-    throw ConfigError(
-        StrCat("engine DNNL: oneDNN has no primitive for this layer on this CPU (", e.what(), ")"));
+    throw ConfigError(StrCat("engine ", winograd ? "DNNL_WINOGRAD" : "DNNL",
+                             ": oneDNN has no primitive for this layer on this CPU (", e.what(),
+                             ")"));
   }
 }
 
@@ -510,7 +511,8 @@ void DnnlConv::BackwardWeightsPair(Workspace& workspace, SyncedMemory& bottom,
 
 struct DnnlConv::Impl {};
 
-DnnlConv::DnnlConv(const math::ConvGeometry& g, bool /*winograd*/, bool /*keep_layouts*/) : g_(g) {
+DnnlConv::DnnlConv(const math::ConvGeometry& g, bool winograd, bool /*keep_layouts*/)
+    : g_(g), winograd_(winograd) {
   throw ConfigError("engine DNNL: this build has no oneDNN");
 }
 DnnlConv::~DnnlConv() = default;
@@ -521,7 +523,9 @@ void DnnlConv::BackwardWeightsPair(Workspace&, SyncedMemory&, SyncedMemory&, flo
 
 #endif  // FCN_HAVE_DNNL
 
-std::string DnnlConv::name() const { return StrCat("DNNL (", ForwardImplementation(), ")"); }
+std::string DnnlConv::name() const {
+  return StrCat("DNNL (", winograd_ ? "winograd" : "direct", ": ", ForwardImplementation(), ")");
+}
 
 void DnnlConv::Forward(const ExecContext& ctx, const BlobVec& bottom, const ConvParams& p,
                        const BlobVec& top) {

@@ -54,7 +54,9 @@ class DnnlConv final : public ConvolutionEngine {
   /// once and read there on every later pass (see WeightPort); off by default.
   void set_keep_weight_layout(bool keep) { keep_weight_layout_ = keep; }
 
-  /// "DNNL (<ForwardImplementation()>)".
+  /// Whether this runs algorithm::convolution_winograd (else convolution_direct).
+  bool winograd() const { return winograd_; }
+  /// "DNNL (winograd: <ForwardImplementation()>)" or "DNNL (direct: ...)".
   std::string name() const override;
   /// top = conv(bottom, weights) + bias, for every pair.
   void Forward(const ExecContext& ctx, const BlobVec& bottom, const ConvParams& p,
@@ -80,6 +82,7 @@ class DnnlConv final : public ConvolutionEngine {
   void BackwardBiasOnly(const float* top_diff, float* bias_diff) const;
 
   math::ConvGeometry g_;
+  bool winograd_ = false;
   bool keep_weight_layout_ = false;
   std::unique_ptr<Impl> impl_;
 };

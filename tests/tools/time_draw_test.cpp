@@ -95,6 +95,27 @@ TEST(TimeCommandTest, PrintsCaffeTimeLinesWithPlausibleFigures) {
   EXPECT_LE(layer_sum, forward * 1.001 + 0.001) << r.output;
   EXPECT_THAT(r.output, HasSubstr("Peak RSS: "));
   EXPECT_THAT(r.output, HasSubstr("*** Benchmark ends ***"));
+  // After Caffe's lines, a table with the algorithm of each layer: the 3x3 conv1 runs oneDNN's
+  // Winograd where this CPU has it (its engine line says which), the others direct; layers
+  // without an engine show "-".
+  const std::size_t table = r.output.find("Per-layer table: layer, forward ms, backward ms, algo");
+  ASSERT_NE(table, std::string::npos) << r.output;
+  EXPECT_GT(table, r.output.find("*** Benchmark ends ***"));
+  const std::string rows = r.output.substr(table);
+  auto algo = [&](const std::string& layer) {
+    std::smatch m;
+    const std::regex row("\\] " + layer + " +[0-9.]+ +[0-9.]+  (\\S+)\n");
+    return std::regex_search(rows, m, row) ? m[1].str() : std::string("(no row)");
+  };
+  if (r.output.find("conv1 engine: DNNL") != std::string::npos) {
+    const bool winograd = r.output.find("conv1 engine: DNNL (winograd") != std::string::npos;
+    EXPECT_EQ(algo("conv1"), winograd ? "winograd" : "direct") << rows;
+    EXPECT_EQ(algo("score"), "direct") << rows;
+    EXPECT_EQ(algo("up"), "direct") << rows;
+  } else {
+    EXPECT_EQ(algo("conv1"), "im2col") << rows;
+  }
+  EXPECT_EQ(algo("relu1"), "-") << rows;
 }
 
 TEST(TimeCommandTest, BackwardRunsOnADeployNetWithoutALoss) {

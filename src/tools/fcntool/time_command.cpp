@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iomanip>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,22 @@ void SeedOutputDiffs(const Net& net) {
     float* diff = blob->mutable_cpu_diff();
     std::fill(diff, diff + blob->count(), 1.0f);
   }
+}
+
+// The algorithm in a convolution engine's name (Layer::engine_name): "im2col" for CAFFE,
+// oneDNN's "winograd" or "direct", "cudnn:<its algorithms>"; "-" for a layer without a choice.
+std::string AlgorithmOf(const std::string& engine) {
+  if (engine.empty()) return "-";
+  const std::size_t open = engine.find(" (");
+  const std::string kind = engine.substr(0, open);
+  std::string detail;
+  if (open != std::string::npos && engine.back() == ')') {
+    detail = engine.substr(open + 2, engine.size() - open - 3);
+  }
+  if (kind == "CAFFE") return "im2col";
+  if (kind == "DNNL") return detail.substr(0, detail.find(':'));
+  if (kind == "CUDNN") return "cudnn:" + detail;
+  return engine;
 }
 
 }  // namespace
@@ -132,6 +149,15 @@ int RunTime() {
   LOG(INFO) << "Average Forward-Backward: " << total / iters << " ms.";
   LOG(INFO) << "Total Time: " << total << " ms.";
   LOG(INFO) << "*** Benchmark ends ***";
+  // fcn: the same averages with the algorithm each layer ran (after Caffe's lines).
+  LOG(INFO) << "Per-layer table: layer, forward ms, backward ms, algo";
+  for (std::size_t i = 0; i < n; ++i) {
+    std::ostringstream row;
+    row << std::setw(20) << std::left << net.layer_names()[i] << std::right << std::fixed
+        << std::setprecision(2) << std::setw(10) << forward_ms[i] / iters << std::setw(10)
+        << backward_ms[i] / iters << "  " << AlgorithmOf(layers[i]->engine_name());
+    LOG(INFO) << row.str();
+  }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   LOG(INFO) << "Peak RSS: " << std::fixed << std::setprecision(1)
