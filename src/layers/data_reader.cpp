@@ -14,9 +14,9 @@
 #include <utility>
 
 #include "fcn/common.h"
-#include "fcn/rng.h"
 #include "fcn/image_codec.h"
 #include "fcn/lmdb_db.h"
+#include "fcn/rng.h"
 #include "layers/data_transformer.h"
 
 namespace fcn {
@@ -302,8 +302,12 @@ SegMeta ParseMeta(const std::string& path, std::string_view json) {
   SegMeta out;
   const auto count = items.find("count");
   const double n = count == items.end() ? -1.0 : count->second.number_value();
-  if (count == items.end() || !count->second.has_number_value() || n < 0 || n != std::floor(n)) {
-    throw ConfigError(StrCat(what, ": \"count\" must be a non-negative integer"));
+  // JSON numbers are doubles: a count is exact only up to 2^53, and a larger one would not
+  // fit the int64 below (fuzz_lmdb_record's find: 1e26, an undefined conversion).
+  constexpr double kMaxCount = 9007199254740992.0;  // 2^53
+  if (count == items.end() || !count->second.has_number_value() || !(n >= 0) ||
+      n != std::floor(n) || n > kMaxCount) {
+    throw ConfigError(StrCat(what, ": \"count\" must be a non-negative integer of at most 2^53"));
   }
   out.count = static_cast<std::int64_t>(n);
   const auto fields = items.find("fields");

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <opencv2/core.hpp>
@@ -432,6 +433,27 @@ TEST(DataLayerErrors, MetaThatIsNotJson) {
   }
   EXPECT_THAT(SetUpError(DataText(dir, {"data"}), 1),
               HasSubstr(dir + ": record \"~meta\": not a JSON object"));
+}
+
+// fuzz_lmdb_record's find (fuzz/findings/lmdb_record-crash-869b1a8e…): a "count" of 1e26 was
+// converted to int64 (undefined behaviour, UBSan's report); counts that no JSON double holds
+// exactly, negative, fractional or infinite ones are a clear error naming the record.
+TEST(DataLayerErrors, FuzzMetaCountBeyondInt64IsAClearError) {
+  for (const char* count :
+       {"100000000000000000000000000", "1e300", "9007199254740994", "-1", "2.5", "\"3\""}) {
+    const std::string dir = TempDir() + "/seg";
+    std::filesystem::remove_all(dir);
+    {
+      LmdbWriter writer(dir);
+      writer.Put("00000000_a/data", RawDatum(1, 1, 1, {1}).SerializeAsString());
+      writer.Put("~meta",
+                 StrCat(R"({"format": "fcn-seg-1", "count": )", count, R"(, "fields": ["data"]})"));
+    }
+    EXPECT_THAT(SetUpError(DataText(dir, {"data"}), 1),
+                HasSubstr(dir + ": record \"~meta\": \"count\" must be a non-negative integer "
+                                "of at most 2^53"))
+        << count;
+  }
 }
 
 TEST(DataLayerErrors, SegmentationKeyWithoutField) {
