@@ -194,6 +194,19 @@ void Net::AddLayer(int layer_id, std::map<std::string, int>* available,
 void Net::SetUpLayer(int layer_id) {
   const auto lid = static_cast<std::size_t>(layer_id);
   Layer* layer = layers_[lid].get();
+  // A bottom that no layer has shaped (an Input without input_param.shape) has no axes and no
+  // elements; a layer would read it as a scalar (fuzz_prototxt's prototxt-crash-ace454d7…:
+  // Split's ShareData then failed its internal check and aborted).
+  for (std::size_t b = 0; b < bottom_vecs_[lid].size(); ++b) {
+    const Blob& bottom = *bottom_vecs_[lid][b];
+    if (bottom.shape().empty() && bottom.count() == 0) {
+      const LayerParameter& lp = param_.layer(layer_id);
+      throw ConfigError(layer_location(layer_id), lp.name(), lp.type(),
+                        StrCat("bottom \"", lp.bottom(static_cast<int>(b)),
+                               "\" has no shape: the layer that makes it gave it none (an "
+                               "Input layer needs input_param { shape { dim: ... } })"));
+    }
+  }
   try {
     layer->set_options(ctx_->options());
     layer->set_rng(rng_);

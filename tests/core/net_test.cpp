@@ -75,6 +75,36 @@ TEST(NetTest, CheckPlannedMemoryNamesTheLayerThatCrossesTheLimit) {
   EXPECT_EQ(FormatBytes(1.5 * 1024 * 1024 * 1024), "1.50 GiB");
 }
 
+// fuzz_prototxt's prototxt-crash-ace454d7…: an Input without a shape whose top two layers read
+// reached Split's ShareData with a never-shaped blob and aborted on its internal check. A bottom
+// without a shape is now a ConfigError naming the layer that reads it, with or without a Split.
+TEST(NetTest, FuzzUnshapedInputConsumedTwiceIsAClearError) {
+  const char* kUnshaped = R"(
+    layer { name: "input" type: "Input" top: "data" }
+    layer { name: "a" type: "ReLU" bottom: "data" top: "a" }
+    layer { name: "b" type: "ReLU" bottom: "data" top: "b" })";
+  try {
+    MakeNet(kUnshaped);
+    FAIL() << "a net reading an unshaped Input was built";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("(Split): bottom \"data\" has no shape"));
+    EXPECT_THAT(e.what(), HasSubstr("input_param { shape { dim: ... } }"));
+  }
+  try {
+    MakeNet(R"(
+      layer { name: "input" type: "Input" top: "data" }
+      layer { name: "a" type: "ReLU" bottom: "data" top: "a" })");
+    FAIL() << "a net reading an unshaped Input was built";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("layer \"a\" (ReLU): bottom \"data\" has no shape"));
+  }
+  // A shaped Input, a scalar included (no axes, one element), still builds.
+  EXPECT_NO_THROW(MakeNet(R"(
+    layer { name: "input" type: "Input" top: "data" input_param { shape { } } }
+    layer { name: "a" type: "ReLU" bottom: "data" top: "a" }
+    layer { name: "b" type: "ReLU" bottom: "data" top: "b" })"));
+}
+
 // Two nets in one process, each with its own options: every layer (and the context) carries its
 // own net's, and neither changes the other.
 TEST(NetTest, OptionsTravelWithEachNet) {
