@@ -178,10 +178,10 @@ void PrintMemory(const Net* net) {
   }
   for (const auto& layer : net->layers()) internal += static_cast<double>(layer->internal_bytes());
   std::printf("\nParameters: %s (%s)\n", Thousands(total_params).c_str(),
-              Bytes(static_cast<double>(total_params) * sizeof(float)).c_str());
+              FormatBytes(static_cast<double>(total_params) * sizeof(float)).c_str());
   std::printf("Activations: %s forward, %s with gradients; layer buffers %s\n",
-              Bytes(data_bytes).c_str(), Bytes(data_bytes + diff_bytes).c_str(),
-              Bytes(internal).c_str());
+              FormatBytes(data_bytes).c_str(), FormatBytes(data_bytes + diff_bytes).c_str(),
+              FormatBytes(internal).c_str());
   // What one training step holds besides the scratch workspace: weights, their gradients,
   // SGD's momentum history (one value per learnable parameter), the activations and, since
   // the solver frees each activation gradient once the backward pass has consumed it, the
@@ -192,9 +192,9 @@ void PrintMemory(const Net* net) {
   std::printf(
       "Training memory: parameters %s + gradients %s + SGD history %s + activations %s = %s "
       "(activation gradients freed once consumed: at most %s at once)\n",
-      Bytes(param_bytes).c_str(), Bytes(param_bytes).c_str(), Bytes(param_bytes).c_str(),
-      Bytes(activations).c_str(), Bytes(3 * param_bytes + activations).c_str(),
-      Bytes(peak_diff).c_str());
+      FormatBytes(param_bytes).c_str(), FormatBytes(param_bytes).c_str(),
+      FormatBytes(param_bytes).c_str(), FormatBytes(activations).c_str(),
+      FormatBytes(3 * param_bytes + activations).c_str(), FormatBytes(peak_diff).c_str());
 }
 
 }  // namespace

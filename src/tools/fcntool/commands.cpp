@@ -51,8 +51,6 @@ DEFINE_string(score_blobs, "score",
 
 namespace fcn::tool {
 
-std::string Bytes(double bytes) { return FormatBytes(bytes); }
-
 std::int64_t MaxMemoryBytes() {
   const std::string& text = FLAGS_max_memory;
   if (text.empty()) {
@@ -103,7 +101,7 @@ std::int64_t CheckPlannedMemory(const Net& net, bool training, std::int64_t extr
   const std::int64_t bytes = MaxMemoryBytes();
   const MemoryLimit limit{bytes, "--max_memory",
                           StrCat("=", FLAGS_max_memory.empty() ? "" : FLAGS_max_memory + " = ",
-                                 Bytes(static_cast<double>(bytes)),
+                                 FormatBytes(static_cast<double>(bytes)),
                                  FLAGS_max_memory.empty() ? " (the memory available now)" : "")};
   return fcn::CheckPlannedMemory(net, training, limit, extra);
 }

@@ -60,8 +60,6 @@ void ApplyGpuFlag(Options* options);
 
 /// Throws ConfigError when --threads was given outside [1, 4 x the machine's cores].
 void CheckThreadsFlag();
-/// "1.5 GiB" / "20.0 MiB" / "12 B".
-std::string Bytes(double bytes);
 /// --max_memory in bytes: the flag's value (bytes, or K/M/G/T with 1024 steps), or when empty
 /// the memory this machine has available now (MemAvailable in /proc/meminfo).
 std::int64_t MaxMemoryBytes();
