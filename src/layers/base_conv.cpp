@@ -441,6 +441,7 @@ void BaseConvolutionLayer::ReshapeDnnl(const Blob& bottom) {
   if (engine_ == ConvEngine::kDefault) {
     winograd = have_geometry_ && DnnlConv::Supported(geometry_, /*winograd=*/true, nullptr);
   }
+  if (winograd && fall_back && winograd_unavailable_ == geometry_) winograd = false;
   std::string why = "oneDNN runs 2-D convolutions with channel axis 1 (no force_nd_im2col)";
   bool can = have_geometry_ && DnnlConv::Supported(geometry_, winograd, &why);
   if (!can && winograd && fall_back) {
@@ -464,6 +465,7 @@ void BaseConvolutionLayer::ReshapeDnnl(const Blob& bottom) {
     if (explicit_dnnl) throw;
     if (winograd) {  // no Winograd kernels on this CPU for this shape: the direct algorithm
       winograd = false;
+      winograd_unavailable_ = geometry_;
       try {
         dnnl_ = std::make_unique<DnnlConv>(geometry_, winograd, options().dnnl_keep_layouts);
       } catch (const ConfigError&) {

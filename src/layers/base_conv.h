@@ -37,6 +37,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -126,6 +127,10 @@ class BaseConvolutionLayer : public Layer {
   math::ConvGeometry geometry_;
   std::unique_ptr<DnnlConv> dnnl_;
   bool dnnl_winograd_ = false;  // dnnl_ runs Winograd
+  // The geometry for which oneDNN could not make the Winograd primitives (no kernel on this
+  // CPU): Reshape, which runs before every forward, then keeps the direct ones it made instead
+  // of failing to make Winograd's again each time.
+  std::optional<math::ConvGeometry> winograd_unavailable_;
   std::unique_ptr<CudnnConv> cudnn_;
   const ConvolutionEngine* last_engine_ = nullptr;  // the one that ran last (engine_name)
 };

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -321,6 +322,56 @@ TEST(WinogradDefault, ChosenPerLayer) {
   EXPECT_FALSE(layer("DEFAULT", 32, "pad: 1 dilation: 2"));
   // A named Winograd engine on a shape it cannot run is an error.
   EXPECT_THROW(layer("DNNL_WINOGRAD", 32, "stride: 2"), ConfigError);
+}
+
+// Reshape runs before every forward: the primitives made for a shape are kept while the shape
+// stays (3 input channels: direct, as oneDNN 2.6 has no Winograd there; 32: Winograd).
+TEST(WinogradDefault, PrimitivesAreMadeOncePerShape) {
+  if (!DnnlConv::Available()) GTEST_SKIP() << "this build has no oneDNN";
+  for (int channels : {3, 32}) {
+    auto conv = MakeLayer(
+        "name: 'c' type: 'Convolution' bottom: 'x' top: 'y' "
+        "convolution_param { num_output: 8 kernel_size: 3 pad: 1 }");
+    Blob x({1, channels, 12, 12}), y;
+    conv->SetUp({&x}, {&y});
+    const auto& base = dynamic_cast<const BaseConvolutionLayer&>(*conv);
+    const DnnlConv* first = base.dnnl();
+    ASSERT_NE(first, nullptr) << channels;
+    for (int i = 0; i < 3; ++i) {
+      conv->Reshape({&x}, {&y});
+      EXPECT_EQ(base.dnnl(), first) << channels << " channels, reshape " << i;
+    }
+    // A new shape makes new primitives.
+    Blob x2({1, channels, 14, 14});
+    conv->Reshape({&x2}, {&y});
+    EXPECT_NE(base.dnnl(), nullptr);
+    EXPECT_EQ(y.shape(), (std::vector<std::int64_t>{1, 8, 14, 14}));
+  }
+}
+
+// The same on a CPU without oneDNN's Winograd kernels (oneDNN limited to AVX2 here): every 3x3
+// layer then falls back, and must make its direct primitives once per shape, not at every
+// forward. oneDNN reads ONEDNN_MAX_CPU_ISA once, at its first use: ctest runs this case in its
+// own process; run with others in one process, it skips.
+TEST(WinogradDefault, WithoutWinogradKernelsTheDirectFallBackIsMadeOnce) {
+  if (!DnnlConv::Available()) GTEST_SKIP() << "this build has no oneDNN";
+  setenv("ONEDNN_MAX_CPU_ISA", "AVX2", 1);
+  auto conv = MakeLayer(
+      "name: 'c' type: 'Convolution' bottom: 'x' top: 'y' "
+      "convolution_param { num_output: 8 kernel_size: 3 pad: 1 }");
+  Blob x({1, 32, 12, 12}), y;
+  conv->SetUp({&x}, {&y});
+  const auto& base = dynamic_cast<const BaseConvolutionLayer&>(*conv);
+  if (base.dnnl_winograd()) {
+    GTEST_SKIP() << "oneDNN was initialised before ONEDNN_MAX_CPU_ISA was set (run this case "
+                    "alone, as ctest does)";
+  }
+  const DnnlConv* first = base.dnnl();
+  ASSERT_NE(first, nullptr);
+  for (int i = 0; i < 3; ++i) {
+    conv->Reshape({&x}, {&y});
+    EXPECT_EQ(base.dnnl(), first) << "reshape " << i << " made the primitives again";
+  }
 }
 
 }  // namespace
