@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace fcn {
 
@@ -20,6 +21,23 @@ enum class ConvEngine {
   kDnnlWinograd,  ///< oneDNN, Winograd for the 3x3 layers that it supports
 };
 
+/// What the convolutions, deconvolutions and inner products multiply in. Everything else
+/// (weights, gradients, momentum history, activations between layers, losses, softmax) stays
+/// fp32 either way, so snapshots are Caffe's fp32 files whatever runs.
+enum class Precision {
+  kFloat32,   ///< fp32 throughout, as Caffe
+  kBfloat16,  ///< bf16 products with fp32 accumulation (oneDNN's avx512_core_bf16 kernels on
+              ///< the CPU, cuBLAS/cuDNN bf16 on a GPU): a ConfigError where the CPU has no
+              ///< bf16 instructions (docs/precision.md)
+};
+
+/// "fp32" or "bf16".
+const char* PrecisionName(Precision precision);
+/// Whether this build and this CPU run `precision` (bf16: oneDNN and a CPU whose ISA includes
+/// AVX512_BF16, as oneDNN reports it); otherwise false with the reason in *why. Net checks it
+/// at construction for a CPU net.
+bool PrecisionAvailableOnCpu(Precision precision, std::string* why);
+
 struct Options {
   /// Where the net runs: the CPU, or CUDA device `device_id`.
   Device device = Device::kCpu;
@@ -29,6 +47,8 @@ struct Options {
   /// oneDNN: keep activations and weights in oneDNN's blocked layouts between layers. Off
   /// reorders at every call (for comparisons only; the results are the same).
   bool dnnl_keep_layouts = true;
+  /// The multiplication precision of convolutions, deconvolutions and inner products.
+  Precision precision = Precision::kFloat32;
   /// cuDNN: the largest workspace an algorithm may use, and whether only algorithms that
   /// cuDNN reports as deterministic may run.
   std::size_t cudnn_workspace_limit_bytes = std::size_t{1} << 30;

@@ -19,11 +19,13 @@ from ._fcn import (  # noqa: F401
     has_cuda,
     layer_types,
     num_threads,
+    precision,
     set_device,
     set_dnnl_keep_layouts,
     set_mode_cpu,
     set_mode_gpu,
     set_num_threads,
+    set_precision,
     set_random_seed,
 )
 from . import _net  # noqa: F401  (adds blobs, params, forward, backward... to Net)

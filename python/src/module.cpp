@@ -118,6 +118,23 @@ PYBIND11_MODULE(_fcn, m) {
       "oneDNN engine: keep buffers in its blocked layouts between layers (faster; a .data or\n"
       ".diff view taken before a pass is then stale after it). Off by default in Python.");
   m.def(
+      "set_precision",
+      [](const std::string& precision) {
+        if (precision != "fp32" && precision != "bf16") {
+          throw fcn::ConfigError(
+              fcn::StrCat("set_precision(\"", precision, "\"): expected \"fp32\" or \"bf16\""));
+        }
+        ModuleOptions().precision =
+            precision == "bf16" ? fcn::Precision::kBfloat16 : fcn::Precision::kFloat32;
+      },
+      py::arg("precision"),
+      "What the convolutions, deconvolutions and inner products of the nets created from now\n"
+      "on multiply in: \"fp32\" (default) or \"bf16\" (bf16 products, fp32 accumulation;\n"
+      "weights, gradients and snapshots stay fp32). A solver file's `precision` field\n"
+      "overrides it for that solver's nets. Creating a bf16 net on a CPU without bf16\n"
+      "instructions raises fcn.ConfigError.");
+  m.def("precision", []() { return std::string(fcn::PrecisionName(ModuleOptions().precision)); });
+  m.def(
       "set_num_threads", [](int n) { return fcn::SetNumThreads(n); }, py::arg("n"),
       "Compute threads (OpenBLAS, OpenMP) of the process; n <= 0: every core.");
   m.def("num_threads", []() { return fcn::NumThreads(); });

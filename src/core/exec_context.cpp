@@ -39,6 +39,10 @@ float* Workspace::Get(std::int64_t count) {
   return buffer_;
 }
 
+const char* PrecisionName(Precision precision) {
+  return precision == Precision::kBfloat16 ? "bf16" : "fp32";
+}
+
 namespace {
 Options OnDevice(Device device, int device_id) {
   Options options;

@@ -19,6 +19,13 @@ Net::Net(const NetParameter& param, const NetSource* source) : Net(param, Option
 
 Net::Net(const NetParameter& param, const Options& options, const NetSource* source, Rng* rng)
     : ctx_(std::make_unique<ExecContext>(options)) {
+  if (options.precision == Precision::kBfloat16 && options.device == Device::kCpu) {
+    std::string why;
+    if (!PrecisionAvailableOnCpu(options.precision, &why)) {
+      throw ConfigError(
+          StrCat("precision bf16: ", why, "; run in fp32 (--precision=fp32, the default)"));
+    }
+  }
   if (rng == nullptr) {
     own_rng_ = std::make_unique<Rng>(options.random_seed);
     rng = own_rng_.get();

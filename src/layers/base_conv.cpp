@@ -399,6 +399,7 @@ void BaseConvolutionLayer::ReshapeIm2col(const Blob& bottom, const Blob& top,
     s.geometry = Geometry2d(bottom, in_spatial, out_spatial);
   }
   im2col_->set_shape(s);
+  im2col_->set_bf16(options().precision == Precision::kBfloat16);
 }
 
 math::ConvGeometry BaseConvolutionLayer::Geometry2d(const Blob& bottom,
@@ -438,9 +439,13 @@ void BaseConvolutionLayer::ReshapeDnnl(const Blob& bottom) {
   const bool explicit_dnnl = engine_explicit_ && IsDnnl(engine_);
   bool winograd = engine_ == ConvEngine::kDnnlWinograd;
   const bool fall_back = !engine_explicit_ && engine_ != ConvEngine::kDnnl;  // to direct
+  const bool bf16 = options().precision == Precision::kBfloat16;
   if (engine_ == ConvEngine::kDefault) {
     winograd = have_geometry_ && DnnlConv::Supported(geometry_, /*winograd=*/true, nullptr);
   }
+  // bf16 runs the direct algorithm (oneDNN has no bf16 Winograd); a layer whose prototxt names
+  // DNNL_WINOGRAD gets the DnnlConv's ConfigError that says so.
+  if (bf16 && fall_back) winograd = false;
   if (winograd && fall_back && winograd_unavailable_ == geometry_) winograd = false;
   std::string why = "oneDNN runs 2-D convolutions with channel axis 1 (no force_nd_im2col)";
   bool can = have_geometry_ && DnnlConv::Supported(geometry_, winograd, &why);
@@ -457,17 +462,20 @@ void BaseConvolutionLayer::ReshapeDnnl(const Blob& bottom) {
     dnnl_.reset();  // the im2col path
     return;
   }
-  if (dnnl_ && dnnl_->geometry() == geometry_ && dnnl_winograd_ == winograd) return;
+  if (dnnl_ && dnnl_->geometry() == geometry_ && dnnl_winograd_ == winograd &&
+      dnnl_->bf16() == bf16) {
+    return;
+  }
   dnnl_.reset();
   try {
-    dnnl_ = std::make_unique<DnnlConv>(geometry_, winograd, options().dnnl_keep_layouts);
+    dnnl_ = std::make_unique<DnnlConv>(geometry_, winograd, options().dnnl_keep_layouts, bf16);
   } catch (const ConfigError&) {
     if (explicit_dnnl) throw;
     if (winograd) {  // no Winograd kernels on this CPU for this shape: the direct algorithm
       winograd = false;
       winograd_unavailable_ = geometry_;
       try {
-        dnnl_ = std::make_unique<DnnlConv>(geometry_, winograd, options().dnnl_keep_layouts);
+        dnnl_ = std::make_unique<DnnlConv>(geometry_, winograd, options().dnnl_keep_layouts, bf16);
       } catch (const ConfigError&) {
         dnnl_.reset();
       }
@@ -483,7 +491,12 @@ ConvolutionEngine& BaseConvolutionLayer::EngineFor(const ExecContext& ctx) {
     if (dnnl_) return *dnnl_;
     return *im2col_;
   }
-  if (engine_ == ConvEngine::kCaffe || !have_geometry_) return *im2col_;
+  // bf16 on a GPU runs the im2col path, whose GEMMs cuBLAS computes from bf16-rounded operands
+  // (math::LayerGemm); the cuDNN engine has no bf16 path yet (docs/precision.md).
+  if (engine_ == ConvEngine::kCaffe || !have_geometry_ ||
+      options().precision == Precision::kBfloat16) {
+    return *im2col_;
+  }
   if (cudnn_ && cudnn_->geometry() == geometry_) return *cudnn_;
   cudnn_.reset();
   if (!CudnnConv::Supported(geometry_, nullptr)) return *im2col_;  // the GPU im2col path

@@ -33,6 +33,9 @@
 // DNNL_WINOGRAD named by the layer forces Winograd (a ConfigError where it cannot run), from
 // the options it is the same as DEFAULT. Winograd's error against a double-precision
 // reference on FCN-8s's shapes is bounded in tests/layers/winograd_accuracy_test.cpp.
+// Under Options::precision bf16 oneDNN runs the direct algorithm in bf16 (DnnlConv), Winograd
+// is never chosen (a layer that names DNNL_WINOGRAD is a ConfigError), and the im2col path's
+// GEMMs multiply in bf16 too (math::LayerGemm).
 #pragma once
 
 #include <cstdint>

@@ -135,9 +135,9 @@ void Im2colConv::ForwardGemm(const ExecContext& ctx, const float* input, const f
   }
   const int group_out = s_.conv_out_channels / s_.group;
   for (int g = 0; g < s_.group; ++g) {
-    math::Gemm(ctx, math::Trans::kNo, math::Trans::kNo, group_out, s_.conv_out_spatial_dim,
-               s_.kernel_dim, 1.0f, weights + s_.weight_offset * g, col_data + s_.col_offset * g,
-               0.0f, output + s_.output_offset * g);
+    math::LayerGemm(ctx, math::Trans::kNo, math::Trans::kNo, group_out, s_.conv_out_spatial_dim,
+                    s_.kernel_dim, 1.0f, weights + s_.weight_offset * g,
+                    col_data + s_.col_offset * g, 0.0f, output + s_.output_offset * g);
   }
 }
 
@@ -152,9 +152,9 @@ void Im2colConv::BackwardGemm(const ExecContext& ctx, const float* output, const
   float* col_data = s_.is_1x1 ? input : col;
   const int group_out = s_.conv_out_channels / s_.group;
   for (int g = 0; g < s_.group; ++g) {
-    math::Gemm(ctx, math::Trans::kYes, math::Trans::kNo, s_.kernel_dim, s_.conv_out_spatial_dim,
-               group_out, 1.0f, weights + s_.weight_offset * g, output + s_.output_offset * g, 0.0f,
-               col_data + s_.col_offset * g);
+    math::LayerGemm(ctx, math::Trans::kYes, math::Trans::kNo, s_.kernel_dim,
+                    s_.conv_out_spatial_dim, group_out, 1.0f, weights + s_.weight_offset * g,
+                    output + s_.output_offset * g, 0.0f, col_data + s_.col_offset * g);
   }
   if (!s_.is_1x1) Col2ImInput(ctx, col, input);
 }
@@ -168,9 +168,9 @@ void Im2colConv::WeightGemm(const ExecContext& ctx, const float* input, const fl
   }
   const int group_out = s_.conv_out_channels / s_.group;
   for (int g = 0; g < s_.group; ++g) {
-    math::Gemm(ctx, math::Trans::kNo, math::Trans::kYes, group_out, s_.kernel_dim,
-               s_.conv_out_spatial_dim, 1.0f, output + s_.output_offset * g,
-               col_data + s_.col_offset * g, 1.0f, weight_diff + s_.weight_offset * g);
+    math::LayerGemm(ctx, math::Trans::kNo, math::Trans::kYes, group_out, s_.kernel_dim,
+                    s_.conv_out_spatial_dim, 1.0f, output + s_.output_offset * g,
+                    col_data + s_.col_offset * g, 1.0f, weight_diff + s_.weight_offset * g);
   }
 }
 

@@ -65,7 +65,11 @@ class Im2colConv final : public ConvolutionEngine {
   void EnsureBiasMultiplier();
   std::size_t internal_bytes() const;
 
-  std::string name() const override { return "CAFFE (im2col + GEMM)"; }
+  std::string name() const override {
+    return bf16_ ? "CAFFE (im2col + GEMM, bf16)" : "CAFFE (im2col + GEMM)";
+  }
+  /// Whether its GEMMs multiply in bf16 (the net's Options::precision; math::LayerGemm).
+  void set_bf16(bool bf16) { bf16_ = bf16; }
   void Forward(const ExecContext& ctx, const BlobVec& bottom, const ConvParams& p,
                const BlobVec& top) override;
   void Backward(const ExecContext& ctx, const BlobVec& top, const std::vector<bool>& propagate_down,
@@ -104,6 +108,7 @@ class Im2colConv final : public ConvolutionEngine {
                      const float* weights, float* col, float* weight_diff, float* bottom_diff);
 
   Shape s_;
+  bool bf16_ = false;
   Blob bias_multiplier_;  // ones, top_spatial_dim long
 };
 

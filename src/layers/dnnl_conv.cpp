@@ -92,6 +92,7 @@ class DnnlLayout final : public HostLayout {
     to_plain_ = dnnl::reorder(b, p);
   }
   std::size_t bytes() const override { return blocked_.get_size(); }
+  const memory::desc& blocked() const { return blocked_; }
   void FromPlain(const void* plain, void* out) const override {
     RunReorder(to_blocked_, memory(plain_, CpuEngine(), const_cast<void*>(plain)),
                memory(blocked_, CpuEngine(), out));
@@ -140,9 +141,10 @@ class Port {
   }
   bool same() const { return user_ == prim_; }
   const memory::desc& prim_desc() const { return prim_; }
-  /// Floats of scratch this port needs (0 when the layouts agree), rounded to 64 bytes.
+  /// Floats of scratch this port needs (0 when the layouts agree), rounded up to 64 bytes (a
+  /// bf16 layout takes half a float per element).
   virtual std::size_t scratch_floats() const {
-    return same() ? 0 : (prim_.get_size() / sizeof(float) + 15) / 16 * 16;
+    return same() ? 0 : (prim_.get_size() + 63) / 64 * 16;
   }
   virtual ~Port() = default;
   /// Takes its scratch from *cursor (advancing it).
@@ -199,6 +201,21 @@ class ActivationPort : public Port {
 
   memory In(dnnl::stream& s, SyncedMemory& blob) {
     if (adopts()) return memory(prim_, CpuEngine(), const_cast<void*>(blob.host_data_in(layout_)));
+    // A blob that another oneDNN layer left in its layout (bf16 primitives read an fp32 blocked
+    // top of the layer before) is reordered from there straight into this primitive's layout,
+    // without converting the blob back to plain order first.
+    const HostLayoutPtr& current = blob.host_layout();
+    if (const auto* kept = dynamic_cast<const DnnlLayout*>(current.get())) {
+      if (!from_kept_ || from_kept_desc_ != kept->blocked()) {
+        from_kept_desc_ = kept->blocked();
+        from_kept_ = dnnl::reorder(memory(from_kept_desc_, CpuEngine(), DNNL_MEMORY_NONE),
+                                   memory(prim_, CpuEngine(), DNNL_MEMORY_NONE));
+      }
+      memory from(from_kept_desc_, CpuEngine(), const_cast<void*>(blob.host_data_in(current)));
+      memory prim(prim_, CpuEngine(), scratch_);
+      from_kept_.execute(s, from, prim);
+      return prim;
+    }
     return Port::In(s, static_cast<const float*>(blob.host_data()));
   }
   memory Out(SyncedMemory& blob) {
@@ -211,10 +228,14 @@ class ActivationPort : public Port {
   }
 
  private:
-  HostLayoutPtr layout_;  // null when the layouts agree (or when they cannot be adopted)
+  HostLayoutPtr layout_;         // null when the layouts agree (or when they cannot be adopted)
+  memory::desc from_kept_desc_;  // the blocked layout from_kept_ reads
+  dnnl::reorder from_kept_;
 };
 
-memory::desc Any(const memory::dims& dims) { return memory::desc(dims, dt::f32, tag::any); }
+memory::desc Any(const memory::dims& dims, dt type = dt::f32) {
+  return memory::desc(dims, type, tag::any);
+}
 
 }  // namespace
 
@@ -307,6 +328,9 @@ struct DeconvolutionPrimitives {
 struct DnnlConv::Impl {
   dnnl::stream stream{CpuEngine()};
   bool keep_layouts = true;  // ports may adopt oneDNN's layouts
+  // What the primitives multiply: f32, or bf16 (sources, weights and gradients flowing in;
+  // every output, and the bias, stays f32).
+  dt compute = dt::f32;
   memory::desc src_md, dst_md, weights_md, bias_md;
   // Forward.
   dnnl::primitive fwd;
@@ -359,8 +383,9 @@ template <class P>
 typename P::Forward::primitive_desc DnnlConv::Impl::BuildForward(const Shapes& d, algorithm alg,
                                                                  bool bias) {
   const memory::desc bias_any = bias ? Any(d.bias) : memory::desc();
-  typename P::Forward::desc desc(prop_kind::forward_training, alg, Any(d.src), Any(d.weights),
-                                 bias_any, Any(d.dst), d.strides, d.dilates, d.pad_l, d.pad_r);
+  typename P::Forward::desc desc(prop_kind::forward_training, alg, Any(d.src, compute),
+                                 Any(d.weights, compute), bias_any, Any(d.dst), d.strides,
+                                 d.dilates, d.pad_l, d.pad_r);
   typename P::Forward::primitive_desc pd(desc, CpuEngine());
   fwd = typename P::Forward(pd);
   fwd_impl = pd.impl_info_str();
@@ -373,8 +398,8 @@ typename P::Forward::primitive_desc DnnlConv::Impl::BuildForward(const Shapes& d
 template <class P>
 void DnnlConv::Impl::BuildBackwardData(const Shapes& d, algorithm alg,
                                        const typename P::Forward::primitive_desc& hint) {
-  typename P::BackwardData::desc desc(alg, Any(d.src), Any(d.weights), Any(d.dst), d.strides,
-                                      d.dilates, d.pad_l, d.pad_r);
+  typename P::BackwardData::desc desc(alg, Any(d.src), Any(d.weights, compute), Any(d.dst, compute),
+                                      d.strides, d.dilates, d.pad_l, d.pad_r);
   typename P::BackwardData::primitive_desc pd(desc, CpuEngine(), hint);
   bwd_data = typename P::BackwardData(pd);
   bd_diff_dst = ActivationPort(dst_md, pd.diff_dst_desc(), keep_layouts);
@@ -387,10 +412,10 @@ template <class P>
 void DnnlConv::Impl::BuildBackwardWeights(const Shapes& d, algorithm alg, bool bias,
                                           const typename P::Forward::primitive_desc& hint) {
   using Desc = typename P::BackwardWeights::desc;
-  const Desc desc = bias ? Desc(alg, Any(d.src), Any(d.weights), Any(d.bias), Any(d.dst), d.strides,
-                                d.dilates, d.pad_l, d.pad_r)
-                         : Desc(alg, Any(d.src), Any(d.weights), Any(d.dst), d.strides, d.dilates,
-                                d.pad_l, d.pad_r);
+  const Desc desc = bias ? Desc(alg, Any(d.src, compute), Any(d.weights), Any(d.bias),
+                                Any(d.dst, compute), d.strides, d.dilates, d.pad_l, d.pad_r)
+                         : Desc(alg, Any(d.src, compute), Any(d.weights), Any(d.dst, compute),
+                                d.strides, d.dilates, d.pad_l, d.pad_r);
   typename P::BackwardWeights::primitive_desc pd(desc, CpuEngine(), hint);
   bwd_weights = typename P::BackwardWeights(pd);
   bw_src = ActivationPort(src_md, pd.src_desc(), keep_layouts);
@@ -408,12 +433,18 @@ void DnnlConv::Impl::BuildWeightAccumulation() {
       CpuEngine(), bw_diff_weights.prim_desc(), CpuEngine(), weights_md, attr));
 }
 
-DnnlConv::DnnlConv(const math::ConvGeometry& g, bool winograd, bool keep_layouts)
-    : g_(g), winograd_(winograd), impl_(std::make_unique<Impl>()) {
+DnnlConv::DnnlConv(const math::ConvGeometry& g, bool winograd, bool keep_layouts, bool bf16)
+    : g_(g), winograd_(winograd), bf16_(bf16), impl_(std::make_unique<Impl>()) {
   std::string why;
   if (!Supported(g, winograd, &why)) throw ConfigError(StrCat("engine DNNL: ", why));
+  if (bf16 && winograd) {
+    throw ConfigError(
+        "engine DNNL_WINOGRAD: oneDNN has no bf16 Winograd kernels (precision bf16 runs the "
+        "direct algorithm: engine DNNL or DEFAULT)");
+  }
   Impl& m = *impl_;
   m.keep_layouts = keep_layouts;
+  m.compute = bf16 ? dt::bf16 : dt::f32;
   try {
     const Shapes d = ShapesOf(g);
     m.DescribeUserLayouts(d);
@@ -425,9 +456,9 @@ DnnlConv::DnnlConv(const math::ConvGeometry& g, bool winograd, bool keep_layouts
     }
     m.BuildWeightAccumulation();
   } catch (const dnnl::error& e) {
-    throw ConfigError(StrCat("engine ", winograd ? "DNNL_WINOGRAD" : "DNNL",
-                             ": oneDNN has no primitive for this layer on this CPU (", e.what(),
-                             ")"));
+    throw ConfigError(StrCat("engine ", winograd ? "DNNL_WINOGRAD" : "DNNL", ": oneDNN has no ",
+                             bf16 ? "bf16 " : "", "primitive for this layer on this CPU (",
+                             e.what(), ")"));
   }
 }
 
@@ -511,8 +542,8 @@ void DnnlConv::BackwardWeightsPair(Workspace& workspace, SyncedMemory& bottom,
 
 struct DnnlConv::Impl {};
 
-DnnlConv::DnnlConv(const math::ConvGeometry& g, bool winograd, bool /*keep_layouts*/)
-    : g_(g), winograd_(winograd) {
+DnnlConv::DnnlConv(const math::ConvGeometry& g, bool winograd, bool /*keep_layouts*/, bool bf16)
+    : g_(g), winograd_(winograd), bf16_(bf16) {
   throw ConfigError("engine DNNL: this build has no oneDNN");
 }
 DnnlConv::~DnnlConv() = default;
@@ -524,7 +555,8 @@ void DnnlConv::BackwardWeightsPair(Workspace&, SyncedMemory&, SyncedMemory&, flo
 #endif  // FCN_HAVE_DNNL
 
 std::string DnnlConv::name() const {
-  return StrCat("DNNL (", winograd_ ? "winograd" : "direct", ": ", ForwardImplementation(), ")");
+  return StrCat("DNNL (", winograd_ ? "winograd" : "direct", bf16_ ? ", bf16" : "", ": ",
+                ForwardImplementation(), ")");
 }
 
 void DnnlConv::Forward(const ExecContext& ctx, const BlobVec& bottom, const ConvParams& p,

@@ -41,7 +41,12 @@ class DnnlConv final : public ConvolutionEngine {
 
   /// keep_layouts: activations and weights may stay in oneDNN's layouts between layers
   /// (Options::dnnl_keep_layouts); off reorders at every call.
-  DnnlConv(const math::ConvGeometry& g, bool winograd, bool keep_layouts);
+  /// bf16 (Precision::kBfloat16): the primitives multiply in bf16 and accumulate in fp32. The
+  /// sources, weights and incoming gradients are rounded to bf16 on the way in (reordered
+  /// into scratch); the outputs (top, bottom diff, weight and bias gradients) stay fp32, so the
+  /// blobs, the solver and the snapshots never see bf16. Direct algorithm only (oneDNN has no
+  /// bf16 Winograd).
+  DnnlConv(const math::ConvGeometry& g, bool winograd, bool keep_layouts, bool bf16 = false);
   ~DnnlConv() override;
   DnnlConv(const DnnlConv&) = delete;
   DnnlConv& operator=(const DnnlConv&) = delete;
@@ -56,7 +61,10 @@ class DnnlConv final : public ConvolutionEngine {
 
   /// Whether this runs algorithm::convolution_winograd (else convolution_direct).
   bool winograd() const { return winograd_; }
-  /// "DNNL (winograd: <ForwardImplementation()>)" or "DNNL (direct: ...)".
+  /// Whether the primitives multiply in bf16.
+  bool bf16() const { return bf16_; }
+  /// "DNNL (winograd: <ForwardImplementation()>)", "DNNL (direct: ...)" or
+  /// "DNNL (direct, bf16: ...)".
   std::string name() const override;
   /// top = conv(bottom, weights) + bias, for every pair.
   void Forward(const ExecContext& ctx, const BlobVec& bottom, const ConvParams& p,
@@ -83,6 +91,7 @@ class DnnlConv final : public ConvolutionEngine {
 
   math::ConvGeometry g_;
   bool winograd_ = false;
+  bool bf16_ = false;
   bool keep_weight_layout_ = false;
   std::unique_ptr<Impl> impl_;
 };

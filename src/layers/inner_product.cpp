@@ -108,8 +108,8 @@ void InnerProductLayer::Reshape(const BlobVec& bottom, const BlobVec& top) {
 void InnerProductLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom,
                                     const BlobVec& top) {
   float* y = top[0]->mutable_data(ctx);
-  math::Gemm(ctx, math::Trans::kNo, transpose_ ? math::Trans::kNo : math::Trans::kYes, m_,
-             num_output_, k_, 1.0f, bottom[0]->data(ctx), blobs_[0]->data(ctx), 0.0f, y);
+  math::LayerGemm(ctx, math::Trans::kNo, transpose_ ? math::Trans::kNo : math::Trans::kYes, m_,
+                  num_output_, k_, 1.0f, bottom[0]->data(ctx), blobs_[0]->data(ctx), 0.0f, y);
   if (bias_term_) {
     math::Gemm(ctx, math::Trans::kNo, math::Trans::kNo, m_, num_output_, 1, 1.0f,
                bias_multiplier_.data(ctx), blobs_[1]->data(ctx), 1.0f, y);
@@ -124,11 +124,11 @@ void InnerProductLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
   if (param_propagate_down(0)) {
     float* weight_diff = blobs_[0]->mutable_diff(ctx);
     if (transpose_) {
-      math::Gemm(ctx, math::Trans::kYes, math::Trans::kNo, k_, num_output_, m_, 1.0f, x, top_diff,
-                 1.0f, weight_diff);
+      math::LayerGemm(ctx, math::Trans::kYes, math::Trans::kNo, k_, num_output_, m_, 1.0f, x,
+                      top_diff, 1.0f, weight_diff);
     } else {
-      math::Gemm(ctx, math::Trans::kYes, math::Trans::kNo, num_output_, k_, m_, 1.0f, top_diff, x,
-                 1.0f, weight_diff);
+      math::LayerGemm(ctx, math::Trans::kYes, math::Trans::kNo, num_output_, k_, m_, 1.0f, top_diff,
+                      x, 1.0f, weight_diff);
     }
   }
   if (bias_term_ && param_propagate_down(1)) {
@@ -136,9 +136,9 @@ void InnerProductLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
                1.0f, blobs_[1]->mutable_diff(ctx));
   }
   if (propagate_down[0]) {
-    math::Gemm(ctx, math::Trans::kNo, transpose_ ? math::Trans::kYes : math::Trans::kNo, m_, k_,
-               num_output_, 1.0f, top_diff, blobs_[0]->data(ctx), 0.0f,
-               bottom[0]->mutable_diff(ctx));
+    math::LayerGemm(ctx, math::Trans::kNo, transpose_ ? math::Trans::kYes : math::Trans::kNo, m_,
+                    k_, num_output_, 1.0f, top_diff, blobs_[0]->data(ctx), 0.0f,
+                    bottom[0]->mutable_diff(ctx));
   }
 }
 

@@ -13,6 +13,12 @@ enum class Trans { kNo, kYes };
 /// C (M x N) = alpha * op(A) (M x K) * op(B) (K x N) + beta * C, all row-major.
 void Gemm(const ExecContext& ctx, Trans trans_a, Trans trans_b, int m, int n, int k, float alpha,
           const float* a, const float* b, float beta, float* c);
+/// Gemm in ctx.options().precision: the multiplications of the convolution, deconvolution and
+/// inner product layers. fp32 is Gemm. bf16 rounds A and B to bf16 (round to nearest even) and
+/// accumulates the products in fp32: oneDNN's matmul on the CPU (a ConfigError in a build
+/// without oneDNN), cuBLAS's CUBLAS_COMPUTE_32F_FAST_16BF on a GPU. C stays fp32.
+void LayerGemm(const ExecContext& ctx, Trans trans_a, Trans trans_b, int m, int n, int k,
+               float alpha, const float* a, const float* b, float beta, float* c);
 /// y = alpha * op(A) * x + beta * y, A is M x N row-major.
 void Gemv(const ExecContext& ctx, Trans trans_a, int m, int n, float alpha, const float* a,
           const float* x, float beta, float* y);

@@ -199,6 +199,10 @@ Solver::Solver(const SolverParameter& param, const std::string& solver_dir,
       options_(options),
       rng_(options.random_seed) {
   UpgradeSolverType(&param_);
+  if (param_.has_precision()) {
+    options_.precision =
+        param_.precision() == SolverParameter::BF16 ? Precision::kBfloat16 : Precision::kFloat32;
+  }
   LOG(INFO) << "Initializing solver from parameters: " << std::endl << param_.DebugString();
   if (param_.type() == "Nesterov") {
     nesterov_ = true;

@@ -18,7 +18,6 @@
 #include "fcn/image_codec.h"
 #include "fcn/label_image.h"
 #include "fcn/metrics.h"
-#include "fcn/image_codec.h"
 #include "fcn/net_paths.h"
 #include "fcn/solver.h"
 #include "tools/fcntool/commands.h"

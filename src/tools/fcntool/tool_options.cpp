@@ -18,6 +18,11 @@ DEFINE_bool(dnnl_keep_layouts, true,
             "oneDNN: keep activations and weights in oneDNN's blocked layouts between layers; "
             "false reorders at every call, for comparisons (default: false when "
             "$FCN_DNNL_KEEP_LAYOUTS is 0).");
+DEFINE_string(precision, "",
+              "What convolutions, deconvolutions and inner products multiply in: fp32, or bf16 "
+              "(bf16 products, fp32 accumulation; weights, gradients and snapshots stay fp32; "
+              "needs AVX512_BF16 on the CPU) (default: a solver's precision field, else "
+              "$FCN_PRECISION, else fp32).");
 DEFINE_int64(cudnn_workspace_mb, 1024,
              "cuDNN: the largest workspace a convolution algorithm may use, in MiB (default: "
              "$FCN_CUDNN_WORKSPACE_MB, else 1024).");
@@ -49,6 +54,12 @@ ConvEngine ParseEngine(const std::string& what, const std::string& text) {
   if (text == "DNNL" || text == "dnnl") return ConvEngine::kDnnl;
   if (text == "DNNL_WINOGRAD" || text == "dnnl_winograd") return ConvEngine::kDnnlWinograd;
   throw ConfigError(StrCat(what, "=", text, ": expected CAFFE, DNNL, DNNL_WINOGRAD or DEFAULT"));
+}
+
+Precision ParsePrecision(const std::string& what, const std::string& text) {
+  if (text == "fp32" || text == "FP32") return Precision::kFloat32;
+  if (text == "bf16" || text == "BF16") return Precision::kBfloat16;
+  throw ConfigError(StrCat(what, "=", text, ": expected fp32 or bf16"));
 }
 
 std::size_t WorkspaceBytes(const std::string& what, const std::string& text) {
@@ -89,6 +100,11 @@ Options OptionsFromFlags(const EnvLookup& env) {
   } else if (const char* v = env("FCN_DNNL_KEEP_LAYOUTS")) {
     options.dnnl_keep_layouts = std::string(v) != "0";
   }
+  if (!FLAGS_precision.empty()) {
+    options.precision = ParsePrecision("--precision", FLAGS_precision);
+  } else if (const char* v = EnvValue(env, "FCN_PRECISION")) {
+    options.precision = ParsePrecision("FCN_PRECISION", v);
+  }
   if (FlagGiven("cudnn_workspace_mb")) {
     options.cudnn_workspace_limit_bytes =
         WorkspaceBytes("--cudnn_workspace_mb", std::to_string(FLAGS_cudnn_workspace_mb));
@@ -106,6 +122,8 @@ Options OptionsFromFlags(const EnvLookup& env) {
   }
   return options;
 }
+
+bool PrecisionFlagGiven() { return !FLAGS_precision.empty(); }
 
 int ThreadsFromFlags(const EnvLookup& env) {
   if (FLAGS_threads > 0) return FLAGS_threads;

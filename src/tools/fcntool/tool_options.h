@@ -16,12 +16,17 @@ using EnvLookup = std::function<const char*(const char* name)>;
 /// std::getenv.
 const char* ProcessEnv(const char* name);
 
-/// The Options of a run from --engine, --dnnl_keep_layouts, --cudnn_workspace_mb and
-/// --cudnn_deterministic. A flag left at its default takes FCN_CONV_ENGINE,
-/// FCN_DNNL_KEEP_LAYOUTS, FCN_CUDNN_WORKSPACE_MB or FCN_CUDNN_DETERMINISTIC when set.
+/// The Options of a run from --engine, --dnnl_keep_layouts, --precision, --cudnn_workspace_mb
+/// and --cudnn_deterministic. A flag left at its default takes FCN_CONV_ENGINE,
+/// FCN_DNNL_KEEP_LAYOUTS, FCN_PRECISION, FCN_CUDNN_WORKSPACE_MB or FCN_CUDNN_DETERMINISTIC when
+/// set.
 /// --gpu is applied by ApplyGpuFlag. Throws ConfigError naming the flag or variable on a bad
 /// value.
 Options OptionsFromFlags(const EnvLookup& env);
+
+/// Whether --precision was given (train: it then overrides the solver's precision field, which
+/// overrides FCN_PRECISION).
+bool PrecisionFlagGiven();
 
 /// The compute threads of the run: --threads when given, else FCN_NUM_THREADS, else
 /// OMP_NUM_THREADS, else OPENBLAS_NUM_THREADS (values that are not positive integers are

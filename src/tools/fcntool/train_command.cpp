@@ -176,6 +176,11 @@ int Train(std::shared_ptr<Communicator> comm) {
     }
   }
   if (ToolOptions().device == Device::kCpu) LOG(INFO) << "Use CPU.";
+  // --precision overrides the solver's precision field, which overrides FCN_PRECISION.
+  if (PrecisionFlagGiven() || !param.has_precision()) {
+    param.set_precision(ToolOptions().precision == Precision::kBfloat16 ? SolverParameter::BF16
+                                                                        : SolverParameter::FP32);
+  }
   if (!FLAGS_snapshot.empty()) {
     param.clear_weights();
   } else if (!FLAGS_weights.empty()) {
