@@ -195,18 +195,26 @@ std::optional<PeakResult> MeasureFmaPeak(PeakKind kind, int threads, double seco
   std::vector<float> sinks(static_cast<std::size_t>(threads), 0.0f);
   std::vector<std::thread> workers;
   workers.reserve(calls.size());
-  for (std::size_t t = 0; t < calls.size(); ++t) {
-    workers.emplace_back([&, t] {
-      ready.fetch_add(1);
-      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
-      std::uint64_t n = 0;
-      volatile float* sink = &sinks[t];
-      do {
-        kernel->run(kTrips, sink);
-        ++n;
-      } while (Clock::now() < deadline);
-      calls[t] = n;
-    });
+  try {
+    for (std::size_t t = 0; t < calls.size(); ++t) {
+      workers.emplace_back([&, t] {
+        ready.fetch_add(1);
+        while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+        std::uint64_t n = 0;
+        volatile float* sink = &sinks[t];
+        do {
+          kernel->run(kTrips, sink);
+          ++n;
+        } while (Clock::now() < deadline);
+        calls[t] = n;
+      });
+    }
+  } catch (...) {
+    // A thread that could not start: release the ones that did, then report it.
+    deadline = Clock::now();
+    go.store(true, std::memory_order_release);
+    for (std::thread& worker : workers) worker.join();
+    throw;
   }
   while (ready.load() < threads) std::this_thread::yield();
   const Clock::time_point start = Clock::now();
