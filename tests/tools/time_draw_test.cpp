@@ -208,8 +208,11 @@ TEST(TimeCommandTest, PeakAddsGflopsAndSharesOfTheMeasuredPeak) {
   }
   // Layers without multiply-adds have no figures.
   EXPECT_TRUE(std::regex_search(rows, std::regex(R"(\] relu1 +[0-9.]+ +[0-9.]+  -\n)"))) << rows;
-  EXPECT_THAT(rows, HasSubstr("Convolution work, forward: "));
-  EXPECT_THAT(rows, HasSubstr("Convolution work, backward: "));
+  // The sums, to 4 significant digits: conv1 + score + up, and twice that backward.
+  ASSERT_TRUE(std::regex_search(rows, m, std::regex(R"(Convolution work, forward: (\S+) GFLOP)")));
+  EXPECT_DOUBLE_EQ(std::stod(m[1]), 0.03824) << rows;
+  ASSERT_TRUE(std::regex_search(rows, m, std::regex(R"(Convolution work, backward: (\S+) GFLOP)")));
+  EXPECT_DOUBLE_EQ(std::stod(m[1]), 0.07648) << rows;
 }
 
 TEST(TimeCommandTest, PeakWithoutAModelMeasuresOnlyThePeak) {

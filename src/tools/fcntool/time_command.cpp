@@ -277,11 +277,11 @@ int RunTime() {
       const double in_layers = gflops(flops[p], layer_ms[p]);
       const double in_pass = gflops(flops[p], pass_ms[p]);
       std::ostringstream line;
-      line << std::fixed << std::setprecision(1) << "Convolution work, " << names[p] << ": "
-           << flops[p] / 1e9 << " GFLOP; " << in_layers << " GFLOP/s in their layers ("
-           << ShareText(in_layers, peaks.fp32) << " of the fp32 peak, "
-           << ShareText(in_layers, peaks.bf16) << " of the bf16 peak), " << in_pass
-           << " GFLOP/s over the pass (" << ShareText(in_pass, peaks.fp32) << ", "
+      line << std::setprecision(4) << "Convolution work, " << names[p] << ": " << flops[p] / 1e9
+           << " GFLOP; " << std::fixed << std::setprecision(1) << in_layers
+           << " GFLOP/s in their layers (" << ShareText(in_layers, peaks.fp32)
+           << " of the fp32 peak, " << ShareText(in_layers, peaks.bf16) << " of the bf16 peak), "
+           << in_pass << " GFLOP/s over the pass (" << ShareText(in_pass, peaks.fp32) << ", "
            << ShareText(in_pass, peaks.bf16) << ").";
       LOG(INFO) << line.str();
     }
