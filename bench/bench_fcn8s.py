@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-2-Clause
-"""Times VGG-16 FCN-8s (1x3x500x500) forward and forward+backward with `fcntool time` (its
-default engines: oneDNN where built in; and with FCN_CONV_ENGINE=CAFFE, im2col + OpenBLAS)
-and with the same network in PyTorch, on the same threads, in one run, and prints them, the
-ratios to PyTorch and each one's peak resident memory, with the CPU's model and SIMD flags and
-the engine each convolution ran.
+"""Times VGG-16 FCN-8s (1x3x500x500) forward and forward+backward against PyTorch on the same
+threads, in one run, alternating the contenders round by round: fcn with its default engines,
+fcn with --precision=bf16, PyTorch fp32 and PyTorch with bf16 autocast. It prints each round,
+the medians and ranges, the per-round paired ratios, each one's peak resident memory, and each
+one's share of the CPU's FMA peak, measured by the project's own compiled loop
+(`fcntool time --peak`) at the start and at the end of the run; with the CPU's model and SIMD
+flags and the engine each convolution ran.
 
-Each framework runs in its own child process, whose peak RSS is read from os.wait4.
+Each contender runs in its own child process, whose peak RSS is read from os.wait4.
 With --baseline OTHER_FCNTOOL it compares two fcn builds instead (before/after a change):
 they run alternately, and the paired ratios and their median are printed. With
 --engines=DEFAULT,DNNL it times one build's engine choices (FCN_CONV_ENGINE) alternately with
@@ -66,24 +68,57 @@ def parse_caffe_time(output: str) -> tuple[float, float]:
     return values[0], values[1]
 
 
+class ChildFailed(Exception):
+    """A child process exited with an error; the message holds the command and its output."""
+
+
 def bench_fcn(fcntool: Path, model: Path, iterations: int, threads: int,
-              engine: str = "") -> tuple[Figures, dict[str, int]]:
-    """fcntool time's figures and how many convolutions ran on each engine."""
+              engine: str = "", extra: Optional[list[str]] = None,
+              fatal: bool = True) -> tuple[Figures, dict[str, int]]:
+    """fcntool time's figures and how many convolutions ran on each engine. A failing run
+    ends the script, or raises ChildFailed when not fatal."""
     env = dict(os.environ)
     env["OPENBLAS_NUM_THREADS"] = str(threads)
     env["OMP_NUM_THREADS"] = str(threads)
     if engine:
         env["FCN_CONV_ENGINE"] = engine
     cmd = [str(fcntool), "time", f"--model={model}", f"--iterations={iterations}",
-           f"--threads={threads}"]
+           f"--threads={threads}"] + (extra or [])
     code, output, rss = run_child(cmd, env)
     if code != 0:
-        sys.exit(f"bench: {' '.join(cmd)} failed with exit code {code}:\n{output[-4000:]}")
+        message = f"{' '.join(cmd)} failed with exit code {code}:\n{output[-4000:]}"
+        if fatal:
+            sys.exit(f"bench: {message}")
+        raise ChildFailed(message)
     forward, both = parse_caffe_time(output)
     engines: dict[str, int] = {}
     for m in re.finditer(r"\] \S+ engine: (.*)$", output, re.MULTILINE):
         engines[m.group(1)] = engines.get(m.group(1), 0) + 1
     return Figures(forward, both, rss), engines
+
+
+def measure_peak(fcntool: Path, threads: int) -> dict[str, tuple[float, str]]:
+    """The CPU's FMA peak on `threads` threads from the project's compiled loop
+    (`fcntool time --peak` without a net): {"fp32": (GFLOP/s, kernel), "bf16": ...}, the
+    kinds this CPU has."""
+    env = dict(os.environ)
+    cmd = [str(fcntool), "time", "--peak", f"--threads={threads}"]
+    code, output, _ = run_child(cmd, env)
+    if code != 0:
+        sys.exit(f"bench: {' '.join(cmd)} failed with exit code {code}:\n{output[-4000:]}")
+    peaks = {}
+    for m in re.finditer(r"FMA peak, (\w+): ([0-9.]+) GFLOP/s on \d+ threads \(([^,]+),",
+                         output):
+        peaks[m.group(1)] = (float(m.group(2)), m.group(3))
+    if "fp32" not in peaks:
+        print(f"bench: no fp32 FMA peak in the output of {' '.join(cmd)}:\n{output[-2000:]}")
+    return peaks
+
+
+def fcntool_has_flag(fcntool: Path, command: str, flag: str) -> bool:
+    """Whether `fcntool help COMMAND` lists --FLAG."""
+    code, output, _ = run_child([str(fcntool), "help", command], dict(os.environ))
+    return code == 0 and re.search(r"--" + re.escape(flag) + r"\b", output) is not None
 
 
 def fcn8s_conv_gflop(size: int = SIZE) -> float:
@@ -145,11 +180,14 @@ def torch_available() -> bool:
     return importlib.util.find_spec("torch") is not None
 
 
-def bench_torch(iterations: int, threads: int) -> Figures:
+def bench_torch(iterations: int, threads: int, bf16: bool = False) -> Figures:
+    """PyTorch's figures in a child process; with bf16, under CPU bf16 autocast."""
     env = dict(os.environ)
     env["OMP_NUM_THREADS"] = str(threads)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--torch-child",
            f"--iterations={iterations}", f"--threads={threads}"]
+    if bf16:
+        cmd.append("--torch-bf16")
     code, output, rss = run_child(cmd, env)
     if code != 0:
         sys.exit(f"bench: the PyTorch child failed with exit code {code}:\n{output[-4000:]}")
@@ -207,8 +245,12 @@ def build_torch_fcn8s() -> torch.nn.Module:
     return FCN8s()
 
 
-def torch_child(iterations: int, threads: int) -> None:
-    """Runs in the child: times the PyTorch net and prints a JSON line."""
+def torch_child(iterations: int, threads: int, bf16: bool = False) -> None:
+    """Runs in the child: times the PyTorch net and prints a JSON line. With bf16 every pass
+    runs under torch.autocast("cpu", dtype=torch.bfloat16): the convolutions compute in bf16,
+    the parameters and their gradients stay fp32."""
+    import contextlib
+
     import torch
 
     torch.set_num_threads(threads)
@@ -220,9 +262,17 @@ def torch_child(iterations: int, threads: int) -> None:
             p.zero_()
     data = torch.zeros(1, 3, SIZE, SIZE)
 
-    with torch.no_grad():
+    def precision() -> contextlib.AbstractContextManager:
+        if bf16:
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    with torch.no_grad(), precision():
         out = net(data)
         assert tuple(out.shape) == (1, N_CLASSES, SIZE, SIZE), tuple(out.shape)
+        if bf16:
+            # Autocast runs Conv2d in bf16 (1.13 keeps ConvTranspose2d, the upscores, in fp32).
+            assert net.stage1(data).dtype == torch.bfloat16
         start = time.perf_counter()
         for _ in range(iterations):
             net(data)
@@ -233,7 +283,9 @@ def torch_child(iterations: int, threads: int) -> None:
 
     def step() -> None:
         net.zero_grad(set_to_none=False)
-        net(data).sum().backward()
+        with precision():
+            loss = net(data).float().sum()
+        loss.backward()
 
     step()
     start = time.perf_counter()
@@ -247,24 +299,6 @@ def resolve_fcntool(path: Path) -> Path:
     if path.exists() or path.is_absolute():
         return path
     return REPO / path
-
-
-def ratio(a: float, b: Optional[float]) -> str:
-    return f"{a / b:.2f}" if b else "-"
-
-
-def print_table(fcn: Figures, im2col: Figures, torch_figures: Optional[Figures]) -> None:
-    rows = [("forward (ms)", "forward_ms"), ("forward+backward (ms)", "forward_backward_ms"),
-            ("peak RSS (MiB)", "peak_rss_mib")]
-    print(f"{'':22} {'fcn':>10} {'fcn im2col':>11} {'pytorch':>10} {'fcn/pytorch':>12} "
-          f"{'im2col/pytorch':>15}")
-    for label, field in rows:
-        mine = getattr(fcn, field)
-        base = getattr(im2col, field)
-        theirs = getattr(torch_figures, field) if torch_figures else None
-        theirs_text = f"{theirs:10.0f}" if theirs is not None else f"{'-':>10}"
-        print(f"{label:22} {mine:10.0f} {base:11.0f} {theirs_text} {ratio(mine, theirs):>12} "
-              f"{ratio(base, theirs):>15}")
 
 
 def compare_builds(baseline: Path, fcntool: Path, model: Path, iterations: int, threads: int,
@@ -347,6 +381,108 @@ def compare_engines(fcntool: Path, model: Path, iterations: int, threads: int, r
             paired(label, "pytorch fp32")
 
 
+@dataclass
+class Contender:
+    label: str
+    framework: str  # "fcn" or "pytorch"
+    bf16: bool      # computes its convolutions in bf16
+
+
+def median_peaks(*runs: dict[str, tuple[float, str]]) -> dict[str, float]:
+    """Each kind's mean GFLOP/s over the peak measurements that have it."""
+    kinds = [kind for kind in ("fp32", "bf16") if any(kind in run for run in runs)]
+    return {kind: statistics.mean(run[kind][0] for run in runs if kind in run) for kind in kinds}
+
+
+def compare_precisions(fcntool: Path, model: Path, iterations: int, threads: int, rounds: int,
+                       with_torch: bool, given_peak: float) -> None:
+    """The issue-20 comparison: fcn default, fcn --precision=bf16, PyTorch fp32 and PyTorch
+    bf16 autocast, alternating round by round (the order rotates each round), between two
+    measurements of the FMA peak; prints each round, medians and ranges, the medians of the
+    per-round paired ratios, and each contender's share of the peak."""
+    peaks_start = measure_peak(fcntool, threads)
+    for kind, (gflops, kernel) in peaks_start.items():
+        print(f"FMA peak at the start, {kind}: {gflops:.1f} GFLOP/s ({kernel})", flush=True)
+    contenders = [Contender("fcn", "fcn", False)]
+    if fcntool_has_flag(fcntool, "time", "precision"):
+        contenders.append(Contender("fcn bf16", "fcn", True))
+    else:
+        print("fcn bf16: skipped: this fcntool has no --precision flag (bf16 compute comes "
+              "with issue 20's precision work)", flush=True)
+    if with_torch:
+        contenders += [Contender("pytorch fp32", "pytorch", False),
+                       Contender("pytorch bf16", "pytorch", True)]
+    results: dict[str, list[Figures]] = {c.label: [] for c in contenders}
+    algos: dict[str, dict[str, int]] = {}
+    for r in range(rounds):
+        order = contenders[r % len(contenders):] + contenders[:r % len(contenders)]
+        for c in order:
+            if c.framework == "pytorch":
+                results[c.label].append(bench_torch(iterations, threads, bf16=c.bf16))
+                continue
+            try:
+                figures, used = bench_fcn(fcntool, model, iterations, threads,
+                                          extra=["--precision=bf16"] if c.bf16 else [],
+                                          fatal=not c.bf16)
+            except ChildFailed as failure:
+                print(f"{c.label}: skipped from now on: {failure}", flush=True)
+                contenders.remove(c)
+                del results[c.label]
+                continue
+            algos[c.label] = used
+            results[c.label].append(figures)
+        print(f"round {r + 1}: " + ", ".join(
+            f"{c.label} {results[c.label][-1].forward_ms:.0f} / "
+            f"{results[c.label][-1].forward_backward_ms:.0f} ms" for c in contenders), flush=True)
+    peaks_end = measure_peak(fcntool, threads)
+    for kind, (gflops, kernel) in peaks_end.items():
+        print(f"FMA peak at the end, {kind}: {gflops:.1f} GFLOP/s ({kernel})", flush=True)
+    for label, used in algos.items():
+        print(f"{label}: " + ", ".join(f"{n} on {name}" for name, n in sorted(used.items())))
+
+    print(f"{'':14} {'forward ms, median (range)':>28} {'forward+backward ms':>28} "
+          f"{'peak RSS MiB':>13}")
+    for c in contenders:
+        runs = results[c.label]
+        print(f"{c.label:14} {spread([f.forward_ms for f in runs]):>28} "
+              f"{spread([f.forward_backward_ms for f in runs]):>28} "
+              f"{statistics.median([f.peak_rss_mib for f in runs]):13.0f}")
+
+    labels = [c.label for c in contenders]
+    print(f"paired ratios, medians (ranges) of {rounds} rounds:")
+    for a, b in (("fcn", "pytorch fp32"), ("fcn", "pytorch bf16"), ("fcn bf16", "pytorch bf16"),
+                 ("fcn bf16", "pytorch fp32"), ("fcn bf16", "fcn"),
+                 ("pytorch bf16", "pytorch fp32")):
+        if a not in labels or b not in labels:
+            continue
+        pairs = list(zip(results[a], results[b]))
+        cells = []
+        for name, field in (("forward", "forward_ms"), ("forward+backward", "forward_backward_ms"),
+                            ("peak RSS", "peak_rss_mib")):
+            values = [getattr(x, field) / getattr(y, field) for x, y in pairs]
+            cells.append(f"{name} {statistics.median(values):.3f} "
+                         f"({min(values):.3f}-{max(values):.3f})")
+        print(f"  {a} / {b}: " + ", ".join(cells))
+
+    # Convolution work over each pass's whole time (pooling, ReLU, loss and copies included):
+    # forward, and forward + backward data + backward weights (3x), against the peaks.
+    peaks = median_peaks(peaks_start, peaks_end)
+    if given_peak > 0:
+        peaks["given"] = given_peak
+    gflop = fcn8s_conv_gflop()
+    print(f"{gflop:.0f} GFLOP of convolutions per forward pass, 3x that per training step; "
+          "FMA peak (mean of start and end): " +
+          ", ".join(f"{kind} {value:.1f} GFLOP/s" for kind, value in peaks.items()))
+    for c in contenders:
+        runs = results[c.label]
+        forward = gflop / (statistics.median([f.forward_ms for f in runs]) / 1e3)
+        training = 3 * gflop / (statistics.median([f.forward_backward_ms for f in runs]) / 1e3)
+        shares = "; ".join(f"{100 * forward / value:.0f}% / {100 * training / value:.0f}% of "
+                           f"the {kind} peak" for kind, value in peaks.items())
+        print(f"  {c.label}: {forward:.0f} GFLOP/s forward, {training:.0f} GFLOP/s "
+              f"forward+backward ({shares})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -360,27 +496,28 @@ def main() -> None:
                         default=REPO / "models" / "voc-fcn8s" / "deploy.prototxt",
                         help="the fcn net (default models/voc-fcn8s/deploy.prototxt)")
     parser.add_argument("--peak-gflops", type=float, default=0.0,
-                        help="this CPU's FMA peak for --threads cores, to print fcn's share of "
-                             "it (about 430 for the 2-core AVX-512 EPYC of the project's "
-                             "machines; not printed when 0)")
+                        help="an FMA peak in GFLOP/s to print the shares against as well as "
+                             "the peaks the run measures itself (fcntool time --peak); "
+                             "not used when 0")
     parser.add_argument("--baseline", type=Path,
                         help="a second fcntool build (e.g. of an earlier commit) to compare "
                              "with --fcntool instead of the engines and PyTorch: the two run "
                              "alternately for --rounds rounds and the paired ratios are printed")
     parser.add_argument("--rounds", type=int, default=5,
-                        help="alternating rounds with --baseline (default 5)")
+                        help="alternating rounds (default 5)")
     parser.add_argument("--engines",
                         help="comma-separated FCN_CONV_ENGINE values (e.g. DEFAULT,DNNL: the "
                              "default against forced direct) to time alternately for --rounds "
                              "rounds, with PyTorch fp32 in each round unless --no-torch")
     parser.add_argument("--no-torch", action="store_true",
-                        help="with --engines: leave PyTorch out")
+                        help="leave PyTorch out")
     parser.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--torch-bf16", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.iterations < 1 or args.threads < 1:
         parser.error("--iterations and --threads must be positive")
     if args.torch_child:
-        torch_child(args.iterations, args.threads)
+        torch_child(args.iterations, args.threads, args.torch_bf16)
         return
 
     fcntool = resolve_fcntool(args.fcntool)
@@ -410,33 +547,16 @@ def main() -> None:
         compare_engines(fcntool, args.model, args.iterations, args.threads, args.rounds,
                         engines, with_torch)
         return
-    fcn, engines = bench_fcn(fcntool, args.model, args.iterations, args.threads)
-    print(f"fcn done: {fcn}", flush=True)
-    for name, count in sorted(engines.items()):
-        print(f"  {count:2d} convolution layer(s) on {name}")
-    im2col, _ = bench_fcn(fcntool, args.model, args.iterations, args.threads, engine="CAFFE")
-    print(f"fcn im2col done: {im2col}", flush=True)
-    torch_figures = None
-    if torch_available():
-        torch_figures = bench_torch(args.iterations, args.threads)
-        print(f"pytorch done: {torch_figures}", flush=True)
-    else:
+    if args.rounds < 1:
+        parser.error("--rounds must be positive")
+    with_torch = not args.no_torch and torch_available()
+    if not with_torch and not args.no_torch:
         print("PyTorch is not installed (Debian: apt-get install python3-torch): "
               "only fcn's figures are shown")
-    print_table(fcn, im2col, torch_figures)
-    # Convolution work over the whole pass's time (pooling, ReLU, loss and copies included):
-    # forward, and forward + backward data + backward weights (3x).
-    gflop = fcn8s_conv_gflop()
-    for label, figures in (("fcn", fcn), ("fcn im2col", im2col)):
-        forward = gflop / (figures.forward_ms / 1e3)
-        training = 3 * gflop / (figures.forward_backward_ms / 1e3)
-        line = (f"{label}: {gflop:.0f} GFLOP of convolutions per forward pass; "
-                f"{forward:.0f} GFLOP/s forward, {training:.0f} GFLOP/s forward+backward")
-        if args.peak_gflops > 0:
-            line += (f" ({100 * forward / args.peak_gflops:.0f}% and "
-                     f"{100 * training / args.peak_gflops:.0f}% of the {args.peak_gflops:.0f} "
-                     f"GFLOP/s FMA peak)")
-        print(line)
+    print(f"fcn, fcn bf16{', PyTorch fp32 and PyTorch bf16 autocast' if with_torch else ''}, "
+          f"{args.rounds} alternating rounds, {args.model}", flush=True)
+    compare_precisions(fcntool, args.model, args.iterations, args.threads, args.rounds,
+                       with_torch, args.peak_gflops)
 
 
 if __name__ == "__main__":

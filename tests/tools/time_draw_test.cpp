@@ -149,6 +149,82 @@ TEST(TimeCommandTest, InputShapeAndBadInput) {
   EXPECT_THAT(r.output, HasSubstr("missing.prototxt"));
 }
 
+// --peak: the FMA peak lines after Caffe's, and each convolution's GFLOP/s (its flops over its
+// printed ms) and share of that peak in the per-layer table.
+TEST(TimeCommandTest, PeakAddsGflopsAndSharesOfTheMeasuredPeak) {
+  const std::string model = WriteFile(test::TempDir(), "deploy.prototxt", kDeployNet);
+  const Result r = Fcntool("time --model=" + model + " --iterations=2 --threads=1 --peak");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::smatch m;
+  if (!std::regex_search(
+          r.output, m,
+          std::regex(R"(FMA peak, fp32: ([0-9.]+) GFLOP/s on 1 threads \((avx512f|avx2) )"))) {
+    EXPECT_THAT(r.output, HasSubstr("FMA peak, fp32: none")) << r.output;
+    GTEST_SKIP() << "no FMA loop on this CPU";
+  }
+  const double peak = std::stod(m[1]);
+  EXPECT_GT(peak, 0.0);
+  EXPECT_GT(r.output.find("FMA peak, fp32:"), r.output.find("*** Benchmark ends ***"));
+  EXPECT_TRUE(
+      r.output.find("FMA peak, bf16: none (this CPU has no AVX512_BF16).") != std::string::npos ||
+      std::regex_search(
+          r.output,
+          std::regex(R"(FMA peak, bf16: [0-9.]+ GFLOP/s on 1 threads \(avx512_bf16 vdpbf16ps)")))
+      << r.output;
+  const std::size_t table = r.output.find(
+      "Per-layer table: layer, forward ms, backward ms, algo, "
+      "forward GFLOP/s, backward GFLOP/s");
+  ASSERT_NE(table, std::string::npos) << r.output;
+  const std::string rows = r.output.substr(table);
+  // conv1: 32x64x64 outputs x (16 x 3 x 3) multiply-adds; score: 3x32x32 x 32; the
+  // deconvolution up: its 3x32x32 inputs x (3 x 4 x 4). Backward computes the data and the
+  // weight gradients (force_backward; the frozen weights too): twice the forward.
+  const struct {
+    const char* layer;
+    double flops;
+  } expected[] = {{"conv1", 2.0 * 32 * 64 * 64 * 16 * 9},
+                  {"score", 2.0 * 3 * 32 * 32 * 32},
+                  {"up", 2.0 * 3 * 32 * 32 * 3 * 16}};
+  for (const auto& e : expected) {
+    const std::regex row("\\] " + std::string(e.layer) +
+                         " +([0-9.]+) +([0-9.]+)  \\S+ +([0-9.]+) +([0-9.]+) +([0-9.]+)% +"
+                         "([0-9.]+)% +(\\S+) +(\\S+)\n");
+    ASSERT_TRUE(std::regex_search(rows, m, row)) << e.layer << "\n" << rows;
+    const double forward_ms = std::stod(m[1]), backward_ms = std::stod(m[2]);
+    const double forward = std::stod(m[3]), backward = std::stod(m[4]);
+    // The printed figures are rounded (ms to 0.01, GFLOP/s to 0.1).
+    if (forward_ms >= 0.2) {
+      const double want = e.flops / forward_ms / 1e6;
+      EXPECT_NEAR(forward, want, 0.06 * want + 0.1) << e.layer << "\n" << rows;
+    }
+    if (backward_ms >= 0.2) {
+      const double want = 2 * e.flops / backward_ms / 1e6;
+      EXPECT_NEAR(backward, want, 0.06 * want + 0.1) << e.layer << "\n" << rows;
+    }
+    EXPECT_NEAR(std::stod(m[5]), 100 * forward / peak, 0.06 * 100 * forward / peak + 0.1)
+        << e.layer;
+    EXPECT_NEAR(std::stod(m[6]), 100 * backward / peak, 0.06 * 100 * backward / peak + 0.1)
+        << e.layer;
+  }
+  // Layers without multiply-adds have no figures.
+  EXPECT_TRUE(std::regex_search(rows, std::regex(R"(\] relu1 +[0-9.]+ +[0-9.]+  -\n)"))) << rows;
+  // The sums, to 4 significant digits: conv1 + score + up, and twice that backward.
+  ASSERT_TRUE(std::regex_search(rows, m, std::regex(R"(Convolution work, forward: (\S+) GFLOP)")));
+  EXPECT_DOUBLE_EQ(std::stod(m[1]), 0.03824) << rows;
+  ASSERT_TRUE(std::regex_search(rows, m, std::regex(R"(Convolution work, backward: (\S+) GFLOP)")));
+  EXPECT_DOUBLE_EQ(std::stod(m[1]), 0.07648) << rows;
+}
+
+TEST(TimeCommandTest, PeakWithoutAModelMeasuresOnlyThePeak) {
+  const Result r = Fcntool("time --peak --threads=1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("FMA peak, fp32: "));
+  EXPECT_THAT(r.output, HasSubstr("FMA peak, bf16: "));
+  EXPECT_THAT(r.output, Not(HasSubstr("Benchmark begins")));
+  // Without --peak the model stays required.
+  EXPECT_EQ(Fcntool("time").exit_code, 2);
+}
+
 // Whether Graphviz accepts the file (skips the check when `dot` is not installed).
 void ExpectDotAccepts(const std::string& path) {
   if (std::system("command -v dot >/dev/null 2>&1") != 0) {

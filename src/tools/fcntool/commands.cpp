@@ -167,14 +167,16 @@ const std::vector<Command>& Commands() {
       {"time",
        "time each layer's forward and backward pass of a training step",
        "fcntool time --model=NET.prototxt [--iterations=50] [--input_shape=N,C,H,W]\n"
-       "             [--phase=TRAIN] [--level=0] [--stage=a,b]\n"
+       "             [--phase=TRAIN] [--level=0] [--stage=a,b] [--peak]\n"
        "  Builds the net with force_backward (so a deploy net times like a training net), runs\n"
        "  one untimed forward and backward pass, then times every layer's Forward and Backward\n"
        "  over --iterations passes and prints the per-layer and total averages (as caffe time)\n"
-       "  and the peak resident memory. Inputs keep their declared shape with zero data.",
+       "  and the peak resident memory. Inputs keep their declared shape with zero data.\n"
+       "  --peak: also measures the CPU's FMA peak (fp32; bf16 with AVX512_BF16) on the same\n"
+       "  threads and adds each convolution's GFLOP/s and share of it; alone, only the peak.",
        {"model", "iterations", "input_shape", "phase", "level", "stage", "gpu", "threads", "engine",
-        "dnnl_keep_layouts", "precision", "cudnn_workspace_mb", "cudnn_deterministic",
-        "max_memory"},
+        "dnnl_keep_layouts", "precision", "cudnn_workspace_mb", "cudnn_deterministic", "max_memory",
+        "peak"},
        &RunTime},
       {"draw",
        "write the net as a Graphviz dot graph",

@@ -1,19 +1,29 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // fcntool time: per-layer forward and backward milliseconds of a full training step, with
-// `caffe time`'s log lines, plus the peak resident memory.
+// `caffe time`'s log lines, plus the peak resident memory; with --peak, the CPU's FMA peak and
+// each convolution's share of it.
+#include <gflags/gflags.h>
 #include <glog/logging.h>
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <iomanip>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "fcn/cpu_peak.h"
 #include "fcn/threads.h"
 #include "tools/fcntool/commands.h"
 #include "tools/fcntool/tool_options.h"
+
+DEFINE_bool(peak, false,
+            "time: also measure the CPU's FMA peak (fp32, and bf16 where the CPU has "
+            "AVX512_BF16) on the run's threads and print each convolution's GFLOP/s and share "
+            "of it; without --model, only the peak");
 
 namespace fcn::tool {
 
@@ -54,9 +64,74 @@ std::string AlgorithmOf(const std::string& engine) {
   return engine;
 }
 
+// The measured peaks, fp32 then bf16 (nullopt where the CPU has no such instruction).
+struct Peaks {
+  std::optional<PeakResult> fp32, bf16;
+};
+
+Peaks MeasurePeaks() {
+  Peaks peaks;
+  const int threads = NumThreads();
+  peaks.fp32 = MeasureFmaPeak(PeakKind::kFp32Fma, threads, 1.0);
+  peaks.bf16 = MeasureFmaPeak(PeakKind::kBf16Dot, threads, 1.0);
+  for (const auto& [kind, peak] :
+       {std::pair{PeakKind::kFp32Fma, &peaks.fp32}, std::pair{PeakKind::kBf16Dot, &peaks.bf16}}) {
+    std::ostringstream line;
+    line << "FMA peak, " << PeakKindName(kind) << ": ";
+    if (*peak) {
+      line << std::fixed << std::setprecision(1) << (*peak)->gflops << " GFLOP/s on "
+           << (*peak)->threads << " threads (" << (*peak)->kernel << ", " << std::setprecision(2)
+           << (*peak)->seconds << " s).";
+    } else {
+      line << (kind == PeakKind::kBf16Dot ? "none (this CPU has no AVX512_BF16)."
+                                          : "none (this CPU has no FMA instructions).");
+    }
+    LOG(INFO) << line.str();
+  }
+  return peaks;
+}
+
+// Flops (2 per multiply-add) of one forward pass of a Convolution, Deconvolution or
+// InnerProduct layer, biases left out; 0 for other layers. A convolution does, for each output
+// element, (input channels / group) x kernel area multiply-adds: the weight count over the
+// outputs. A deconvolution does that for each input element (the weights are input x output
+// channels / group x kernel area). An inner product does K multiply-adds for each output.
+double ForwardFlops(const Layer& layer, const BlobVec& bottom, const BlobVec& top) {
+  if (layer.blobs().empty()) return 0;
+  const Blob& weights = *layer.blobs()[0];
+  const std::string& type = layer.type();
+  double flops = 0;
+  if (type == "Convolution") {
+    const double per_output = static_cast<double>(weights.count()) / weights.shape(0);
+    for (const Blob* t : top) flops += 2.0 * t->count() * per_output;
+  } else if (type == "Deconvolution") {
+    const double per_input = static_cast<double>(weights.count()) / weights.shape(0);
+    for (const Blob* b : bottom) flops += 2.0 * b->count() * per_input;
+  } else if (type == "InnerProduct") {
+    const auto outputs = layer.layer_param().inner_product_param().num_output();
+    if (outputs == 0) return 0;
+    const double per_output = static_cast<double>(weights.count()) / outputs;
+    for (const Blob* t : top) flops += 2.0 * t->count() * per_output;
+  }
+  return flops;
+}
+
+// "12.3%" of a peak, or "-" without one.
+std::string ShareText(double gflops, const std::optional<PeakResult>& peak) {
+  if (!peak || peak->gflops <= 0) return "-";
+  std::ostringstream text;
+  text << std::fixed << std::setprecision(1) << 100.0 * gflops / peak->gflops << "%";
+  return text.str();
+}
+
 }  // namespace
 
 int RunTime() {
+  if (FLAGS_peak && FLAGS_model.empty()) {
+    LOG(INFO) << "Threads: " << NumThreads();
+    MeasurePeaks();
+    return 0;
+  }
   RequireFlag("model", FLAGS_model);
   if (FLAGS_iterations <= 0) {
     throw ConfigError(StrCat("--iterations=", FLAGS_iterations, ": expected a positive count"));
@@ -149,14 +224,67 @@ int RunTime() {
   LOG(INFO) << "Average Forward-Backward: " << total / iters << " ms.";
   LOG(INFO) << "Total Time: " << total << " ms.";
   LOG(INFO) << "*** Benchmark ends ***";
-  // fcn: the same averages with the algorithm each layer ran (after Caffe's lines).
-  LOG(INFO) << "Per-layer table: layer, forward ms, backward ms, algo";
+  // fcn: the same averages with the algorithm each layer ran (after Caffe's lines); with
+  // --peak, each convolution's GFLOP/s and share of the peaks measured now. Backward computes
+  // the data gradient and the weight gradient, each the forward's work, where asked for.
+  Peaks peaks;
+  std::vector<double> forward_flops(n, 0.0), backward_flops(n, 0.0);
+  if (FLAGS_peak) {
+    peaks = MeasurePeaks();
+    for (std::size_t i = 0; i < n; ++i) {
+      forward_flops[i] = ForwardFlops(*layers[i], bottoms[i], tops[i]);
+      const bool data_grad = std::find(need[i].begin(), need[i].end(), true) != need[i].end();
+      const bool weight_grad = !layers[i]->blobs().empty() && layers[i]->param_propagate_down(0);
+      backward_flops[i] = forward_flops[i] * ((data_grad ? 1 : 0) + (weight_grad ? 1 : 0));
+    }
+  }
+  auto gflops = [&](double flops, double ms) { return ms > 0 ? flops / ms / 1e6 : 0.0; };
+  LOG(INFO) << "Per-layer table: layer, forward ms, backward ms, algo"
+            << (FLAGS_peak ? ", forward GFLOP/s, backward GFLOP/s, forward and backward % of "
+                             "the fp32 peak, forward and backward % of the bf16 peak"
+                           : "");
   for (std::size_t i = 0; i < n; ++i) {
     std::ostringstream row;
     row << std::setw(20) << std::left << net.layer_names()[i] << std::right << std::fixed
         << std::setprecision(2) << std::setw(10) << forward_ms[i] / iters << std::setw(10)
-        << backward_ms[i] / iters << "  " << AlgorithmOf(layers[i]->engine_name());
+        << backward_ms[i] / iters << "  ";
+    if (FLAGS_peak && forward_flops[i] > 0) {
+      row << std::setw(10) << std::left << AlgorithmOf(layers[i]->engine_name()) << std::right;
+      const double f = gflops(forward_flops[i], forward_ms[i] / iters);
+      const double b = gflops(backward_flops[i], backward_ms[i] / iters);
+      row << std::setprecision(1) << std::setw(10) << f << std::setw(10) << b << std::setw(8)
+          << ShareText(f, peaks.fp32) << std::setw(8) << ShareText(b, peaks.fp32) << std::setw(8)
+          << ShareText(f, peaks.bf16) << std::setw(8) << ShareText(b, peaks.bf16);
+    } else {
+      row << AlgorithmOf(layers[i]->engine_name());
+    }
     LOG(INFO) << row.str();
+  }
+  if (FLAGS_peak) {
+    // The layers' work over their own time, and over the whole pass (everything else
+    // included), as shares of each peak.
+    double flops[2] = {0, 0}, layer_ms[2] = {0, 0};
+    for (std::size_t i = 0; i < n; ++i) {
+      if (forward_flops[i] <= 0) continue;
+      flops[0] += forward_flops[i];
+      flops[1] += backward_flops[i];
+      layer_ms[0] += forward_ms[i] / iters;
+      layer_ms[1] += backward_ms[i] / iters;
+    }
+    const double pass_ms[2] = {forward_total / iters, backward_total / iters};
+    const char* names[2] = {"forward", "backward"};
+    for (int p = 0; p < 2; ++p) {
+      const double in_layers = gflops(flops[p], layer_ms[p]);
+      const double in_pass = gflops(flops[p], pass_ms[p]);
+      std::ostringstream line;
+      line << std::setprecision(4) << "Convolution work, " << names[p] << ": " << flops[p] / 1e9
+           << " GFLOP; " << std::fixed << std::setprecision(1) << in_layers
+           << " GFLOP/s in their layers (" << ShareText(in_layers, peaks.fp32)
+           << " of the fp32 peak, " << ShareText(in_layers, peaks.bf16) << " of the bf16 peak), "
+           << in_pass << " GFLOP/s over the pass (" << ShareText(in_pass, peaks.fp32) << ", "
+           << ShareText(in_pass, peaks.bf16) << ").";
+      LOG(INFO) << line.str();
+    }
   }
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
