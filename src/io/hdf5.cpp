@@ -339,7 +339,9 @@ class Reader {
 //
 // The checker is the executable fcn-hdf5-check (hdf5_check_main.cpp, ServeHdf5Checks below),
 // started once with posix_spawn and kept: each file costs one request and one answer over a
-// socket, and a checker that died is started again for the next file. posix_spawn copies
+// socket. The checker reads the files in a worker it forks, so a damaged file ends the worker
+// only (the answer says so; ServeHdf5Checks); a checker that died itself is started again for
+// the next file. posix_spawn copies
 // nothing of this process (fork of a large process, a fuzzer's under AddressSanitizer most of
 // all, copies its page tables, and a forked child of a multi-threaded process may only call
 // async-signal-safe functions, which libhdf5 is not). Without the executable (FCN_HDF5_CHECK
@@ -468,7 +470,8 @@ bool ReadExactly(int fd, std::size_t size, std::string* bytes) {
 }
 
 // The request line: "<kind> <number of counts, or -1> <count>... <path length>\n", then the
-// path's bytes. The answer: "ok\n" once the read has finished (with or without an error).
+// path's bytes. The answer: "ok\n" once the read has finished (with or without an error), or
+// "died <wait status>\n" when the checker's worker died reading the file.
 std::string EncodeRequest(const std::string& path, const CheckRequest& request) {
   std::string text = StrCat(request.kind, " ");
   if (request.history_counts == nullptr) {
@@ -507,9 +510,14 @@ class Checker {
         continue;
       }
       std::string answer;
-      if (ReadLine(fd_, &answer) && answer == "ok") return Outcome::kRead;
-      const int status = Reap();
-      ThrowDamaged(path, status);
+      const bool answered = ReadLine(fd_, &answer);
+      if (answered && answer == "ok") return Outcome::kRead;
+      // The checker's worker died reading the file; the checker lives on for the next one.
+      int status = 0;
+      if (answered && std::sscanf(answer.c_str(), "died %d", &status) == 1) {
+        ThrowDamaged(path, status);
+      }
+      ThrowDamaged(path, Reap());
     }
     return Outcome::kUnavailable;
   }
@@ -729,14 +737,15 @@ SolverState ReadSolverStateFromHdf5File(const std::string& path,
   return ReadSolverStateUnchecked(path, history_counts);
 }
 
-int ServeHdf5Checks(int fd) {
-  // Each file libhdf5 opens calloc's its metadata cache (H5C_create, about 0.5 MB) and frees it
-  // at close; above the fixed-size free list's limit (64 KB by default) the block goes back to
-  // malloc, which maps fresh pages and faults each of them in again for the next file. This
-  // long-lived checker keeps up to 16 MiB a list (64 MiB in all) so that every file reuses one
-  // cache: that page faulting was about 70% of the HDF5 fuzz target's time (fuzz/fuzz_util.cpp
-  // sets the same limits in the fuzzing process).
-  H5set_free_list_limits(64 << 20, 16 << 20, 0, 0, 0, 0);
+namespace {
+
+// What a worker of the checker returns (an ASan report exits with 1, a crash by its signal).
+constexpr int kWorkerEof = 0;         // the asking process closed the connection
+constexpr int kWorkerBadRequest = 2;  // a request it could not parse
+constexpr int kWorkerCannotSend = 3;  // the answer could not be sent
+
+// Serves requests until EOF: reads each file and answers "ok".
+int ServeRequests(int fd) {
   std::string line;
   std::string path;
   while (ReadLine(fd, &line)) {
@@ -753,19 +762,50 @@ int ServeHdf5Checks(int fd) {
     std::size_t size = 0;
     in >> size;
     if (!in || (kind != 'M' && kind != 'S') || size > (1u << 20) || !ReadExactly(fd, size, &path)) {
-      return 2;
+      return kWorkerBadRequest;
     }
-    // Read here: a file on which libhdf5 crashes ends this checker, and the asking process
-    // starts another. (A fork per file here, to keep the checker alive, cost 100-200 ms under
-    // AddressSanitizer, ten times a read.)
     try {
       ReadUnchecked(path, CheckRequest{kind, n >= 0 ? &counts : nullptr});
     } catch (const std::exception&) {
       // The reader's own error comes from the real read in the asking process.
     }
-    if (!SendAll(fd, "ok\n")) return 1;
+    if (!SendAll(fd, "ok\n")) return kWorkerCannotSend;
   }
-  return 0;
+  return kWorkerEof;
+}
+
+}  // namespace
+
+int ServeHdf5Checks(int fd) {
+  // Each file libhdf5 opens calloc's its metadata cache (H5C_create, about 0.5 MB) and frees it
+  // at close; above the fixed-size free list's limit (64 KB by default) the block goes back to
+  // malloc, which maps fresh pages and faults each of them in again for the next file. This
+  // long-lived checker keeps up to 16 MiB a list (64 MiB in all) so that every file reuses one
+  // cache: that page faulting was about 70% of the HDF5 fuzz target's time (fuzz/fuzz_util.cpp
+  // sets the same limits in the fuzzing process).
+  H5set_free_list_limits(64 << 20, 16 << 20, 0, 0, 0, 0);
+  // The files are read by a worker forked from this process, which has loaded its libraries
+  // but read nothing (and runs no thread). A worker serves file after file; one that dies on a
+  // damaged file is reported to the asking process as "died <wait status>" and replaced by a
+  // new fork, at a fraction of the cost of starting the executable again (its ~150 shared
+  // libraries, and AddressSanitizer's start in the sanitizer builds: about 0.5 s of CPU, which
+  // was most of the HDF5 fuzz target's time once its corpus held damaged files). Without
+  // fork, the requests are served here and a damaged file ends this process, as before.
+  for (;;) {
+    const pid_t worker = fork();
+    if (worker < 0) return ServeRequests(fd);
+    if (worker == 0) _exit(ServeRequests(fd));
+    int status = 0;
+    while (waitpid(worker, &status, 0) < 0) {
+      if (errno != EINTR) return 1;
+    }
+    if (WIFEXITED(status) &&
+        (WEXITSTATUS(status) == kWorkerEof || WEXITSTATUS(status) == kWorkerBadRequest ||
+         WEXITSTATUS(status) == kWorkerCannotSend)) {
+      return WEXITSTATUS(status);
+    }
+    if (!SendAll(fd, StrCat("died ", status, "\n"))) return kWorkerCannotSend;
+  }
 }
 
 }  // namespace fcn
