@@ -107,7 +107,9 @@ class Blob {
   /// Reads the values (and the shape, when reshape is true) of a BlobProto, honouring the
   /// legacy num/channels/height/width and double_data fields. Throws ConfigError when the
   /// value count disagrees with the shape, or when reshape is false and shapes differ.
-  void FromProto(const BlobProto& proto, bool reshape = true);
+  /// `delivered` >= 0 says that many values are already in this blob's data (a streamed load
+  /// read them there, ForEachWeightsLayer) and the proto carries none of its own.
+  void FromProto(const BlobProto& proto, bool reshape = true, std::int64_t delivered = -1);
   /// Writes shape + float data (+ diff when write_diff).
   void ToProto(BlobProto* proto, bool write_diff = false) const;
   /// Caffe's ShapeEquals: legacy 4-D protos compare right-aligned with leading 1s.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,9 @@ void WriteStringToFile(const std::string& bytes, const std::string& path);
 bool UpgradeNetAsNeeded(const std::string& what, NetParameter* param);
 /// Converts the deprecated input/input_dim/input_shape fields into an Input layer.
 bool UpgradeNetInput(NetParameter* param);
+/// One V1 (`layers`) layer as a current LayerParameter (its parameter blobs included); `what`
+/// names the file in errors.
+LayerParameter UpgradeV1Layer(const std::string& what, const V1LayerParameter& v1);
 
 /// Reads a whole file; throws ConfigError naming the path when it cannot be read.
 std::string ReadFileToString(const std::string& path);
@@ -63,6 +67,31 @@ bool IsHdf5File(const std::string& path);
 
 /// Reads a weights file in either form: HDF5 (by signature) or a binary NetParameter.
 NetParameter ReadWeightsFile(const std::string& path);
+
+/// Where a streamed weights read may put a parameter blob's values: called with the layer's
+/// name, the blob's index in the layer and its number of values when the reader meets them;
+/// returns a buffer of that many floats to read them straight into, or null to leave them in
+/// the LayerParameter.
+using WeightsSink = std::function<float*(const std::string& layer, int blob, std::int64_t count)>;
+/// Called with each layer of a weights file; delivered[j] is the number of values of blob j
+/// that went to the sink (its `data` is then empty), or -1.
+using WeightsVisitor =
+    std::function<void(const LayerParameter& layer, const std::vector<std::int64_t>& delivered)>;
+
+/// Calls `visit` with each layer of a weights file, in file order, as ReadWeightsFile would
+/// return them (V1 `layers` upgraded). A binary .caffemodel is read one layer at a time, and
+/// a current-format layer's parameter values go straight into the buffers `sink` gives (read
+/// from the file into them, no copy in between), so a load needs little more memory than the
+/// net's parameters (VGG-16 FCN-8s: 537 MB, where a whole-file read adds 537 MB more). An
+/// HDF5 file, and a V1 one, is read whole or a layer at a time without the sink. The file's
+/// other fields (name, inputs, state) are skipped. Throws ConfigError naming the path as
+/// ReadWeightsFile does; an error of `visit` stops the reading; a file found damaged after
+/// some layers has already passed them on.
+void ForEachWeightsLayer(const std::string& path, const WeightsVisitor& visit,
+                         const WeightsSink& sink = nullptr);
+/// ForEachWeightsLayer for a binary NetParameter file.
+void ForEachLayerInBinaryNetParam(const std::string& path, const WeightsVisitor& visit,
+                                  const WeightsSink& sink = nullptr);
 
 /// Shape of a BlobProto (legacy 4-D fields or `shape`).
 std::vector<std::int64_t> ProtoShape(const BlobProto& proto);

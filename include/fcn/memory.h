@@ -48,11 +48,16 @@ class HostBufferPool {
   HostBufferPool(const HostBufferPool&) = delete;
   HostBufferPool& operator=(const HostBufferPool&) = delete;
 
-  /// A pooled buffer of `bytes` to bytes * 5 / 4 bytes (its size in *capacity), or null.
+  /// A pooled buffer of `bytes` to bytes * 5 / 4 bytes (any larger one with set_any_larger;
+  /// its size in *capacity), or null.
   void* Take(std::size_t bytes, std::size_t* capacity);
   /// Keeps `buffer` (of `capacity` bytes, from std::aligned_alloc) for a later Take, or frees
   /// it when the pool is full.
   void Put(void* buffer, std::size_t capacity);
+  /// With any_larger, the smallest pooled buffer of at least the request serves it, however
+  /// much larger (for a net whose passes repeat one sequence of allocations).
+  void set_any_larger(bool any_larger);
+  bool any_larger() const;
   /// Bytes held for reuse now, and the number of buffers.
   std::size_t pooled_bytes() const;
   std::size_t pooled_buffers() const;
@@ -62,6 +67,7 @@ class HostBufferPool {
   mutable std::mutex mutex_;
   std::multimap<std::size_t, void*> free_;
   std::size_t pooled_ = 0;
+  bool any_larger_ = false;
 };
 
 class SyncedMemory {

@@ -25,6 +25,21 @@ struct NetStateOptions {
   std::vector<std::string> stages;
 };
 
+class Net;
+
+/// What a weights file holds, counted layer by layer as it is read (ForEachWeightsLayer), for
+/// the checks that used to look at the whole file: whether it sets a parameter of the net.
+struct WeightsTally {
+  std::size_t layers = 0;                 ///< layers in the file
+  std::size_t blobs = 0;                  ///< parameter blobs in all
+  std::size_t layers_with_params = 0;     ///< layers that hold parameter blobs
+  std::vector<std::string> with_params;   ///< the first five of those, by name
+  bool names_a_layer = false;             ///< one with blobs has the name of one of the net's
+  bool names_a_parametric_layer = false;  ///< ... of one that has parameters
+  /// Counts `layer`, matching its name against `net`.
+  void Add(const LayerParameter& layer, const Net& net);
+};
+
 class Net {
  public:
   /// Builds from a parameter as is (its `state` decides the phase), with the default Options
@@ -143,14 +158,27 @@ class Net {
   /// naming `what` (the file), the layer and both shapes.
   void CopyTrainedLayersFrom(const NetParameter& weights, const std::string& what = "weights",
                              std::vector<std::string>* ignored = nullptr);
+  /// CopyTrainedLayersFrom for one source layer (the step of a streamed load).
+  /// `delivered` (one entry per blob, -1 for none) counts values a streamed load already read
+  /// into the net's blob (ForEachWeightsLayer's sink).
+  void CopyTrainedLayer(const LayerParameter& source, const std::string& what,
+                        std::vector<std::string>* ignored = nullptr,
+                        const std::vector<std::int64_t>& delivered = {});
   /// Throws ConfigError naming `file` when the net has learnable parameters and `weights`
   /// sets none of them (a truncated file, or one holding only parameterless layers): loading
   /// it would leave every parameter at its filler values without a word.
   void CheckWeightsSetAParameter(const NetParameter& weights, const std::string& file) const;
+  /// The same check on a tally of the file's layers (a streamed load).
+  void CheckWeightsSetAParameter(const WeightsTally& tally, const std::string& file) const;
   /// Reads a .caffemodel (current or V1) or an HDF5 .caffemodel.h5 (detected by its
-  /// signature) and copies it in (CheckWeightsSetAParameter first).
+  /// signature) and copies it in. A binary file is read and copied a layer at a time
+  /// (ForEachWeightsLayer), so the load needs the net's parameters plus one layer of the file;
+  /// its errors come as CopyTrainedLayersFrom's after CheckWeightsSetAParameter's.
   void CopyTrainedLayersFromFile(const std::string& path,
                                  std::vector<std::string>* ignored = nullptr);
+  /// The same with another check of the file's tally in place of CheckWeightsSetAParameter.
+  void CopyTrainedLayersFromFile(const std::string& path, std::vector<std::string>* ignored,
+                                 const std::function<void(const WeightsTally&)>& check);
   /// Makes layers with the same name share parameter data with `other` (test nets).
   void ShareTrainedLayersWith(const Net& other);
   /// Writes the net (every layer, its full parameter and blobs) as Caffe's ToProto does.

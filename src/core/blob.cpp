@@ -103,7 +103,7 @@ bool Blob::ShapeEquals(const BlobProto& proto) const {
   return true;
 }
 
-void Blob::FromProto(const BlobProto& proto, bool reshape) {
+void Blob::FromProto(const BlobProto& proto, bool reshape, std::int64_t delivered) {
   const std::vector<std::int64_t> proto_shape = ProtoShape(proto);
   // A shape that claims more values than the proto carries is refused before any memory is
   // taken for it (a damaged file can claim 2^29 elements in a few bytes).
@@ -115,7 +115,9 @@ void Blob::FromProto(const BlobProto& proto, bool reshape) {
     claimed *= d;
   }
   const std::int64_t stored =
-      proto.double_data_size() > 0 ? proto.double_data_size() : proto.data_size();
+      delivered >= 0
+          ? delivered + proto.data_size() + proto.double_data_size()
+          : (proto.double_data_size() > 0 ? proto.double_data_size() : proto.data_size());
   if (stored != claimed) {
     throw ConfigError(StrCat("blob holds ", stored,
                              proto.double_data_size() > 0 ? " double values" : " values",
@@ -133,8 +135,11 @@ void Blob::FromProto(const BlobProto& proto, bool reshape) {
     throw ConfigError(
         StrCat("shape mismatch: stored ", ShapeString(proto_shape), ", expected ", shape_string()));
   }
-  float* data = mutable_cpu_data();
-  if (proto.double_data_size() > 0) {
+  if (delivered >= 0) {
+    // Already in place; the count above matched, so the proto holds no values of its own.
+    FCN_CHECK(delivered == count_, "delivered ", delivered, " values for ", count_);
+  } else if (proto.double_data_size() > 0) {
+    float* data = mutable_cpu_data();
     if (proto.double_data_size() != count_) {
       throw ConfigError(StrCat("blob holds ", proto.double_data_size(), " double values for shape ",
                                ShapeString(proto_shape)));
@@ -142,6 +147,7 @@ void Blob::FromProto(const BlobProto& proto, bool reshape) {
     for (std::int64_t i = 0; i < count_; ++i)
       data[i] = static_cast<float>(proto.double_data(static_cast<int>(i)));
   } else {
+    float* data = mutable_cpu_data();
     if (proto.data_size() != count_) {
       throw ConfigError(StrCat("blob holds ", proto.data_size(), " values for shape ",
                                ShapeString(proto_shape), " (", count_, " expected)"));

@@ -19,7 +19,7 @@ HostBufferPool::~HostBufferPool() {
 void* HostBufferPool::Take(std::size_t bytes, std::size_t* capacity) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = free_.lower_bound(bytes);
-  if (it == free_.end() || it->first > bytes + bytes / 4) return nullptr;
+  if (it == free_.end() || (!any_larger_ && it->first > bytes + bytes / 4)) return nullptr;
   void* buffer = it->second;
   *capacity = it->first;
   pooled_ -= it->first;
@@ -38,6 +38,16 @@ void HostBufferPool::Put(void* buffer, std::size_t capacity) {
     }
   }
   std::free(buffer);
+}
+
+void HostBufferPool::set_any_larger(bool any_larger) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  any_larger_ = any_larger;
+}
+
+bool HostBufferPool::any_larger() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return any_larger_;
 }
 
 std::size_t HostBufferPool::pooled_bytes() const {

@@ -7,6 +7,7 @@
 #include <glog/logging.h>
 
 #include <algorithm>
+#include <exception>
 #include <map>
 #include <set>
 
@@ -390,7 +391,11 @@ void Net::AppendParam(const LayerParameter& lp, int layer_id, int param_id) {
   if (param_name.empty() || param_names_index_.count(param_name) == 0) {
     // This layer owns the blob.
     param_owners_.push_back(-1);
-    params_.back()->set_host_pool(host_pool_);
+    // A net that trains reuses the buffers its parameters change layout through (a test net
+    // sharing them converts them each pass); one that does not converts them once (the kept
+    // oneDNN weight layout), and pooling the old plain buffers would keep them all: 411 MB
+    // for fc6 of FCN-8s.
+    if (phase_ != TEST) params_.back()->set_host_pool(host_pool_);
     if (!param_name.empty()) param_names_index_[param_name] = net_param_id;
     const int learnable_id = static_cast<int>(learnable_params_.size());
     learnable_params_.push_back(params_.back().get());
@@ -536,58 +541,106 @@ int Net::layer_index(const std::string& name) const {
 
 void Net::CopyTrainedLayersFrom(const NetParameter& weights, const std::string& what,
                                 std::vector<std::string>* ignored) {
-  for (const LayerParameter& source : weights.layer()) {
-    const int target_id = layer_index(source.name());
-    if (target_id < 0) {
-      VLOG(1) << "Ignoring source layer " << source.name();
-      if (ignored) ignored->push_back(source.name());
-      continue;
+  for (const LayerParameter& source : weights.layer()) CopyTrainedLayer(source, what, ignored);
+}
+
+void Net::CopyTrainedLayer(const LayerParameter& source, const std::string& what,
+                           std::vector<std::string>* ignored,
+                           const std::vector<std::int64_t>& delivered) {
+  const int target_id = layer_index(source.name());
+  if (target_id < 0) {
+    VLOG(1) << "Ignoring source layer " << source.name();
+    if (ignored) ignored->push_back(source.name());
+    return;
+  }
+  auto& target_blobs = layers_[static_cast<std::size_t>(target_id)]->blobs();
+  if (static_cast<int>(target_blobs.size()) != source.blobs_size()) {
+    throw ConfigError(StrCat(what, ": layer \"", source.name(), "\" has ", source.blobs_size(),
+                             " parameter blob(s) in the file but ", target_blobs.size(),
+                             " in the net; rename the layer in the net to learn it from "
+                             "scratch"));
+  }
+  for (int j = 0; j < source.blobs_size(); ++j) {
+    Blob& target = *target_blobs[static_cast<std::size_t>(j)];
+    if (!target.ShapeEquals(source.blobs(j))) {
+      throw ConfigError(StrCat(what, ": cannot copy parameter ", j, " of layer \"", source.name(),
+                               "\": shape mismatch, the file has ",
+                               ShapeString(ProtoShape(source.blobs(j))), ", the net expects ",
+                               target.shape_string(),
+                               "; rename the layer in the net to learn it from scratch"));
     }
-    auto& target_blobs = layers_[static_cast<std::size_t>(target_id)]->blobs();
-    if (static_cast<int>(target_blobs.size()) != source.blobs_size()) {
-      throw ConfigError(StrCat(what, ": layer \"", source.name(), "\" has ", source.blobs_size(),
-                               " parameter blob(s) in the file but ", target_blobs.size(),
-                               " in the net; rename the layer in the net to learn it from "
-                               "scratch"));
-    }
-    for (int j = 0; j < source.blobs_size(); ++j) {
-      Blob& target = *target_blobs[static_cast<std::size_t>(j)];
-      if (!target.ShapeEquals(source.blobs(j))) {
-        throw ConfigError(StrCat(what, ": cannot copy parameter ", j, " of layer \"", source.name(),
-                                 "\": shape mismatch, the file has ",
-                                 ShapeString(ProtoShape(source.blobs(j))), ", the net expects ",
-                                 target.shape_string(),
-                                 "; rename the layer in the net to learn it from scratch"));
-      }
-      try {
-        target.FromProto(source.blobs(j), /*reshape=*/false);
-      } catch (const ConfigError& e) {
-        throw ConfigError(
-            StrCat(what, ": layer \"", source.name(), "\" parameter ", j, ": ", e.message()));
-      }
+    try {
+      const auto jj = static_cast<std::size_t>(j);
+      target.FromProto(source.blobs(j), /*reshape=*/false,
+                       jj < delivered.size() ? delivered[jj] : -1);
+    } catch (const ConfigError& e) {
+      throw ConfigError(
+          StrCat(what, ": layer \"", source.name(), "\" parameter ", j, ": ", e.message()));
     }
   }
 }
 
+void WeightsTally::Add(const LayerParameter& layer, const Net& net) {
+  ++layers;
+  blobs += static_cast<std::size_t>(layer.blobs_size());
+  if (layer.blobs_size() == 0) return;
+  if (layers_with_params++ < 5) with_params.push_back(layer.name());
+  const Layer* target = net.layer_by_name(layer.name());
+  names_a_layer = names_a_layer || target != nullptr;
+  names_a_parametric_layer =
+      names_a_parametric_layer || (target != nullptr && !target->blobs().empty());
+}
+
 void Net::CheckWeightsSetAParameter(const NetParameter& weights, const std::string& file) const {
+  WeightsTally tally;
+  for (const LayerParameter& source : weights.layer()) tally.Add(source, *this);
+  CheckWeightsSetAParameter(tally, file);
+}
+
+void Net::CheckWeightsSetAParameter(const WeightsTally& tally, const std::string& file) const {
   std::size_t net_params = 0;
   for (const auto& layer : layers_) net_params += layer->blobs().size();
-  if (net_params == 0) return;
-  for (const LayerParameter& source : weights.layer()) {
-    if (source.blobs_size() > 0 && layer_index(source.name()) >= 0) return;
-  }
-  std::size_t file_blobs = 0;
-  for (const LayerParameter& source : weights.layer()) file_blobs += source.blobs_size();
+  if (net_params == 0 || tally.names_a_layer) return;
   throw ConfigError(StrCat(file, ": sets no parameter of net \"", name_, "\" (the file holds ",
-                           weights.layer_size(), " layer(s) with ", file_blobs,
+                           tally.layers, " layer(s) with ", tally.blobs,
                            " parameter blob(s) in all; the net has ", net_params,
                            "): is it truncated, or the weights of another net?"));
 }
 
 void Net::CopyTrainedLayersFromFile(const std::string& path, std::vector<std::string>* ignored) {
-  const NetParameter weights = ReadWeightsFile(path);
-  CheckWeightsSetAParameter(weights, path);
-  CopyTrainedLayersFrom(weights, path, ignored);
+  CopyTrainedLayersFromFile(
+      path, ignored, [&](const WeightsTally& tally) { CheckWeightsSetAParameter(tally, path); });
+}
+
+void Net::CopyTrainedLayersFromFile(const std::string& path, std::vector<std::string>* ignored,
+                                    const std::function<void(const WeightsTally&)>& check) {
+  // Copied as the layers come; the first copy error is held until the whole file has been
+  // tallied and checked, so that the check's error comes first, as when the file was read
+  // whole and checked before the copy.
+  // The values of a blob whose element count matches go straight from the file into it; its
+  // shape is checked when the layer is complete (the file's shape follows the values).
+  WeightsTally tally;
+  std::exception_ptr copy_error;
+  const WeightsSink sink = [&](const std::string& name, int j, std::int64_t count) -> float* {
+    const Layer* target = copy_error ? nullptr : layer_by_name(name);
+    if (target == nullptr || j >= static_cast<int>(target->blobs().size())) return nullptr;
+    Blob& blob = *target->blobs()[static_cast<std::size_t>(j)];
+    if (blob.count() != count) return nullptr;
+    return static_cast<float*>(blob.data_memory().mutable_host_data_in(nullptr, true));
+  };
+  const WeightsVisitor visit = [&](const LayerParameter& layer,
+                                   const std::vector<std::int64_t>& delivered) {
+    tally.Add(layer, *this);
+    if (copy_error) return;
+    try {
+      CopyTrainedLayer(layer, path, ignored, delivered);
+    } catch (const ConfigError&) {
+      copy_error = std::current_exception();
+    }
+  };
+  ForEachWeightsLayer(path, visit, sink);
+  check(tally);
+  if (copy_error) std::rethrow_exception(copy_error);
 }
 
 void Net::ShareTrainedLayersWith(const Net& other) {

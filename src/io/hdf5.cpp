@@ -610,6 +610,18 @@ NetParameter ReadWeightsFile(const std::string& path) {
   return IsHdf5File(path) ? ReadNetParamFromHdf5File(path) : ReadNetParamFromBinaryFile(path);
 }
 
+void ForEachWeightsLayer(const std::string& path, const WeightsVisitor& visit,
+                         const WeightsSink& sink) {
+  if (!IsHdf5File(path)) {
+    ForEachLayerInBinaryNetParam(path, visit, sink);
+    return;
+  }
+  const NetParameter weights = ReadNetParamFromHdf5File(path);
+  for (const LayerParameter& layer : weights.layer()) {
+    visit(layer, std::vector<std::int64_t>(static_cast<std::size_t>(layer.blobs_size()), -1));
+  }
+}
+
 namespace {
 
 NetParameter ReadNetParamUnchecked(const std::string& path) {

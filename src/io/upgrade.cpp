@@ -60,6 +60,44 @@ std::string V1TypeName(V1LayerParameter::LayerType type) {
   return it == names.end() ? "" : it->second;
 }
 
+}  // namespace
+
+bool UpgradeNetInput(NetParameter* param) {
+  if (param->input_size() == 0 && param->input_dim_size() == 0 && param->input_shape_size() == 0) {
+    return false;
+  }
+  const int num_inputs = param->input_size();
+  if (param->input_dim_size() > 0 && param->input_dim_size() != 4 * num_inputs) {
+    throw ConfigError(StrCat("net input: ", param->input_dim_size(), " input_dim values for ",
+                             num_inputs, " input(s); give 4 per input"));
+  }
+  if (param->input_shape_size() > 0 && param->input_shape_size() != num_inputs) {
+    throw ConfigError(StrCat("net input: ", param->input_shape_size(), " input_shape entries for ",
+                             num_inputs, " input(s); give one per input"));
+  }
+  LayerParameter input;
+  input.set_name("input");
+  input.set_type("Input");
+  for (int i = 0; i < num_inputs; ++i) {
+    input.add_top(param->input(i));
+    if (param->input_shape_size() > 0) {
+      *input.mutable_input_param()->add_shape() = param->input_shape(i);
+    } else if (param->input_dim_size() > 0) {
+      BlobShape* shape = input.mutable_input_param()->add_shape();
+      for (int d = 0; d < 4; ++d) shape->add_dim(param->input_dim(4 * i + d));
+    }
+  }
+  NetParameter upgraded = *param;
+  upgraded.clear_layer();
+  *upgraded.add_layer() = input;
+  for (const LayerParameter& layer : param->layer()) *upgraded.add_layer() = layer;
+  upgraded.clear_input();
+  upgraded.clear_input_dim();
+  upgraded.clear_input_shape();
+  *param = std::move(upgraded);
+  return true;
+}
+
 LayerParameter UpgradeV1Layer(const std::string& what, const V1LayerParameter& v1) {
   if (v1.has_layer()) {
     throw ConfigError(StrCat(what, ": layer \"", v1.name(),
@@ -117,44 +155,6 @@ LayerParameter UpgradeV1Layer(const std::string& what, const V1LayerParameter& v
     if (transform->ByteSizeLong() == 0) out.clear_transform_param();
   }
   return out;
-}
-
-}  // namespace
-
-bool UpgradeNetInput(NetParameter* param) {
-  if (param->input_size() == 0 && param->input_dim_size() == 0 && param->input_shape_size() == 0) {
-    return false;
-  }
-  const int num_inputs = param->input_size();
-  if (param->input_dim_size() > 0 && param->input_dim_size() != 4 * num_inputs) {
-    throw ConfigError(StrCat("net input: ", param->input_dim_size(), " input_dim values for ",
-                             num_inputs, " input(s); give 4 per input"));
-  }
-  if (param->input_shape_size() > 0 && param->input_shape_size() != num_inputs) {
-    throw ConfigError(StrCat("net input: ", param->input_shape_size(), " input_shape entries for ",
-                             num_inputs, " input(s); give one per input"));
-  }
-  LayerParameter input;
-  input.set_name("input");
-  input.set_type("Input");
-  for (int i = 0; i < num_inputs; ++i) {
-    input.add_top(param->input(i));
-    if (param->input_shape_size() > 0) {
-      *input.mutable_input_param()->add_shape() = param->input_shape(i);
-    } else if (param->input_dim_size() > 0) {
-      BlobShape* shape = input.mutable_input_param()->add_shape();
-      for (int d = 0; d < 4; ++d) shape->add_dim(param->input_dim(4 * i + d));
-    }
-  }
-  NetParameter upgraded = *param;
-  upgraded.clear_layer();
-  *upgraded.add_layer() = input;
-  for (const LayerParameter& layer : param->layer()) *upgraded.add_layer() = layer;
-  upgraded.clear_input();
-  upgraded.clear_input_dim();
-  upgraded.clear_input_shape();
-  *param = std::move(upgraded);
-  return true;
 }
 
 bool UpgradeNetAsNeeded(const std::string& what, NetParameter* param) {

@@ -249,9 +249,7 @@ void Solver::RestoreFile(const std::string& state_file) {
   if (state.has_learned_net()) {
     const std::string weights = FindLearnedNet(state.learned_net(), state_file);
     CheckPair(state, weights, state_file);
-    const NetParameter learned = ReadWeightsFile(weights);
-    CheckWeightsMatch(learned, *net_, weights, true);
-    net_->CopyTrainedLayersFrom(learned, weights);
+    CopyWeightsFile(net_.get(), weights, true, nullptr);
   }
   if (state.world_size() != world_size()) {
     LOG(WARNING) << state_file << " was written by a run of " << state.world_size()

@@ -433,32 +433,29 @@ void LoadNetWeights(Net* net, const std::string& files, bool require_match) {
   while (std::getline(ss, file, ',')) {
     if (file.empty()) continue;
     LOG(INFO) << "Finetuning from " << file;
-    const NetParameter weights = ReadWeightsFile(file);
-    CheckWeightsMatch(weights, *net, file, require_match);
     std::vector<std::string> ignored;
-    net->CopyTrainedLayersFrom(weights, file, &ignored);
+    CopyWeightsFile(net, file, require_match, &ignored);
     for (const std::string& name : ignored) LOG(INFO) << "Ignoring source layer " << name;
   }
 }
 
-void CheckWeightsMatch(const NetParameter& weights, const Net& net, const std::string& file,
+void CopyWeightsFile(Net* net, const std::string& file, bool require_match,
+                     std::vector<std::string>* ignored) {
+  net->CopyTrainedLayersFromFile(file, ignored, [&](const WeightsTally& tally) {
+    CheckWeightsMatch(tally, *net, file, require_match);
+  });
+}
+
+void CheckWeightsMatch(const WeightsTally& tally, const Net& net, const std::string& file,
                        bool require_match) {
   if (!require_match) return;
-  std::vector<std::string> with_params;
-  bool matched = false;
-  for (const LayerParameter& layer : weights.layer()) {
-    if (layer.blobs_size() == 0) continue;
-    with_params.push_back(layer.name());
-    const Layer* target = net.layer_by_name(layer.name());
-    if (target != nullptr && !target->blobs().empty()) matched = true;
-  }
-  if (!with_params.empty() && !matched) {
-    if (with_params.size() > 5) with_params.resize(5);
+  if (tally.layers_with_params > 0 && !tally.names_a_parametric_layer) {
     throw ConfigError(StrCat(file, ": none of its layers with parameters (",
-                             Join(with_params, ", "), ", ...) is a layer with parameters of net \"",
-                             net.name(), "\"; these weights belong to another net"));
+                             Join(tally.with_params, ", "),
+                             ", ...) is a layer with parameters of net \"", net.name(),
+                             "\"; these weights belong to another net"));
   }
-  net.CheckWeightsSetAParameter(weights, file);
+  net.CheckWeightsSetAParameter(tally, file);
 }
 
 float Solver::GetLearningRate() {

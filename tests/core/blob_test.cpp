@@ -387,6 +387,34 @@ TEST(HostBufferPoolTest, AReleasedBufferServesTheNextAllocationOfAboutItsSize) {
   EXPECT_EQ(pool->pooled_buffers(), 1u);
 }
 
+// With any_larger (a net that frees consumed activations), the smallest pooled buffer of at
+// least the request serves it, however much larger; it goes back with its whole size.
+TEST(HostBufferPoolTest, AnyLargerServesASmallRequestFromTheSmallestBigEnoughBuffer) {
+  auto pool = std::make_shared<HostBufferPool>();
+  pool->set_any_larger(true);
+  SyncedMemory big(40000), middle(8000);
+  big.set_host_pool(pool);
+  middle.set_host_pool(pool);
+  const void* big_buffer = big.host_data();
+  const void* middle_buffer = middle.host_data();
+  big.Release();
+  middle.Release();
+  EXPECT_EQ(pool->pooled_bytes(), 40000u + 8000u);
+  SyncedMemory small(1000);
+  small.set_host_pool(pool);
+  EXPECT_EQ(small.host_data(), middle_buffer);  // 8000 bytes: the smallest that fits
+  SyncedMemory large(20000);
+  large.set_host_pool(pool);
+  EXPECT_EQ(large.host_data(), big_buffer);
+  EXPECT_EQ(pool->pooled_buffers(), 0u);
+  small.Release();
+  EXPECT_EQ(pool->pooled_bytes(), 8000u);  // its capacity, not the 1000 bytes it served
+  pool->set_any_larger(false);
+  SyncedMemory tiny(1000);
+  tiny.set_host_pool(pool);
+  EXPECT_NE(tiny.host_data(), middle_buffer);  // more than 125% of the request
+}
+
 TEST(HostBufferPoolTest, KeepsAtMostItsLimitAndWithoutAPoolBuffersAreFreed) {
   auto pool = std::make_shared<HostBufferPool>(6000);
   {
