@@ -33,6 +33,9 @@ enum class Precision {
 
 /// "fp32" or "bf16".
 const char* PrecisionName(Precision precision);
+/// The precision a name gives: "fp32" or "bf16" (upper case too: a solver file's enum
+/// spelling); false for any other name, for the caller to report where it came from.
+bool PrecisionFromName(const std::string& name, Precision* precision);
 /// Whether this build and this CPU run `precision` (bf16: oneDNN and a CPU whose ISA includes
 /// AVX512_BF16, as oneDNN reports it); otherwise false with the reason in *why. Net checks it
 /// at construction for a CPU net.

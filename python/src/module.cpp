@@ -120,12 +120,10 @@ PYBIND11_MODULE(_fcn, m) {
   m.def(
       "set_precision",
       [](const std::string& precision) {
-        if (precision != "fp32" && precision != "bf16") {
+        if (!fcn::PrecisionFromName(precision, &ModuleOptions().precision)) {
           throw fcn::ConfigError(
               fcn::StrCat("set_precision(\"", precision, "\"): expected \"fp32\" or \"bf16\""));
         }
-        ModuleOptions().precision =
-            precision == "bf16" ? fcn::Precision::kBfloat16 : fcn::Precision::kFloat32;
       },
       py::arg("precision"),
       "What the convolutions, deconvolutions and inner products of the nets created from now\n"

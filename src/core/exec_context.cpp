@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "fcn/exec_context.h"
 
+#include <cctype>
 #include <cstdlib>
+#include <string>
 
 #include "backend/cuda/handles.h"
 #include "backend/device_memory.h"
@@ -41,6 +43,18 @@ float* Workspace::Get(std::int64_t count) {
 
 const char* PrecisionName(Precision precision) {
   return precision == Precision::kBfloat16 ? "bf16" : "fp32";
+}
+
+bool PrecisionFromName(const std::string& name, Precision* precision) {
+  for (Precision p : {Precision::kFloat32, Precision::kBfloat16}) {
+    std::string upper = PrecisionName(p);
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (name == PrecisionName(p) || name == upper) {
+      *precision = p;
+      return true;
+    }
+  }
+  return false;
 }
 
 namespace {

@@ -259,6 +259,25 @@ const LayerCase kCases[] = {
     {{1, 16, 10, 10, 24, 4, 2, 1, 1}, true, "CAFFE"},
 };
 
+// One parser of the names, for fcntool's --precision, FCN_PRECISION and fcn.set_precision.
+TEST(Bf16Layers, PrecisionNamesParseBothWaysAndOthersAreRefused) {
+  for (Precision p : {Precision::kFloat32, Precision::kBfloat16}) {
+    Precision parsed = p == Precision::kFloat32 ? Precision::kBfloat16 : Precision::kFloat32;
+    ASSERT_TRUE(PrecisionFromName(PrecisionName(p), &parsed)) << PrecisionName(p);
+    EXPECT_EQ(parsed, p);
+  }
+  Precision parsed = Precision::kFloat32;
+  EXPECT_TRUE(PrecisionFromName("BF16", &parsed));
+  EXPECT_EQ(parsed, Precision::kBfloat16);
+  EXPECT_TRUE(PrecisionFromName("FP32", &parsed));
+  EXPECT_EQ(parsed, Precision::kFloat32);
+  for (const char* bad : {"", "fp16", "Bf16", "bf16 ", "float"}) {
+    parsed = Precision::kBfloat16;
+    EXPECT_FALSE(PrecisionFromName(bad, &parsed)) << bad;
+    EXPECT_EQ(parsed, Precision::kBfloat16) << "unchanged on failure";
+  }
+}
+
 TEST(Bf16Layers, ConvolutionAndDeconvolutionEqualTheBf16RoundedReference) {
   SKIP_WITHOUT_BF16();
   for (const LayerCase& lc : kCases) CheckLayer(lc);

@@ -57,9 +57,11 @@ ConvEngine ParseEngine(const std::string& what, const std::string& text) {
 }
 
 Precision ParsePrecision(const std::string& what, const std::string& text) {
-  if (text == "fp32" || text == "FP32") return Precision::kFloat32;
-  if (text == "bf16" || text == "BF16") return Precision::kBfloat16;
-  throw ConfigError(StrCat(what, "=", text, ": expected fp32 or bf16"));
+  Precision precision = Precision::kFloat32;
+  if (!PrecisionFromName(text, &precision)) {
+    throw ConfigError(StrCat(what, "=", text, ": expected fp32 or bf16"));
+  }
+  return precision;
 }
 
 std::size_t WorkspaceBytes(const std::string& what, const std::string& text) {
