@@ -123,6 +123,18 @@ class Layer {
   /// run on ctx.host(), their blobs copied to the host and back on demand.
   virtual bool RunsOn(Device device) const { return device == Device::kCpu; }
 
+  /// Set by a Net that never runs backward (Net::set_release_consumed_data): the layer may
+  /// skip what only its backward reads (MAX pooling's argmax: 30 MB for FCN-8s's pool1 at
+  /// 500x500). Backward on such a layer is a logic error.
+  void set_forward_only(bool forward_only) { forward_only_ = forward_only; }
+  bool forward_only() const { return forward_only_; }
+
+  /// Whether this layer's backward reads the data of its top / bottom `index`. A training net
+  /// that releases what backward has consumed (Net::set_release_consumed_diffs) frees each
+  /// activation once the last backward that reads it has run. Default: it reads them all.
+  virtual bool BackwardReadsTopData(int /*index*/) const { return true; }
+  virtual bool BackwardReadsBottomData(int /*index*/) const { return true; }
+
   /// Bytes of internal buffers beyond tops and parameters (reported by fcntool check).
   virtual std::size_t internal_bytes() const { return 0; }
   /// The engine that ran this layer last (before any run: the one chosen for the current
@@ -154,6 +166,7 @@ class Layer {
   std::vector<bool> param_propagate_down_;
   std::vector<float> loss_;
   Options options_;
+  bool forward_only_ = false;
 
  private:
   friend class LayerRegistry;

@@ -29,6 +29,14 @@ class HostLayout {
   virtual bool Equals(const HostLayout& other) const = 0;
   /// A short name for logs and tests (e.g. "aBcd16b").
   virtual std::string name() const = 0;
+  /// Bytes of scratch ConvertInPlace needs, or 0 when this layout converts only between two
+  /// buffers. A layout that can, converts a buffer within its own bytes a part at a time
+  /// (oneDNN's nChw16c: 16 channels of one image), so the conversion of a large blob (FCN-8s's
+  /// fc6 weights: 411 MB) needs no second buffer of its size.
+  virtual std::size_t in_place_scratch_bytes() const { return 0; }
+  /// Rewrites `buffer` (bytes() of plain values when to_layout, else of values in this layout)
+  /// into the other order within the same bytes, through `scratch` of in_place_scratch_bytes().
+  virtual void ConvertInPlace(void* /*buffer*/, void* /*scratch*/, bool /*to_layout*/) const {}
 };
 using HostLayoutPtr = std::shared_ptr<const HostLayout>;
 
@@ -58,6 +66,9 @@ class HostBufferPool {
   /// much larger (for a net whose passes repeat one sequence of allocations).
   void set_any_larger(bool any_larger);
   bool any_larger() const;
+  /// The most bytes the pool keeps; what does not fit goes back to the system.
+  void set_limit_bytes(std::size_t limit_bytes);
+  std::size_t limit_bytes() const;
   /// Bytes held for reuse now, and the number of buffers.
   std::size_t pooled_bytes() const;
   std::size_t pooled_buffers() const;

@@ -81,13 +81,17 @@ class Net {
   /// freed as soon as the backward pass has consumed it (after the backward of the layer that
   /// produced the blob), so a training step holds the gradients of a few layers at a time
   /// instead of all of them. Net inputs, outputs, loss tops and parameters keep their diffs;
-  /// other blobs' diffs are not readable after Backward(). Off by default. CPU contexts only
+  /// other blobs' diffs are not readable after Backward(). So are their activations: each one
+  /// is freed once no backward still to run reads it (Layer::BackwardReadsTopData and
+  /// BackwardReadsBottomData), and its buffer serves the gradients that follow (conv1_2's
+  /// output serves conv1_1's gradient). Off by default. CPU contexts only
   /// (on a GPU, freeing and re-allocating device memory every step would cost more than it
   /// saves).
   void set_release_consumed_diffs(bool release) { release_consumed_diffs_ = release; }
   bool release_consumed_diffs() const { return release_consumed_diffs_; }
   /// Frees the diffs that layer i's backward has consumed (its tops that are neither its
-  /// bottoms, nor net inputs or outputs, nor loss tops), when release_consumed_diffs() is on.
+  /// bottoms, nor net inputs or outputs, nor loss tops), and the activations whose last
+  /// backward reader is layer i, when release_consumed_diffs() is on.
   /// Backward() calls it after each layer; callers that run layers one by one (fcntool
   /// time) call it themselves.
   void ReleaseConsumedDiffs(int layer_index);
@@ -246,9 +250,14 @@ class Net {
   bool DiffSharedWithABottom(std::size_t layer, const Blob& top) const;
   /// Per blob: whether its diff is never freed (inputs, outputs, loss tops).
   std::vector<bool> KeptDiffs() const;
+  /// Per blob: whether a layer without bottoms writes it (its data is never freed).
+  std::vector<bool> SourcedBlobs() const;
   /// Per layer: the tops whose diffs its backward consumes (not in place, not kept).
   std::vector<std::vector<int>> ConsumedTops() const;
   std::vector<std::vector<int>> consumed_tops_;  ///< per layer: the blob ids it may release
+  /// Per layer: the blobs whose data no backward after this layer's reads (computed once).
+  std::vector<std::vector<int>> BackwardDataLastRead() const;
+  std::vector<std::vector<int>> backward_data_last_read_;
   void ReleaseConsumedData(int layer_index);
   bool release_consumed_data_ = false;
   std::vector<std::string> keep_data_;

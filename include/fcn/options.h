@@ -50,6 +50,11 @@ struct Options {
   /// oneDNN: keep activations and weights in oneDNN's blocked layouts between layers. Off
   /// reorders at every call (for comparisons only; the results are the same).
   bool dnnl_keep_layouts = true;
+  /// oneDNN, in a net that does not train (TEST phase): the most scratch memory a DEFAULT
+  /// convolution's algorithm may take. Winograd needs its transformed tiles (FCN-8s at
+  /// 500x500: 7 MB for conv1_2, 59-280 MB for the layers after it); a layer whose Winograd
+  /// needs more runs the direct algorithm. Training nets are not limited (see base_conv.h).
+  std::size_t dnnl_inference_scratch_limit_bytes = std::size_t{16} << 20;
   /// The multiplication precision of convolutions, deconvolutions and inner products.
   Precision precision = Precision::kFloat32;
   /// cuDNN: the largest workspace an algorithm may use, and whether only algorithms that

@@ -3,6 +3,7 @@
 // deploy nets), which diffs backward keeps, and the planned peak of backward's diffs.
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -23,6 +24,7 @@ void Net::set_release_consumed_data(bool release, const std::vector<std::string>
   // buffers circulate instead of the pool filling up with one of each size (VGG-16 FCN-8s
   // segment at 500x500: peak RSS 1.90 -> 1.62 GB, the same speed).
   host_pool_->set_any_larger(release);
+  for (const auto& layer : layers_) layer->set_forward_only(release);
   data_last_read_.clear();
 }
 
@@ -43,6 +45,8 @@ void Net::ReleaseConsumedData(int layer_index) {
     }
     for (const std::string& name : keep_data_)
       keep[static_cast<std::size_t>(blob_index_.at(name))] = true;
+    const std::vector<bool> sourced = SourcedBlobs();
+    for (std::size_t id = 0; id < keep.size(); ++id) keep[id] = keep[id] || sourced[id];
     std::vector<int> last_read(blobs_.size(), -1);
     for (std::size_t l = 0; l < layers_.size(); ++l) {
       for (int id : bottom_id_vecs_[l])
@@ -57,6 +61,12 @@ void Net::ReleaseConsumedData(int layer_index) {
         last = std::max(last, last_read[static_cast<std::size_t>(id)]);
       }
       if (!kept && last >= 0) data_last_read_[static_cast<std::size_t>(last)].push_back(members[0]);
+      // A blob the net keeps holds its buffer for the net's life: from a pool that serves any
+      // smaller request it could take one of the largest activations' buffers (segment's 21 MB
+      // score held a 125 MB one, and the next pass allocated another), so it takes its own.
+      if (kept && identity != nullptr) {
+        blobs_[static_cast<std::size_t>(members[0])]->data_memory().set_host_pool(nullptr);
+      }
     }
   }
   for (int id : data_last_read_[static_cast<std::size_t>(layer_index)]) {
@@ -72,6 +82,71 @@ void Net::ReleaseConsumedDiffs(int layer_index) {
     Blob* blob = blobs_[static_cast<std::size_t>(top)].get();
     if (!DiffSharedWithABottom(li, *blob)) blob->ReleaseDiff();
   }
+  if (backward_data_last_read_.empty()) {
+    backward_data_last_read_ = BackwardDataLastRead();
+    // Every step allocates again what its backward frees, activations and gradients: the pool
+    // keeps all of them. Freeing what passes the default limit would cost the next step page
+    // faults on each of its pages (FCN-8s at 500x500: forward 0.85 -> 2.2 s, measured).
+    const std::vector<bool> keep = KeptDiffs();
+    std::size_t circulating = 0;
+    for (std::size_t id = 0; id < blobs_.size(); ++id) {
+      if (!keep[id])
+        circulating += 2 * static_cast<std::size_t>(blobs_[id]->count()) * sizeof(float);
+    }
+    host_pool_->set_limit_bytes(std::max(host_pool_->limit_bytes(), circulating));
+  }
+  for (int id : backward_data_last_read_[li]) blobs_[static_cast<std::size_t>(id)]->ReleaseData();
+}
+
+std::vector<std::vector<int>> Net::BackwardDataLastRead() const {
+  // Blobs that share one data buffer (in-place layers) form a group; the group's data is read
+  // by the backward of each layer that runs backward and reads one of its members (as a top
+  // or a bottom), and the last of those in backward order is the lowest layer. A group that no
+  // backward reads goes at the backward of its highest layer, the first the pass reaches.
+  // Inputs, outputs, loss tops and what a layer without bottoms writes keep their data.
+  std::vector<bool> keep = KeptDiffs();
+  const std::vector<bool> sourced = SourcedBlobs();
+  for (std::size_t id = 0; id < keep.size(); ++id) keep[id] = keep[id] || sourced[id];
+  constexpr int kNone = std::numeric_limits<int>::max();
+  std::vector<int> first_reader(blobs_.size(), kNone), last_user(blobs_.size(), -1);
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& layer = *layers_[l];
+    const int li = static_cast<int>(l);
+    const bool runs = layer_need_backward_[l];
+    for (std::size_t j = 0; j < bottom_id_vecs_[l].size(); ++j) {
+      const auto id = static_cast<std::size_t>(bottom_id_vecs_[l][j]);
+      last_user[id] = std::max(last_user[id], li);
+      if (runs && layer.BackwardReadsBottomData(static_cast<int>(j))) {
+        first_reader[id] = std::min(first_reader[id], li);
+      }
+    }
+    for (std::size_t j = 0; j < top_id_vecs_[l].size(); ++j) {
+      const auto id = static_cast<std::size_t>(top_id_vecs_[l][j]);
+      last_user[id] = std::max(last_user[id], li);
+      if (runs && layer.BackwardReadsTopData(static_cast<int>(j))) {
+        first_reader[id] = std::min(first_reader[id], li);
+      }
+    }
+  }
+  std::map<const void*, std::vector<int>> groups;
+  for (std::size_t id = 0; id < blobs_.size(); ++id) {
+    groups[blobs_[id]->data_identity()].push_back(static_cast<int>(id));
+  }
+  std::vector<std::vector<int>> last_read(layers_.size());
+  for (const auto& [identity, members] : groups) {
+    if (identity == nullptr) continue;
+    bool kept = false;
+    int reader = kNone, user = -1;
+    for (int id : members) {
+      const auto i = static_cast<std::size_t>(id);
+      kept = kept || keep[i];
+      reader = std::min(reader, first_reader[i]);
+      user = std::max(user, last_user[i]);
+    }
+    const int at = reader != kNone ? reader : user;
+    if (!kept && at >= 0) last_read[static_cast<std::size_t>(at)].push_back(members[0]);
+  }
+  return last_read;
 }
 
 bool Net::DiffSharedWithABottom(std::size_t layer, const Blob& top) const {
@@ -80,6 +155,18 @@ bool Net::DiffSharedWithABottom(std::size_t layer, const Blob& top) const {
     if (top.SharesDiffWith(*bottom)) return true;
   }
   return false;
+}
+
+std::vector<bool> Net::SourcedBlobs() const {
+  // A layer without bottoms (Input, Data, DummyData, a Python data layer) need not write its
+  // tops on every pass: DummyData fills a constant top once, at set-up. Its tops are never
+  // freed (the regression: a released constant label came back as zeros on the next step).
+  std::vector<bool> sourced(blobs_.size(), false);
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    if (!bottom_id_vecs_[l].empty()) continue;
+    for (int top : top_id_vecs_[l]) sourced[static_cast<std::size_t>(top)] = true;
+  }
+  return sourced;
 }
 
 std::vector<bool> Net::KeptDiffs() const {

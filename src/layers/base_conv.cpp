@@ -467,19 +467,32 @@ void BaseConvolutionLayer::ReshapeDnnl(const Blob& bottom) {
     return;
   }
   dnnl_.reset();
+  const bool inference = phase_ == TEST;
+  auto make = [&](bool with_winograd) {
+    return std::make_unique<DnnlConv>(geometry_, with_winograd, options().dnnl_keep_layouts, bf16);
+  };
   try {
-    dnnl_ = std::make_unique<DnnlConv>(geometry_, winograd, options().dnnl_keep_layouts, bf16);
+    dnnl_ = make(winograd);
   } catch (const ConfigError&) {
     if (explicit_dnnl) throw;
     if (winograd) {  // no Winograd kernels on this CPU for this shape: the direct algorithm
       winograd = false;
       winograd_unavailable_ = geometry_;
       try {
-        dnnl_ = std::make_unique<DnnlConv>(geometry_, winograd, options().dnnl_keep_layouts, bf16);
+        dnnl_ = make(winograd);
       } catch (const ConfigError&) {
         dnnl_.reset();
       }
     }
+  }
+  // In a net that does not train, Winograd's scratch (its transformed tiles, 280 MB for
+  // FCN-8s's conv2_2 at 500x500) would be most of the memory beyond the weights and the
+  // largest activations: a layer whose Winograd needs more than the limit runs direct.
+  if (dnnl_ && winograd && fall_back && inference &&
+      dnnl_->ForwardScratchpadBytes() > options().dnnl_inference_scratch_limit_bytes) {
+    winograd = false;
+    winograd_unavailable_ = geometry_;
+    dnnl_ = make(winograd);
   }
   if (!dnnl_) return;  // the im2col path
   dnnl_winograd_ = winograd;

@@ -33,6 +33,11 @@
 // DNNL_WINOGRAD named by the layer forces Winograd (a ConfigError where it cannot run), from
 // the options it is the same as DEFAULT. Winograd's error against a double-precision
 // reference on FCN-8s's shapes is bounded in tests/layers/winograd_accuracy_test.cpp.
+// In a net that does not train (TEST phase), DEFAULT takes Winograd only where its scratch
+// (Options::dnnl_inference_scratch_limit_bytes) fits: on FCN-8s at 500x500 that is conv1_2
+// alone, and inference peaks at the weights plus the largest activations. A training net's
+// Workspace already holds its largest layer's weight reorders (fc6: 411 MB), which Winograd's
+// scratch shares, so training is not limited.
 // Under Options::precision bf16 oneDNN runs the direct algorithm in bf16 (DnnlConv), Winograd
 // is never chosen (a layer that names DNNL_WINOGRAD is a ConfigError), and the im2col path's
 // GEMMs multiply in bf16 too (math::LayerGemm).
@@ -67,6 +72,8 @@ class BaseConvolutionLayer : public Layer {
   void Reshape(const BlobVec& bottom, const BlobVec& top) override;
   std::size_t internal_bytes() const override;
   std::string engine_name() const override;
+  /// Backward reads the bottoms, the weights and the top gradients, never the tops.
+  bool BackwardReadsTopData(int) const override { return false; }
 
   /// The oneDNN engine for the current shape, or null when it does not run on the CPU.
   DnnlConv* dnnl() const { return dnnl_.get(); }
@@ -130,9 +137,10 @@ class BaseConvolutionLayer : public Layer {
   math::ConvGeometry geometry_;
   std::unique_ptr<DnnlConv> dnnl_;
   bool dnnl_winograd_ = false;  // dnnl_ runs Winograd
-  // The geometry for which oneDNN could not make the Winograd primitives (no kernel on this
-  // CPU): Reshape, which runs before every forward, then keeps the direct ones it made instead
-  // of failing to make Winograd's again each time.
+  // The geometry for which DEFAULT does not run Winograd (oneDNN has no kernel on this CPU,
+  // or in a net that does not train its scratch is over the limit): Reshape, which runs before
+  // every forward, then keeps the direct primitives it made instead of making Winograd's
+  // again each time.
   std::optional<math::ConvGeometry> winograd_unavailable_;
   std::unique_ptr<CudnnConv> cudnn_;
   const ConvolutionEngine* last_engine_ = nullptr;  // the one that ran last (engine_name)

@@ -34,6 +34,9 @@ class CropLayer final : public Layer {
   /// Runs on a GPU as well: the math is ForEachIndex functors and math:: calls.
 
   bool RunsOn(Device) const override { return true; }
+  /// Backward copies the top gradient into place: it reads no data.
+  bool BackwardReadsTopData(int) const override { return false; }
+  bool BackwardReadsBottomData(int) const override { return false; }
 
  protected:
   void ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) override;

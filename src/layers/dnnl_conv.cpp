@@ -3,6 +3,8 @@
 // Caffe layouts.
 #include "layers/dnnl_conv.h"
 
+#include <algorithm>
+#include <cstring>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -90,6 +92,18 @@ class DnnlLayout final : public HostLayout {
     const memory b(blocked_, CpuEngine(), DNNL_MEMORY_NONE);
     to_blocked_ = dnnl::reorder(p, b);
     to_plain_ = dnnl::reorder(b, p);
+    PlanSlabs();
+  }
+  std::size_t in_place_scratch_bytes() const override { return slab_bytes_; }
+  void ConvertInPlace(void* buffer, void* scratch, bool to_layout) const override {
+    const memory::desc& from = to_layout ? plain_slab_ : blocked_slab_;
+    const memory::desc& to = to_layout ? blocked_slab_ : plain_slab_;
+    const dnnl::reorder& r = to_layout ? slab_to_blocked_ : slab_to_plain_;
+    for (std::size_t k = 0; k < slabs_; ++k) {
+      char* slab = static_cast<char*>(buffer) + k * slab_bytes_;
+      std::memcpy(scratch, slab, slab_bytes_);
+      RunReorder(r, memory(from, CpuEngine(), scratch), memory(to, CpuEngine(), slab));
+    }
   }
   std::size_t bytes() const override { return blocked_.get_size(); }
   const memory::desc& blocked() const { return blocked_; }
@@ -121,8 +135,83 @@ class DnnlLayout final : public HostLayout {
   }
 
  private:
+  // Finds the slabs of an in-place conversion: the parts of the tensor that hold the same
+  // elements at the same bytes in both layouts. Walking the dimensions from the plain layout's
+  // outermost, each one whose blocked stride also spans everything inside it (times its inner
+  // block) splits the tensor further; the walk ends at the first blocked dimension. nChw16c
+  // gives slabs of 16 channels of one image, OIhw16i16o slabs of 16 output channels. None
+  // (slab_bytes_ 0) when the layouts are not both dense, or the whole tensor is one slab.
+  void PlanSlabs() {
+    const dnnl_memory_desc_t& p = plain_.data;
+    const dnnl_memory_desc_t& b = blocked_.data;
+    auto dense = [](const dnnl_memory_desc_t& d) {
+      if (d.format_kind != dnnl_blocked || d.offset0 != 0 || d.extra.flags != 0) return false;
+      for (int i = 0; i < d.ndims; ++i) {
+        if (d.padded_dims[i] != d.dims[i] || d.padded_offsets[i] != 0) return false;
+      }
+      return true;
+    };
+    if (!dense(p) || !dense(b) || p.ndims != b.ndims || p.data_type != b.data_type ||
+        p.format_desc.blocking.inner_nblks != 0) {
+      return;
+    }
+    const int n = p.ndims;
+    std::vector<int> order(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = i;
+    std::stable_sort(order.begin(), order.end(), [&](int x, int y) {
+      return p.format_desc.blocking.strides[x] > p.format_desc.blocking.strides[y];
+    });
+    const auto& blk = b.format_desc.blocking;
+    std::vector<dnnl_dim_t> block(static_cast<std::size_t>(n), 1);
+    dnnl_dim_t inner = 1, total = 1;
+    for (int k = 0; k < blk.inner_nblks; ++k) {
+      block[static_cast<std::size_t>(blk.inner_idxs[k])] *= blk.inner_blks[k];
+      inner *= blk.inner_blks[k];
+    }
+    for (int i = 0; i < n; ++i) total *= p.dims[i];
+    dnnl_dim_t rest = total, slab = 0;
+    int last = -1;  // the innermost position of `order` that splits the tensor
+    for (int t = 0; t < n; ++t) {
+      const int d = order[static_cast<std::size_t>(t)];
+      rest /= p.dims[d];
+      const dnnl_dim_t bd = block[static_cast<std::size_t>(d)];
+      if (p.format_desc.blocking.strides[d] != rest || blk.strides[d] != bd * rest) break;
+      last = t;
+      slab = bd * rest;
+      if (bd != 1) break;
+    }
+    if (last < 0 || slab <= 0 || total / slab < 2) return;
+    // Inside a slab the blocked layout must address exactly its elements (offsets 0..slab-1).
+    dnnl_dim_t span = inner - 1;
+    for (int t = last + 1; t < n; ++t) {
+      const int d = order[static_cast<std::size_t>(t)];
+      span += (p.dims[d] / block[static_cast<std::size_t>(d)] - 1) * blk.strides[d];
+    }
+    if (span != slab - 1) return;
+    dnnl_memory_desc_t ps = p, bs = b;
+    for (int t = 0; t <= last; ++t) {
+      const int d = order[static_cast<std::size_t>(t)];
+      const dnnl_dim_t extent = t == last ? block[static_cast<std::size_t>(d)] : 1;
+      ps.dims[d] = ps.padded_dims[d] = bs.dims[d] = bs.padded_dims[d] = extent;
+    }
+    plain_slab_ = memory::desc(ps);
+    blocked_slab_ = memory::desc(bs);
+    const std::size_t bytes = plain_.get_size() / static_cast<std::size_t>(total / slab);
+    if (plain_slab_.get_size() != bytes || blocked_slab_.get_size() != bytes) return;
+    const memory ms(plain_slab_, CpuEngine(), DNNL_MEMORY_NONE);
+    const memory mb(blocked_slab_, CpuEngine(), DNNL_MEMORY_NONE);
+    slab_to_blocked_ = dnnl::reorder(ms, mb);
+    slab_to_plain_ = dnnl::reorder(mb, ms);
+    slabs_ = static_cast<std::size_t>(total / slab);
+    slab_bytes_ = bytes;
+  }
+
   memory::desc plain_, blocked_;
   dnnl::reorder to_blocked_, to_plain_;
+  // In-place conversion (PlanSlabs): slabs_ slabs of slab_bytes_ each, at k * slab_bytes_.
+  memory::desc plain_slab_, blocked_slab_;
+  dnnl::reorder slab_to_blocked_, slab_to_plain_;
+  std::size_t slabs_ = 0, slab_bytes_ = 0;
 };
 
 // One primitive argument: the layer's buffer (user layout) and the primitive's layout, with
@@ -237,6 +326,30 @@ memory::desc Any(const memory::dims& dims, dt type = dt::f32) {
   return memory::desc(dims, type, tag::any);
 }
 
+// Every primitive takes its scratchpad from the caller (scratchpad_mode::user): the layer
+// carves it from the net's shared Workspace with the reorder scratch, so one buffer serves the
+// layout reorders and the algorithms' own scratch (Winograd's transformed tiles: 280 MB for
+// FCN-8s's conv2_2 at 500x500), where oneDNN's library mode would hold a second, global one.
+dnnl::primitive_attr UserScratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+// A primitive's scratchpad: its layout and its size in floats (rounded up to 64 bytes).
+struct Scratchpad {
+  memory::desc md;
+  std::size_t floats = 0;
+  explicit Scratchpad(const memory::desc& d = memory::desc())
+      : md(d), floats((d.get_size() + 63) / 64 * 16) {}
+  /// Takes its floats from *cursor (advancing it); the memory the primitive gets.
+  memory Bind(float** cursor) const {
+    memory m(md, CpuEngine(), *cursor);
+    *cursor += floats;
+    return m;
+  }
+};
+
 }  // namespace
 
 // The forward pass's weights. Where oneDNN's layout holds exactly the weights (no padding), a
@@ -343,15 +456,18 @@ struct DnnlConv::Impl {
   memory::desc src_md, dst_md, weights_md, bias_md;
   // Forward.
   dnnl::primitive fwd;
+  Scratchpad fwd_scratch;
   std::string fwd_impl;
   ActivationPort fwd_src, fwd_dst;
   WeightPort fwd_weights;
   // Backward data.
   dnnl::primitive bwd_data;
+  Scratchpad bd_scratch;
   ActivationPort bd_diff_dst, bd_diff_src;
   WeightPort bd_weights;
   // Backward weights (+ bias): oneDNN overwrites, the layer accumulates.
   dnnl::primitive bwd_weights;
+  Scratchpad bw_scratch;
   ActivationPort bw_src, bw_diff_dst;
   Port bw_diff_weights;
   std::size_t weight_count = 0;  // floats of the weights (the accumulation temporary)
@@ -395,8 +511,9 @@ typename P::Forward::primitive_desc DnnlConv::Impl::BuildForward(const Shapes& d
   typename P::Forward::desc desc(prop_kind::forward_training, alg, Any(d.src, compute),
                                  Any(d.weights, compute), bias_any, Any(d.dst), d.strides,
                                  d.dilates, d.pad_l, d.pad_r);
-  typename P::Forward::primitive_desc pd(desc, CpuEngine());
+  typename P::Forward::primitive_desc pd(desc, UserScratchpad(), CpuEngine());
   fwd = typename P::Forward(pd);
+  fwd_scratch = Scratchpad(pd.scratchpad_desc());
   fwd_impl = pd.impl_info_str();
   fwd_src = ActivationPort(src_md, pd.src_desc(), keep_layouts);
   fwd_weights = WeightPort(weights_md, pd.weights_desc(), keep_layouts);
@@ -409,8 +526,9 @@ void DnnlConv::Impl::BuildBackwardData(const Shapes& d, algorithm alg,
                                        const typename P::Forward::primitive_desc& hint) {
   typename P::BackwardData::desc desc(alg, Any(d.src), Any(d.weights, compute), Any(d.dst, compute),
                                       d.strides, d.dilates, d.pad_l, d.pad_r);
-  typename P::BackwardData::primitive_desc pd(desc, CpuEngine(), hint);
+  typename P::BackwardData::primitive_desc pd(desc, UserScratchpad(), CpuEngine(), hint);
   bwd_data = typename P::BackwardData(pd);
+  bd_scratch = Scratchpad(pd.scratchpad_desc());
   bd_diff_dst = ActivationPort(dst_md, pd.diff_dst_desc(), keep_layouts);
   bd_weights = WeightPort(weights_md, pd.weights_desc(), keep_layouts);
   bd_weights.AcceptFrom(fwd_weights);
@@ -425,8 +543,9 @@ void DnnlConv::Impl::BuildBackwardWeights(const Shapes& d, algorithm alg, bool b
                                 Any(d.dst, compute), d.strides, d.dilates, d.pad_l, d.pad_r)
                          : Desc(alg, Any(d.src, compute), Any(d.weights), Any(d.dst, compute),
                                 d.strides, d.dilates, d.pad_l, d.pad_r);
-  typename P::BackwardWeights::primitive_desc pd(desc, CpuEngine(), hint);
+  typename P::BackwardWeights::primitive_desc pd(desc, UserScratchpad(), CpuEngine(), hint);
   bwd_weights = typename P::BackwardWeights(pd);
+  bw_scratch = Scratchpad(pd.scratchpad_desc());
   bw_src = ActivationPort(src_md, pd.src_desc(), keep_layouts);
   bw_diff_dst = ActivationPort(dst_md, pd.diff_dst_desc(), keep_layouts);
   bw_diff_weights = Port(weights_md, pd.diff_weights_desc());
@@ -475,19 +594,22 @@ DnnlConv::~DnnlConv() = default;
 
 std::string DnnlConv::ForwardImplementation() const { return impl_->fwd_impl; }
 
+std::size_t DnnlConv::ForwardScratchpadBytes() const { return impl_->fwd_scratch.md.get_size(); }
+
 void DnnlConv::ForwardPair(Workspace& workspace, SyncedMemory& bottom, SyncedMemory& weights,
                            const float* bias, SyncedMemory& top) {
   Impl& m = *impl_;
   float* cursor = workspace.Get(static_cast<std::int64_t>(
       m.fwd_src.scratch_floats() + m.fwd_weights.scratch_floats(keep_weight_layout_) +
-      m.fwd_dst.scratch_floats()));
+      m.fwd_dst.scratch_floats() + m.fwd_scratch.floats));
   m.fwd_src.Bind(&cursor);
   m.fwd_weights.Bind(&cursor, keep_weight_layout_);
   m.fwd_dst.Bind(&cursor);
   std::unordered_map<int, memory> args = {
       {DNNL_ARG_SRC, m.fwd_src.In(m.stream, bottom)},
       {DNNL_ARG_WEIGHTS, m.fwd_weights.In(m.stream, weights, keep_weight_layout_)},
-      {DNNL_ARG_DST, m.fwd_dst.Out(top)}};
+      {DNNL_ARG_DST, m.fwd_dst.Out(top)},
+      {DNNL_ARG_SCRATCHPAD, m.fwd_scratch.Bind(&cursor)}};
   if (g_.bias) {
     args[DNNL_ARG_BIAS] = memory(m.bias_md, CpuEngine(), const_cast<float*>(bias));
   }
@@ -499,15 +621,16 @@ void DnnlConv::ForwardPair(Workspace& workspace, SyncedMemory& bottom, SyncedMem
 void DnnlConv::BackwardDataPair(Workspace& workspace, SyncedMemory& top_diff, SyncedMemory& weights,
                                 SyncedMemory& bottom_diff) {
   Impl& m = *impl_;
-  float* cursor = workspace.Get(static_cast<std::int64_t>(m.bd_diff_dst.scratch_floats() +
-                                                          m.bd_weights.scratch_floats() +
-                                                          m.bd_diff_src.scratch_floats()));
+  float* cursor = workspace.Get(
+      static_cast<std::int64_t>(m.bd_diff_dst.scratch_floats() + m.bd_weights.scratch_floats() +
+                                m.bd_diff_src.scratch_floats() + m.bd_scratch.floats));
   m.bd_diff_dst.Bind(&cursor);
   m.bd_weights.Bind(&cursor);
   m.bd_diff_src.Bind(&cursor);
   m.bwd_data.execute(m.stream, {{DNNL_ARG_DIFF_DST, m.bd_diff_dst.In(m.stream, top_diff)},
                                 {DNNL_ARG_WEIGHTS, m.bd_weights.In(m.stream, weights, false)},
-                                {DNNL_ARG_DIFF_SRC, m.bd_diff_src.Out(bottom_diff)}});
+                                {DNNL_ARG_DIFF_SRC, m.bd_diff_src.Out(bottom_diff)},
+                                {DNNL_ARG_SCRATCHPAD, m.bd_scratch.Bind(&cursor)}});
   m.bd_diff_src.Finish(m.stream, bottom_diff);
   m.stream.wait();
 }
@@ -521,18 +644,21 @@ void DnnlConv::BackwardWeightsPair(Workspace& workspace, SyncedMemory& bottom,
   const bool direct = m.bw_diff_weights.same();
   const std::size_t bias_count = g_.bias ? static_cast<std::size_t>(g_.out_channels) : 0;
   const std::size_t weight_temp = direct ? (m.weight_count + 15) / 16 * 16 : 0;
-  float* cursor = workspace.Get(static_cast<std::int64_t>(
-      m.bw_src.scratch_floats() + m.bw_diff_dst.scratch_floats() +
-      m.bw_diff_weights.scratch_floats() + weight_temp + (bias_count + 15) / 16 * 16));
+  float* cursor = workspace.Get(
+      static_cast<std::int64_t>(m.bw_src.scratch_floats() + m.bw_diff_dst.scratch_floats() +
+                                m.bw_diff_weights.scratch_floats() + weight_temp +
+                                (bias_count + 15) / 16 * 16 + m.bw_scratch.floats));
   m.bw_src.Bind(&cursor);
   m.bw_diff_dst.Bind(&cursor);
   m.bw_diff_weights.Bind(&cursor);
   float* dw = direct ? cursor : nullptr;
   float* db = cursor + weight_temp;
+  cursor += weight_temp + (bias_count + 15) / 16 * 16;
   memory diff_weights = m.bw_diff_weights.Out(dw);
   std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, m.bw_src.In(m.stream, bottom)},
                                           {DNNL_ARG_DIFF_DST, m.bw_diff_dst.In(m.stream, top_diff)},
-                                          {DNNL_ARG_DIFF_WEIGHTS, diff_weights}};
+                                          {DNNL_ARG_DIFF_WEIGHTS, diff_weights},
+                                          {DNNL_ARG_SCRATCHPAD, m.bw_scratch.Bind(&cursor)}};
   if (g_.bias) args[DNNL_ARG_DIFF_BIAS] = memory(m.bias_md, CpuEngine(), db);
   m.bwd_weights.execute(m.stream, args);
   if (!direct) {
@@ -558,6 +684,7 @@ DnnlConv::DnnlConv(const math::ConvGeometry& g, bool winograd, bool /*keep_layou
 }
 DnnlConv::~DnnlConv() = default;
 std::string DnnlConv::ForwardImplementation() const { return ""; }
+std::size_t DnnlConv::ForwardScratchpadBytes() const { return 0; }
 void DnnlConv::ForwardPair(Workspace&, SyncedMemory&, SyncedMemory&, const float*, SyncedMemory&) {}
 void DnnlConv::BackwardDataPair(Workspace&, SyncedMemory&, SyncedMemory&, SyncedMemory&) {}
 void DnnlConv::BackwardWeightsPair(Workspace&, SyncedMemory&, SyncedMemory&, float*, float*) {}

@@ -54,6 +54,11 @@ class DnnlConv final : public ConvolutionEngine {
   const math::ConvGeometry& geometry() const { return g_; }
   /// oneDNN's implementation name for the forward primitive (e.g. "jit:avx512_core").
   std::string ForwardImplementation() const;
+  /// Bytes of scratch the forward primitive takes beyond the layer's buffers (the algorithm's
+  /// own, such as Winograd's transformed tiles; layout reorders not counted). The primitives
+  /// take it from the net's Workspace (oneDNN's user scratchpad mode), not from a global
+  /// buffer of oneDNN's.
+  std::size_t ForwardScratchpadBytes() const;
 
   /// In a net that does not train, the weights' buffer is converted to oneDNN's forward layout
   /// once and read there on every later pass (see WeightPort); off by default.

@@ -27,6 +27,9 @@ class DropoutLayer final : public Layer {
   /// Runs on a GPU as well: the math is ForEachIndex functors and math:: calls.
 
   bool RunsOn(Device) const override { return true; }
+  /// Backward applies the mask it kept: it reads no data.
+  bool BackwardReadsTopData(int) const override { return false; }
+  bool BackwardReadsBottomData(int) const override { return false; }
   /// The mask (TRAIN only).
   std::size_t internal_bytes() const override { return mask_.capacity_bytes(); }
 

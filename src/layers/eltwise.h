@@ -35,6 +35,10 @@ class EltwiseLayer final : public Layer {
   bool RunsOn(Device) const override { return true; }
   /// The winner buffer of MAX.
   std::size_t internal_bytes() const override { return winner_ ? winner_->size() : 0; }
+  /// SUM scales the top gradient and MAX routes it through the winners it kept; PROD reads
+  /// the data.
+  bool BackwardReadsTopData(int) const override { return op_ == EltwiseParameter::PROD; }
+  bool BackwardReadsBottomData(int) const override { return op_ == EltwiseParameter::PROD; }
 
  protected:
   void ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) override;

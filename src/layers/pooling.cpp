@@ -133,9 +133,15 @@ void PoolingLayer::Reshape(const BlobVec& bottom, const BlobVec& top) {
   top[0]->Reshape(shape);
   if (top.size() > 1) {
     top[1]->Reshape(shape);
+  } else if (pool_ == PoolingParameter::MAX && forward_only()) {
+    argmax_.reset();  // only backward reads it
   } else if (pool_ == PoolingParameter::MAX) {
-    const auto bytes = static_cast<std::size_t>(top[0]->count()) * sizeof(int);
-    if (!argmax_ || argmax_->size() < bytes) argmax_ = std::make_unique<SyncedMemory>(bytes);
+    // A window of at most 255 positions keeps each argmax as its position in the window, one
+    // byte (kernels::StoreArgmax); larger windows keep the plane index.
+    compact_argmax_ = kernel_h_ * kernel_w_ < kernels::kCompactArgmaxEmpty;
+    const auto bytes = static_cast<std::size_t>(top[0]->count()) *
+                       (compact_argmax_ ? sizeof(std::uint8_t) : sizeof(int));
+    if (!argmax_ || argmax_->size() != bytes) argmax_ = std::make_unique<SyncedMemory>(bytes);
   }
 }
 
@@ -153,6 +159,11 @@ void PoolingLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, co
   } else if (top.size() > 1) {
     ForEachIndex(ctx, n,
                  kernels::MaxPoolForward<float>{in, out, top[1]->mutable_data(ctx), Geometry()});
+  } else if (argmax_ == nullptr) {  // forward only
+    ForEachIndex(ctx, n, kernels::MaxPoolForward<int>{in, out, nullptr, Geometry()});
+  } else if (compact_argmax_) {
+    auto* argmax = static_cast<std::uint8_t*>(argmax_->mutable_data(ctx));
+    ForEachIndex(ctx, n, kernels::MaxPoolForward<std::uint8_t>{in, out, argmax, Geometry()});
   } else {
     auto* argmax = static_cast<int*>(argmax_->mutable_data(ctx));
     ForEachIndex(ctx, n, kernels::MaxPoolForward<int>{in, out, argmax, Geometry()});
@@ -187,8 +198,15 @@ void PoolingLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
     if (top.size() > 1) {
       MaxBackward(ctx, top_diff, top[1]->data(ctx), bottom_diff, n, planes);
     } else {
-      MaxBackward(ctx, top_diff, static_cast<const int*>(argmax_->data(ctx)), bottom_diff, n,
-                  planes);
+      FCN_CHECK(argmax_ != nullptr, "Pooling ", name(),
+                ": backward on a forward-only net (set_release_consumed_data)");
+      if (compact_argmax_) {
+        MaxBackward(ctx, top_diff, static_cast<const std::uint8_t*>(argmax_->data(ctx)),
+                    bottom_diff, n, planes);
+      } else {
+        MaxBackward(ctx, top_diff, static_cast<const int*>(argmax_->data(ctx)), bottom_diff, n,
+                    planes);
+      }
     }
   }
 }

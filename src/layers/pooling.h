@@ -42,6 +42,10 @@ class PoolingLayer final : public Layer {
   bool RunsOn(Device) const override { return true; }
   /// The argmax buffer of MAX pooling without a mask top.
   std::size_t internal_bytes() const override { return argmax_ ? argmax_->size() : 0; }
+  /// Backward routes the top gradient through the argmax (or the mask top) or averages it:
+  /// the data it reads is the mask top's alone.
+  bool BackwardReadsTopData(int index) const override { return index == 1; }
+  bool BackwardReadsBottomData(int) const override { return false; }
 
  protected:
   void ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) override;
@@ -71,6 +75,7 @@ class PoolingLayer final : public Layer {
   std::int64_t pooled_width_ = 0;
   // MAX without a mask top: the argmax of every top element, as int.
   std::unique_ptr<SyncedMemory> argmax_;
+  bool compact_argmax_ = false;  // argmax_ holds std::uint8_t window positions, else int
 };
 
 }  // namespace fcn

@@ -22,6 +22,8 @@ class ReLULayer final : public Layer {
   void Reshape(const BlobVec& bottom, const BlobVec& top) override;
   /// Runs on a GPU as well: the math is ForEachIndex functors and math:: calls.
   bool RunsOn(Device) const override { return true; }
+  /// Backward reads the bottom (which is the top when in place).
+  bool BackwardReadsTopData(int) const override { return false; }
 
  protected:
   void ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) override;

@@ -20,6 +20,9 @@ class SplitLayer final : public Layer {
   void Reshape(const BlobVec& bottom, const BlobVec& top) override;
   /// Runs on a GPU as well: the math is ForEachIndex functors and math:: calls.
   bool RunsOn(Device) const override { return true; }
+  /// Backward sums the top gradients: it reads no data.
+  bool BackwardReadsTopData(int) const override { return false; }
+  bool BackwardReadsBottomData(int) const override { return false; }
 
  protected:
   void ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) override;

@@ -732,13 +732,25 @@ TEST(NetTest, EachNetPoolsTheBuffersItsBlobsRelease) {
   // freed buffer may serve any smaller request.
   EXPECT_TRUE(a->host_pool().any_larger());
   EXPECT_FALSE(b->host_pool().any_larger());
+  test::FillGaussian(a->blob_by_name("data"), 17);
+  b->blob_by_name("data")->CopyFrom(*a->blob_by_name("data"));
   a->Forward();
   b->Forward();
-  // conv1 (1 KiB) went back to a's pool and served score (192 B: any larger buffer), then
-  // pool1 (256 B) went back; b released nothing.
-  EXPECT_EQ(a->host_pool().pooled_buffers(), 1u);
-  EXPECT_EQ(a->host_pool().pooled_bytes(), 4u * 16 * 4);
+  // conv1 (1 KiB) and pool1 (256 B) went back to a's pool; b released nothing.
+  EXPECT_EQ(a->host_pool().pooled_buffers(), 2u);
+  EXPECT_EQ(a->host_pool().pooled_bytes(), 4u * 64 * 4 + 4u * 16 * 4);
   EXPECT_EQ(b->host_pool().pooled_buffers(), 0u);
+  // The blobs a keeps (its input and its output score) hold their own buffers: from a pool
+  // that serves any smaller request, score would have taken conv1's for the net's life (the
+  // regression: segment's 21 MB score held a 125 MB buffer, and every later pass allocated
+  // another).
+  EXPECT_EQ(a->blob_by_name("score")->data_memory().host_pool(), nullptr);
+  EXPECT_EQ(a->blob_by_name("data")->data_memory().host_pool(), nullptr);
+  EXPECT_EQ(b->blob_by_name("score")->data_memory().host_pool().get(), &b->host_pool());
+  // A net that never runs backward keeps no max-pooling argmax.
+  EXPECT_EQ(a->layer_by_name("pool1")->internal_bytes(), 0u);
+  EXPECT_EQ(b->layer_by_name("pool1")->internal_bytes(), 4u * 16 * sizeof(std::uint8_t));
+  EXPECT_EQ(test::Data(*a->blob_by_name("score")), test::Data(*b->blob_by_name("score")));
   // From the second pass on, the same two buffers go out and come back each pass.
   for (int pass = 0; pass < 2; ++pass) {
     a->Forward();
@@ -746,7 +758,97 @@ TEST(NetTest, EachNetPoolsTheBuffersItsBlobsRelease) {
     EXPECT_EQ(a->host_pool().pooled_bytes(), 4u * 64 * 4 + 4u * 16 * 4);
   }
   EXPECT_FALSE(a->blob_by_name("conv1")->data_allocated());
+  EXPECT_EQ(test::Data(*a->blob_by_name("score")), test::Data(*b->blob_by_name("score")));
 }
 
+// A training net that releases what backward has consumed (the solver's, fcntool time's)
+// frees each activation once no backward still to run reads it, so its buffer serves the
+// gradients that follow. The gradients are those of a net that keeps everything.
+TEST(NetTest, TrainingBackwardFreesEachActivationAfterItsLastReader) {
+  const char* text = R"(
+    force_backward: true state { phase: TRAIN }
+    layer { name: "data" type: "Input" top: "data" top: "label"
+            input_param { shape { dim: 2 dim: 3 dim: 8 dim: 8 } shape { dim: 2 dim: 1 dim: 4 dim: 4 } } }
+    layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+            convolution_param { num_output: 4 kernel_size: 3 pad: 1
+                                weight_filler { type: "gaussian" std: 0.3 } bias_filler { type: "gaussian" std: 0.1 } } }
+    layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }
+    layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+    layer { name: "score" type: "Convolution" bottom: "pool1" top: "score"
+            convolution_param { num_output: 3 kernel_size: 1 weight_filler { type: "gaussian" std: 0.3 } } }
+    layer { name: "loss" type: "SoftmaxWithLoss" bottom: "score" bottom: "label" top: "loss" }
+  )";
+  auto released = MakeNet(text);
+  auto kept = MakeNet(text);
+  released->set_release_consumed_diffs(true);
+  released->host_pool().set_limit_bytes(1024);
+  for (Net* net : {released.get(), kept.get()}) {
+    test::FillGaussian(net->blob_by_name("data"), 5);
+    float* label = net->blob_by_name("label")->mutable_cpu_data();
+    for (int i = 0; i < 32; ++i) label[i] = static_cast<float>(i % 3);
+  }
+  // Which activations hold data after each layer's backward.
+  std::vector<std::string> seen;
+  released->set_after_backward([&](int layer) {
+    std::string line = released->layer_names()[static_cast<std::size_t>(layer)] + ":";
+    for (const char* blob : {"conv1", "pool1", "score"}) {
+      if (released->blob_by_name(blob)->data_allocated()) line += std::string(" ") + blob;
+    }
+    seen.push_back(line);
+  });
+  for (int step = 0; step < 2; ++step) {
+    EXPECT_EQ(released->ForwardBackward(), kept->ForwardBackward()) << "step " << step;
+    // score's data goes after the loss (its only reader); pool1's after score's backward
+    // (which reads its bottom); conv1's (ReLU's, in place) after relu1's, since neither the
+    // pooling's backward nor the convolution's reads its top.
+    EXPECT_THAT(seen, ElementsAre("loss: conv1 pool1", "score: conv1", "pool1: conv1",
+                                  "relu1:", "conv1:", "data:"))
+        << "step " << step;
+    seen.clear();
+    for (std::size_t i = 0; i < kept->learnable_params().size(); ++i) {
+      EXPECT_EQ(test::Diff(*released->learnable_params()[i]),
+                test::Diff(*kept->learnable_params()[i]))
+          << "param " << i << ", step " << step;
+    }
+    EXPECT_EQ(test::Diff(*released->blob_by_name("data")), test::Diff(*kept->blob_by_name("data")));
+    EXPECT_TRUE(released->blob_by_name("loss")->data_allocated());
+    // The pool keeps what every step allocates again: the data and diffs of conv1 (2x4x8x8),
+    // pool1 (2x4x4x4) and score (2x3x4x4), above the small limit set below.
+    EXPECT_EQ(released->host_pool().limit_bytes(), 2u * sizeof(float) * (512 + 128 + 96));
+    EXPECT_EQ(kept->host_pool().limit_bytes(), HostBufferPool::kDefaultLimitBytes);
+    EXPECT_TRUE(released->blob_by_name("label")->data_allocated());
+  }
+}
+
+// A layer without bottoms need not write its tops every pass (DummyData fills a constant top
+// once, at set-up): neither a training net that releases what backward consumed nor an
+// inference net that frees consumed activations may free them. The regression: the constant
+// label of python/tests/test_log.py's net came back as zeros from the second step on, and the
+// net learnt the wrong class.
+TEST(NetTest, ReleasesSpareWhatALayerWithoutBottomsWritesOnce) {
+  const std::string layers = R"(
+    layer { name: "dummy" type: "DummyData" top: "data" top: "label"
+            dummy_data_param { shape { dim: 1 dim: 3 dim: 4 dim: 4 } shape { dim: 1 dim: 1 dim: 4 dim: 4 }
+                               data_filler { type: "gaussian" std: 1 } data_filler { type: "constant" value: 1 } } }
+    layer { name: "score" type: "Convolution" bottom: "data" top: "score"
+            convolution_param { num_output: 3 kernel_size: 1 weight_filler { type: "gaussian" std: 0.5 } } }
+    layer { name: "loss" type: "SoftmaxWithLoss" bottom: "score" bottom: "label" top: "loss" }
+  )";
+  auto released = MakeNet("state { phase: TRAIN } " + layers);
+  auto kept = MakeNet("state { phase: TRAIN } " + layers);
+  released->set_release_consumed_diffs(true);
+  for (int step = 0; step < 3; ++step) {
+    EXPECT_EQ(released->ForwardBackward(), kept->ForwardBackward()) << "step " << step;
+    EXPECT_EQ(test::Data(*released->blob_by_name("label")), std::vector<float>(16, 1.0f))
+        << "step " << step;
+  }
+  auto inference = MakeNet("state { phase: TEST } " + layers);
+  inference->set_release_consumed_data(true);
+  for (int pass = 0; pass < 3; ++pass) {
+    inference->Forward();
+    EXPECT_EQ(test::Data(*inference->blob_by_name("label")), std::vector<float>(16, 1.0f))
+        << "pass " << pass;
+  }
+}
 }  // namespace
 }  // namespace fcn

@@ -587,5 +587,124 @@ TEST(DnnlConvEngineChoice, WinogradIsOptInAndClose) {
               HasSubstr("Winograd takes 3x3 convolutions with stride 1"));
 }
 
+// A TEST net converts its weights into oneDNN's layout once, within their own buffer (a part
+// at a time): a second buffer of fc6's size (411 MB) would raise inference's peak by it. The
+// values read back in plain order are the weights, and the outputs equal im2col's.
+TEST(DnnlKeptLayouts, TestNetConvertsItsWeightsWithinTheirOwnBuffer) {
+  if (!DnnlConv::Available()) GTEST_SKIP() << "this build has no oneDNN";
+  NetPair p = MakeChainPair("TEST");
+  if (!Blocked(*p.dnnl, "conv2")) GTEST_SKIP() << "oneDNN chose a plain layout for conv2";
+  std::vector<const void*> buffers;
+  std::vector<std::vector<float>> values;
+  for (const auto& param : p.dnnl->params()) {
+    values.push_back(Data(*param));
+    buffers.push_back(param->cpu_data());
+    EXPECT_EQ(param->data_memory().host_pool(), nullptr) << "a TEST net's parameters are unpooled";
+  }
+  EXPECT_NEAR(p.dnnl->Forward(), p.im2col->Forward(), 1e-5);
+  // conv1's and conv2's weights (32 outputs: two slabs of 16) are in oneDNN's layout in the
+  // same buffer; score's (16 outputs, one slab) went through a second one.
+  std::vector<bool> in_place(buffers.size(), false);
+  for (std::size_t i = 0; i < buffers.size(); ++i) {
+    SyncedMemory& memory = p.dnnl->params()[i]->data_memory();
+    const HostLayoutPtr layout = memory.host_layout();
+    if (layout == nullptr || layout->in_place_scratch_bytes() == 0) continue;
+    EXPECT_LT(layout->in_place_scratch_bytes(), layout->bytes()) << "param " << i;
+    EXPECT_EQ(memory.host_data_in(layout), buffers[i]) << "param " << i;
+    in_place[i] = true;
+  }
+  EXPECT_TRUE(in_place[0]) << "conv1's weights";
+  EXPECT_TRUE(in_place[2]) << "conv2's weights";
+  ExpectSameBlobs(p, {"conv1", "conv2", "pool", "score"}, /*diffs=*/false);
+  // Back to plain order (in place where they went in place), the values unchanged bit for bit.
+  for (std::size_t i = 0; i < p.dnnl->params().size(); ++i) {
+    const Blob& param = *p.dnnl->params()[i];
+    if (in_place[i]) {
+      EXPECT_EQ(param.cpu_data(), buffers[i]) << "param " << i;
+    }
+    EXPECT_EQ(Data(param), values[i]) << "param " << i;
+  }
+}
+
+// oneDNN's scratchpad (Winograd's transformed tiles) comes from the net's Workspace, which
+// the layout reorders share, not from a second, global buffer of oneDNN's.
+TEST(DnnlConvEngineChoice, WinogradScratchComesFromTheNetsWorkspace) {
+  if (!DnnlConv::Available()) GTEST_SKIP() << "this build has no oneDNN";
+  const std::string text =
+      "state { phase: TRAIN }\n"
+      "layer { name: 'data' type: 'Input' top: 'data' input_param { shape { dim: 1 dim: 32 dim: "
+      "40 dim: 36 } } }\n"
+      "layer { name: 'conv' type: 'Convolution' bottom: 'data' top: 'conv' convolution_param { "
+      "num_output: 32 kernel_size: 3 pad: 1 weight_filler { type: 'gaussian' std: 0.1 } } }\n";
+  const std::unique_ptr<Net> net = MakeNetWith(text, ConvEngine::kDefault);
+  const auto& conv = Conv(*net->layer_by_name("conv"));
+  if (!conv.dnnl_winograd()) GTEST_SKIP() << "no Winograd kernel on this CPU";
+  const std::size_t scratch = conv.dnnl()->ForwardScratchpadBytes();
+  EXPECT_GT(scratch, 0u) << conv.engine_name();
+  FillGaussian(net->blob_by_name("data"), 3);
+  const std::unique_ptr<Net> ref = MakeNetWith(text, ConvEngine::kCaffe);
+  ref->params()[0]->CopyFrom(*net->params()[0]);
+  ref->params()[1]->CopyFrom(*net->params()[1]);
+  ref->blob_by_name("data")->CopyFrom(*net->blob_by_name("data"));
+  net->Forward();
+  ref->Forward();
+  EXPECT_GE(static_cast<std::size_t>(net->context().workspace().capacity()) * sizeof(float),
+            scratch);
+  ExpectClose(Data(*net->blob_by_name("conv")), Data(*ref->blob_by_name("conv")), 1e-4, "conv");
+}
+
+// In a net that does not train, DEFAULT takes Winograd only where its scratch fits within
+// Options::dnnl_inference_scratch_limit_bytes; a training net is not limited, and a layer
+// that names DNNL_WINOGRAD keeps it. Every choice computes the same values.
+TEST(DnnlConvEngineChoice, InferenceTakesWinogradWithinTheScratchLimit) {
+  if (!DnnlConv::Available()) GTEST_SKIP() << "this build has no oneDNN";
+  auto text = [](const char* phase, const char* engine) {
+    return std::string("state { phase: ") + phase +
+           " }\n"
+           "layer { name: 'data' type: 'Input' top: 'data' input_param { shape { dim: 1 dim: "
+           "32 dim: 40 dim: 36 } } }\n"
+           "layer { name: 'conv' type: 'Convolution' bottom: 'data' top: 'conv' "
+           "convolution_param { engine: " +
+           engine +
+           " num_output: 32 kernel_size: 3 pad: 1 weight_filler { type: 'gaussian' std: 0.1 } "
+           "} }\n";
+  };
+  auto make = [&](const char* phase, const char* engine, std::size_t limit) {
+    Options options;
+    options.dnnl_inference_scratch_limit_bytes = limit;
+    auto net = std::make_unique<Net>(
+        ReadNetParamFromTextString(text(phase, engine), "test.prototxt", nullptr), options);
+    FillGaussian(net->params()[0].get(), 11);
+    FillGaussian(net->params()[1].get(), 12);
+    FillGaussian(net->blob_by_name("data"), 13);
+    net->Forward();
+    return net;
+  };
+  const auto unlimited = make("TEST", "DEFAULT", std::size_t{1} << 30);
+  const auto& conv = Conv(*unlimited->layer_by_name("conv"));
+  if (!conv.dnnl_winograd()) GTEST_SKIP() << "no Winograd kernel on this CPU";
+  const std::size_t scratch = conv.dnnl()->ForwardScratchpadBytes();
+  ASSERT_GT(scratch, 0u);
+  const auto at_limit = make("TEST", "DEFAULT", scratch);
+  const auto under = make("TEST", "DEFAULT", scratch - 1);
+  const auto training = make("TRAIN", "DEFAULT", 0);
+  const auto named = make("TEST", "DNNL_WINOGRAD", 0);
+  auto algorithm = [](const Net& net) {
+    return Conv(*net.layer_by_name("conv")).dnnl_winograd() ? "winograd" : "direct";
+  };
+  EXPECT_STREQ(algorithm(*at_limit), "winograd");
+  EXPECT_STREQ(algorithm(*under), "direct");
+  EXPECT_THAT(under->layer_by_name("conv")->engine_name(), StartsWith("DNNL (direct"));
+  EXPECT_STREQ(algorithm(*training), "winograd");
+  EXPECT_STREQ(algorithm(*named), "winograd");
+  // A second pass keeps the direct primitives it chose (no rebuild): the same values again.
+  const std::vector<float> first = Data(*under->blob_by_name("conv"));
+  under->Forward();
+  EXPECT_EQ(Data(*under->blob_by_name("conv")), first);
+  EXPECT_STREQ(algorithm(*under), "direct");
+  for (const Net* net : {at_limit.get(), training.get(), named.get()}) {
+    ExpectClose(Data(*net->blob_by_name("conv")), first, 1e-4, algorithm(*net));
+  }
+}
 }  // namespace
 }  // namespace fcn::test

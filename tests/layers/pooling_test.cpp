@@ -247,7 +247,12 @@ TEST(PoolingLayerShape, ReportsInternalArgmaxBytesOnlyWithoutMaskTop) {
   Blob x({2, 3, 8, 8}), y, mask;
   auto max_layer = MakeLayer(PoolingText("kernel_size: 2 stride: 2"));
   max_layer->SetUp({&x}, {&y});
-  EXPECT_EQ(max_layer->internal_bytes(), 2u * 3u * 4u * 4u * sizeof(int));
+  // A window of at most 255 positions keeps one byte per argmax (its position in the window).
+  EXPECT_EQ(max_layer->internal_bytes(), 2u * 3u * 4u * 4u * sizeof(std::uint8_t));
+  Blob wide({2, 3, 16, 17}), one;
+  auto global_layer = MakeLayer(PoolingText("global_pooling: true"));
+  global_layer->SetUp({&wide}, {&one});
+  EXPECT_EQ(global_layer->internal_bytes(), 2u * 3u * sizeof(int));  // 272 positions
   auto mask_layer = MakeLayer(PoolingText("kernel_size: 2 stride: 2", /*num_tops=*/2));
   mask_layer->SetUp({&x}, {&y, &mask});
   EXPECT_EQ(mask_layer->internal_bytes(), 0u);
@@ -462,6 +467,47 @@ TEST(PoolingKernels, PlaneScatterEqualsElementGather) {
   for (std::int64_t p = 0; p < planes; ++p) scatter(p);
   EXPECT_EQ(scattered, gathered);
   EXPECT_GT(std::count(gathered.begin(), gathered.end(), 0.0f), 0);  // some never chosen
+
+  // The compact argmax (each window position in a byte) names the same elements, and both
+  // backward forms give the same floats from it.
+  std::vector<std::uint8_t> compact(top.size());
+  std::vector<float> top_again(top.size());
+  const kernels::MaxPoolForward<std::uint8_t> compact_forward{b, top_again.data(), compact.data(),
+                                                              g};
+  for (std::int64_t i = 0; i < pooled; ++i) compact_forward(i);
+  EXPECT_EQ(top_again, top);
+  for (std::int64_t i = 0; i < pooled; ++i) {
+    EXPECT_EQ(kernels::ArgmaxAt(compact.data(), i, g), argmax[static_cast<std::size_t>(i)]) << i;
+    EXPECT_LT(compact[static_cast<std::size_t>(i)], 9) << i;
+  }
+  std::vector<float> compact_gathered(static_cast<std::size_t>(count), -1.0f);
+  std::vector<float> compact_scattered(static_cast<std::size_t>(count), -1.0f);
+  const kernels::MaxPoolBackward<std::uint8_t> compact_gather{top_diff->cpu_data(), compact.data(),
+                                                              compact_gathered.data(), g};
+  for (std::int64_t i = 0; i < count; ++i) compact_gather(i);
+  const kernels::MaxPoolBackwardPlane<std::uint8_t> compact_scatter{
+      top_diff->cpu_data(), compact.data(), compact_scattered.data(), g};
+  for (std::int64_t p = 0; p < planes; ++p) compact_scatter(p);
+  EXPECT_EQ(compact_gathered, gathered);
+  EXPECT_EQ(compact_scattered, gathered);
+}
+
+// A window of more than 255 positions keeps the plane index as int: global max pooling of a
+// 16x17 plane, forward and backward against the reference.
+TEST(PoolingLayerBackward, GlobalMaxOfALargePlaneMatchesReference) {
+  auto x = DistinctBlob({2, 2, 16, 17}, /*seed=*/21);
+  Blob y;
+  auto layer = MakeLayer(PoolingText("global_pooling: true"));
+  layer->SetUp({x.get()}, {&y});
+  layer->Forward(ExecContext(), {x.get()}, {&y});
+  const Window w{16, 17, 1, 1, 0, 0};
+  const Pooled fwd = ReferencePool(*x, w, 1, 1, /*average=*/false);
+  EXPECT_EQ(Data(y), fwd.top);
+  FillGaussian(&y, /*seed=*/22);
+  const std::vector<float> dy = Data(y);
+  SetValues(&y, dy, /*diff=*/true);
+  layer->Backward(ExecContext(), {&y}, {true}, {x.get()});
+  EXPECT_TRUE(AllNear(Diff(*x), ReferencePoolBackward(*x, w, fwd, dy, 1, 1, false), 0.0f));
 }
 
 }  // namespace

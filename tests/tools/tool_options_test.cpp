@@ -46,6 +46,9 @@ TEST_F(ToolOptionsTest, NothingSetGivesTheLibraryDefaults) {
   EXPECT_EQ(options.conv_engine, defaults.conv_engine);
   EXPECT_EQ(options.dnnl_keep_layouts, defaults.dnnl_keep_layouts);
   EXPECT_EQ(options.cudnn_workspace_limit_bytes, std::size_t{1024} << 20);
+  EXPECT_EQ(options.dnnl_inference_scratch_limit_bytes, std::size_t{16} << 20);
+  EXPECT_EQ(options.dnnl_inference_scratch_limit_bytes,
+            defaults.dnnl_inference_scratch_limit_bytes);
   EXPECT_EQ(options.cudnn_deterministic, defaults.cudnn_deterministic);
   EXPECT_EQ(options.device, Device::kCpu);
 }
@@ -54,8 +57,10 @@ TEST_F(ToolOptionsTest, EnvironmentVariablesAreTheDefaults) {
   env_ = {{"FCN_CONV_ENGINE", "caffe"},
           {"FCN_DNNL_KEEP_LAYOUTS", "0"},
           {"FCN_CUDNN_WORKSPACE_MB", "64"},
+          {"FCN_DNNL_SCRATCH_MB", "300"},
           {"FCN_CUDNN_DETERMINISTIC", "1"}};
   const Options options = OptionsFromFlags(Env());
+  EXPECT_EQ(options.dnnl_inference_scratch_limit_bytes, std::size_t{300} << 20);
   EXPECT_EQ(options.conv_engine, ConvEngine::kCaffe);
   EXPECT_FALSE(options.dnnl_keep_layouts);
   EXPECT_EQ(options.cudnn_workspace_limit_bytes, std::size_t{64} << 20);
@@ -66,8 +71,10 @@ TEST_F(ToolOptionsTest, FlagsOverrideTheEnvironment) {
   env_ = {{"FCN_CONV_ENGINE", "CAFFE"},
           {"FCN_DNNL_KEEP_LAYOUTS", "0"},
           {"FCN_CUDNN_WORKSPACE_MB", "64"},
+          {"FCN_DNNL_SCRATCH_MB", "300"},
           {"FCN_CUDNN_DETERMINISTIC", "1"}};
   SetFlag("engine", "DNNL_WINOGRAD");
+  SetFlag("dnnl_scratch_mb", "0");
   SetFlag("dnnl_keep_layouts", "true");
   SetFlag("cudnn_workspace_mb", "0");
   SetFlag("cudnn_deterministic", "false");
@@ -75,6 +82,7 @@ TEST_F(ToolOptionsTest, FlagsOverrideTheEnvironment) {
   EXPECT_EQ(options.conv_engine, ConvEngine::kDnnlWinograd);
   EXPECT_TRUE(options.dnnl_keep_layouts);
   EXPECT_EQ(options.cudnn_workspace_limit_bytes, 0u);
+  EXPECT_EQ(options.dnnl_inference_scratch_limit_bytes, 0u);
   EXPECT_FALSE(options.cudnn_deterministic);
 }
 
@@ -96,6 +104,9 @@ TEST_F(ToolOptionsTest, BadValuesNameTheFlagOrVariable) {
   env_ = {{"FCN_CUDNN_WORKSPACE_MB", "1.5"}};
   EXPECT_THAT(test::ConfigErrorOf([&] { OptionsFromFlags(Env()); }),
               HasSubstr("FCN_CUDNN_WORKSPACE_MB=1.5: expected a whole number of MiB (0 or more)"));
+  env_ = {{"FCN_DNNL_SCRATCH_MB", "-3"}};
+  EXPECT_THAT(test::ConfigErrorOf([&] { OptionsFromFlags(Env()); }),
+              HasSubstr("FCN_DNNL_SCRATCH_MB=-3: expected a whole number of MiB (0 or more)"));
   env_ = {{"FCN_CUDNN_DETERMINISTIC", "yes"}};
   EXPECT_THAT(test::ConfigErrorOf([&] { OptionsFromFlags(Env()); }),
               HasSubstr("FCN_CUDNN_DETERMINISTIC=yes: expected 1 or 0"));

@@ -23,6 +23,10 @@ DEFINE_string(precision, "",
               "(bf16 products, fp32 accumulation; weights, gradients and snapshots stay fp32; "
               "needs AVX512_BF16 on the CPU) (default: a solver's precision field, else "
               "$FCN_PRECISION, else fp32).");
+DEFINE_int64(dnnl_scratch_mb, 16,
+             "oneDNN, in nets that do not train (test, score, segment, a solver's test nets): the "
+             "most scratch (MiB) a convolution's algorithm may take; a layer whose Winograd "
+             "needs more runs direct (default: $FCN_DNNL_SCRATCH_MB, else 16).");
 DEFINE_int64(cudnn_workspace_mb, 1024,
              "cuDNN: the largest workspace a convolution algorithm may use, in MiB (default: "
              "$FCN_CUDNN_WORKSPACE_MB, else 1024).");
@@ -106,6 +110,12 @@ Options OptionsFromFlags(const EnvLookup& env) {
     options.precision = ParsePrecision("--precision", FLAGS_precision);
   } else if (const char* v = EnvValue(env, "FCN_PRECISION")) {
     options.precision = ParsePrecision("FCN_PRECISION", v);
+  }
+  if (FlagGiven("dnnl_scratch_mb")) {
+    options.dnnl_inference_scratch_limit_bytes =
+        WorkspaceBytes("--dnnl_scratch_mb", std::to_string(FLAGS_dnnl_scratch_mb));
+  } else if (const char* v = EnvValue(env, "FCN_DNNL_SCRATCH_MB")) {
+    options.dnnl_inference_scratch_limit_bytes = WorkspaceBytes("FCN_DNNL_SCRATCH_MB", v);
   }
   if (FlagGiven("cudnn_workspace_mb")) {
     options.cudnn_workspace_limit_bytes =

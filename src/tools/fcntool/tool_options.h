@@ -16,10 +16,10 @@ using EnvLookup = std::function<const char*(const char* name)>;
 /// std::getenv.
 const char* ProcessEnv(const char* name);
 
-/// The Options of a run from --engine, --dnnl_keep_layouts, --precision, --cudnn_workspace_mb
-/// and --cudnn_deterministic. A flag left at its default takes FCN_CONV_ENGINE,
-/// FCN_DNNL_KEEP_LAYOUTS, FCN_PRECISION, FCN_CUDNN_WORKSPACE_MB or FCN_CUDNN_DETERMINISTIC when
-/// set.
+/// The Options of a run from --engine, --dnnl_keep_layouts, --dnnl_scratch_mb, --precision,
+/// --cudnn_workspace_mb and --cudnn_deterministic. A flag left at its default takes
+/// FCN_CONV_ENGINE, FCN_DNNL_KEEP_LAYOUTS, FCN_DNNL_SCRATCH_MB, FCN_PRECISION,
+/// FCN_CUDNN_WORKSPACE_MB or FCN_CUDNN_DETERMINISTIC when set.
 /// --gpu is applied by ApplyGpuFlag. Throws ConfigError naming the flag or variable on a bad
 /// value.
 Options OptionsFromFlags(const EnvLookup& env);
