@@ -117,7 +117,7 @@ void SyncedMemory::ConvertHost(const HostLayoutPtr& layout, bool keep_values) {
   // allocation of the blob's size (FCN-8s's fc6: 411 MB) on top of the net's peak. Pooled
   // memory (activations and gradients, converted every pass) goes through a pooled buffer:
   // that costs no page faults, and an in-place conversion's extra copy of each part made a
-  // training step about 10% slower without lowering its peak (bench/README.md, "Memory").
+  // training step about 13% slower without lowering its peak (bench/README.md, "Memory").
   const HostLayout* other = layout ? (layout_ ? nullptr : layout.get()) : layout_.get();
   if (pool_ == nullptr && keep_values && host_ != nullptr && other != nullptr &&
       other->bytes() == bytes_ && other->in_place_scratch_bytes() > 0) {
