@@ -2,8 +2,11 @@
 #include <glog/logging.h>
 #include <gtest/gtest.h>
 
+#include "support/test_util.h"
+
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
+  fcn::test::InstallTempDirCleanup();
   google::InitGoogleLogging(argv[0]);
   FLAGS_logtostderr = true;
   FLAGS_minloglevel = 1;

@@ -15,6 +15,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -177,6 +179,73 @@ std::string SharedDir() {
   return "";
 }
 
+namespace {
+
+// The directories TempDir() made, by the test that asked (null: outside any test, e.g. a
+// suite's SetUpTestSuite), until TempDirCleanup removes them.
+struct TempDirRegistry {
+  std::mutex mutex;
+  std::map<const ::testing::TestInfo*, std::vector<std::filesystem::path>> dirs;
+};
+
+TempDirRegistry& Registry() {
+  static TempDirRegistry* registry = new TempDirRegistry;  // used until the program's end
+  return *registry;
+}
+
+std::vector<std::filesystem::path> TakeDirs(const ::testing::TestInfo* test) {
+  TempDirRegistry& r = Registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  auto it = r.dirs.find(test);
+  if (it == r.dirs.end()) return {};
+  std::vector<std::filesystem::path> dirs = std::move(it->second);
+  r.dirs.erase(it);
+  return dirs;
+}
+
+// Removes the directories when `passed` (and FCN_KEEP_TEST_DIRS is unset), otherwise keeps them
+// for inspection and says where they are.
+void Settle(const std::vector<std::filesystem::path>& dirs, bool passed, const std::string& who) {
+  if (dirs.empty()) return;
+  const char* keep = std::getenv("FCN_KEEP_TEST_DIRS");
+  if (passed && (keep == nullptr || *keep == '\0' || std::string(keep) == "0")) {
+    for (const std::filesystem::path& dir : dirs) {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+    return;
+  }
+  std::string list;
+  for (const std::filesystem::path& dir : dirs) list += "\n  " + dir.string();
+  std::fprintf(stderr, "%s: kept its temporary %s:%s\n", who.c_str(),
+               dirs.size() == 1 ? "directory" : "directories", list.c_str());
+}
+
+class TempDirCleanup : public ::testing::EmptyTestEventListener {
+ public:
+  void OnTestEnd(const ::testing::TestInfo& info) override {
+    Settle(TakeDirs(&info), !info.result()->Failed(),
+           std::string(info.test_suite_name()) + "." + info.name() +
+               (info.result()->Failed() ? " failed" : ""));
+  }
+  void OnTestProgramEnd(const ::testing::UnitTest& unit_test) override {
+    TempDirRegistry& r = Registry();
+    std::vector<std::filesystem::path> dirs;
+    {
+      std::lock_guard<std::mutex> lock(r.mutex);
+      for (auto& entry : r.dirs) dirs.insert(dirs.end(), entry.second.begin(), entry.second.end());
+      r.dirs.clear();
+    }
+    Settle(dirs, !unit_test.Failed(), unit_test.Failed() ? "the failed test program" : "");
+  }
+};
+
+}  // namespace
+
+void InstallTempDirCleanup() {
+  ::testing::UnitTest::GetInstance()->listeners().Append(new TempDirCleanup);
+}
+
 std::string TempDir() {
   static std::atomic<int> counter{0};
   const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
@@ -189,6 +258,9 @@ std::string TempDir() {
       ("fcn_test_" + std::to_string(getpid()) + "_" + name + "_" + std::to_string(counter++));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  TempDirRegistry& r = Registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  r.dirs[info].push_back(dir);
   return dir.string();
 }
 

@@ -90,7 +90,13 @@ bool WaitForText(const std::string& path, const std::string& text, int seconds);
 std::string SharedDir();
 /// The project's source directory (for models/ and tests/data/).
 std::string SourceDir();
-/// A fresh temporary directory for this test.
+/// A fresh temporary directory for this test. It is removed when the test ends, if it passed
+/// (a directory made outside a test, e.g. in SetUpTestSuite, when the whole program ends, if
+/// no test failed); a failed test keeps its directories and names them on stderr.
+/// FCN_KEEP_TEST_DIRS=1 keeps them all. The removal needs InstallTempDirCleanup(), which the
+/// tests' main() calls.
 std::string TempDir();
+/// Installs the gtest listener that removes TempDir()'s directories (see there).
+void InstallTempDirCleanup();
 
 }  // namespace fcn::test
