@@ -117,6 +117,23 @@ void CheckThreadsFlag() {
   }
 }
 
+namespace {
+
+// The flags that set a net's Options (ToolOptions()), read by every command that runs a net,
+// between the command's own flags `before` and `after`.
+std::vector<std::string> WithNetOptionFlags(std::vector<std::string> before,
+                                            const std::vector<std::string>& after = {}) {
+  for (const char* flag :
+       {"gpu", "threads", "engine", "dnnl_keep_layouts", "dnnl_scratch_mb", "precision",
+        "cudnn_workspace_mb", "cudnn_deterministic", "max_memory"}) {
+    before.emplace_back(flag);
+  }
+  before.insert(before.end(), after.begin(), after.end());
+  return before;
+}
+
+}  // namespace
+
 const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
       {"check",
@@ -135,8 +152,7 @@ const std::vector<Command>& Commands() {
        "  `offset` per Crop where all spatial axes share it; comments and layout are kept.",
        {"model", "output", "phase", "level", "stage"},
        &RunAlign},
-      {"train",
-       "train a net with a solver (SGD), or resume training from a snapshot",
+      {"train", "train a net with a solver (SGD), or resume training from a snapshot",
        "fcntool train --solver=SOLVER.prototxt [--snapshot=X.solverstate | --weights=a,b]\n"
        "              [--sigint_effect=stop] [--sighup_effect=snapshot]\n"
        "              [--sigterm_effect=snapshot_stop] [--level=0] [--stage=a,b]\n"
@@ -149,23 +165,18 @@ const std::vector<Command>& Commands() {
        "  belongs to one run: <prefix>.lock is held while training.\n"
        "  Under mpirun -np N: data-parallel training on N ranks (docs/distributed.md); on GPUs\n"
        "  each rank takes the --gpu entry of its index on its host.",
-       {"solver", "snapshot", "weights", "sigint_effect", "sighup_effect", "sigterm_effect",
-        "level", "stage", "gpu", "threads", "engine", "dnnl_keep_layouts", "dnnl_scratch_mb",
-        "precision", "cudnn_workspace_mb", "cudnn_deterministic", "max_memory", "comm_timeout"},
+       WithNetOptionFlags({"solver", "snapshot", "weights", "sigint_effect", "sighup_effect",
+                           "sigterm_effect", "level", "stage"},
+                          {"comm_timeout"}),
        &RunTrain},
-      {"test",
-       "score a net: the mean of every output blob over a number of batches",
+      {"test", "score a net: the mean of every output blob over a number of batches",
        "fcntool test --model=NET.prototxt --weights=W.caffemodel [--iterations=50]\n"
        "             [--level=0] [--stage=a,b]\n"
        "  Builds the net in phase TEST, loads the weights and runs --iterations forward\n"
        "  passes, printing each batch's outputs, the mean loss and each output's mean\n"
        "  (as caffe test).",
-       {"model", "weights", "iterations", "level", "stage", "gpu", "threads", "engine",
-        "dnnl_keep_layouts", "dnnl_scratch_mb", "precision", "cudnn_workspace_mb",
-        "cudnn_deterministic", "max_memory"},
-       &RunTest},
-      {"time",
-       "time each layer's forward and backward pass of a training step",
+       WithNetOptionFlags({"model", "weights", "iterations", "level", "stage"}), &RunTest},
+      {"time", "time each layer's forward and backward pass of a training step",
        "fcntool time --model=NET.prototxt [--iterations=50] [--input_shape=N,C,H,W]\n"
        "             [--phase=TRAIN] [--level=0] [--stage=a,b] [--peak]\n"
        "  Builds the net with force_backward (so a deploy net times like a training net), runs\n"
@@ -174,9 +185,8 @@ const std::vector<Command>& Commands() {
        "  and the peak resident memory. Inputs keep their declared shape with zero data.\n"
        "  --peak: also measures the CPU's FMA peak (fp32; bf16 with AVX512_BF16) on the same\n"
        "  threads and adds each convolution's GFLOP/s and share of it; alone, only the peak.",
-       {"model", "iterations", "input_shape", "phase", "level", "stage", "gpu", "threads", "engine",
-        "dnnl_keep_layouts", "dnnl_scratch_mb", "precision", "cudnn_workspace_mb",
-        "cudnn_deterministic", "max_memory", "peak"},
+       WithNetOptionFlags({"model", "iterations", "input_shape", "phase", "level", "stage"},
+                          {"peak"}),
        &RunTime},
       {"draw",
        "write the net as a Graphviz dot graph",
@@ -214,8 +224,7 @@ const std::vector<Command>& Commands() {
        {"model", "weights", "output", "source_model", "interp_layers", "expand_score", "suffix",
         "phase", "level", "stage", "random_seed"},
        &RunSurgery},
-      {"score",
-       "score a segmentation net over a database: pixel acc, mean acc, mean IU, f.w. IU",
+      {"score", "score a segmentation net over a database: pixel acc, mean acc, mean IU, f.w. IU",
        "fcntool score --model=VAL.prototxt --weights=W.caffemodel [--iterations=N]\n"
        "              [--output_dir=DIR] [--score_blobs=score] [--label_blobs=label]\n"
        "              [--classes=N] [--class_names=FILE] [--exclude_absent]\n"
@@ -224,29 +233,11 @@ const std::vector<Command>& Commands() {
        "  blob; comma lists for several heads) and prints pixel accuracy, mean accuracy, mean\n"
        "  IU, frequency-weighted IU and the per-class IU (definitions: docs/metrics.md). With\n"
        "  --output_dir it writes confusion_<score blob>.csv and .png and metrics.json.",
-       {"model",
-        "weights",
-        "iterations",
-        "output_dir",
-        "score_blobs",
-        "label_blobs",
-        "classes",
-        "class_names",
-        "exclude_absent",
-        "level",
-        "stage",
-        "gpu",
-        "threads",
-        "engine",
-        "dnnl_keep_layouts",
-        "dnnl_scratch_mb",
-        "precision",
-        "cudnn_workspace_mb",
-        "cudnn_deterministic",
-        "max_memory"},
+       WithNetOptionFlags({"model", "weights", "iterations", "output_dir", "score_blobs",
+                           "label_blobs", "classes", "class_names", "exclude_absent", "level",
+                           "stage"}),
        &RunScore},
-      {"segment",
-       "segment images: colour label PNGs and overlays",
+      {"segment", "segment images: colour label PNGs and overlays",
        "fcntool segment --model=DEPLOY.prototxt --weights=W.caffemodel [--output_dir=DIR]\n"
        "                [--mean_value=104.00699,116.66877,122.67892] [--scale=1]\n"
        "                [--input_blobs=a,b] [--rgb_inputs=b] [--log_inputs=b]\n"
@@ -261,27 +252,9 @@ const std::vector<Command>& Commands() {
        "  color.png,hha.png. Writes <name>_label.png (palette-indexed PNG: pixel value =\n"
        "  class) and <name>_overlay.png (the first image blended with the class colours),\n"
        "  named after the first file, and prints the classes found.",
-       {"model",
-        "weights",
-        "output_dir",
-        "mean_value",
-        "scale",
-        "input_blobs",
-        "rgb_inputs",
-        "log_inputs",
-        "palette",
-        "class_names",
-        "overlay_alpha",
-        "score_blobs",
-        "gpu",
-        "threads",
-        "engine",
-        "dnnl_keep_layouts",
-        "dnnl_scratch_mb",
-        "precision",
-        "cudnn_workspace_mb",
-        "cudnn_deterministic",
-        "max_memory"},
+       WithNetOptionFlags({"model", "weights", "output_dir", "mean_value", "scale", "input_blobs",
+                           "rgb_inputs", "log_inputs", "palette", "class_names", "overlay_alpha",
+                           "score_blobs"}),
        &RunSegment,
        /*takes_files=*/true},
       {"device_query",
