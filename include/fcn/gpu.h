@@ -20,6 +20,9 @@ int DeviceCount(std::string* why = nullptr);
 /// the runtime and driver versions), as Caffe's device_query prints it. Throws RuntimeError
 /// when there is no such device.
 std::string DeviceQuery(int id);
+/// Device `id`'s compute capability as major * 10 + minor (80 for an A100, 90 for an H100).
+/// Throws RuntimeError when there is no such device.
+int ComputeCapability(int id);
 /// Makes `id` the current device of the calling thread; throws RuntimeError (with the
 /// runtime's message) when it cannot.
 void SetDevice(int id);

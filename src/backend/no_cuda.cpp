@@ -39,6 +39,8 @@ int DeviceCount(std::string* why) {
 
 std::string DeviceQuery(int) { NoCuda(); }
 
+int ComputeCapability(int) { NoCuda(); }
+
 void SetDevice(int) { NoCuda(); }
 
 }  // namespace gpu

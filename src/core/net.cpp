@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "fcn/gpu.h"
 #include "fcn/layer_registry.h"
 #include "io/hdf5.h"
 
@@ -25,6 +26,17 @@ Net::Net(const NetParameter& param, const Options& options, const NetSource* sou
     if (!PrecisionAvailableOnCpu(options.precision, &why)) {
       throw ConfigError(
           StrCat("precision bf16: ", why, "; run in fp32 (--precision=fp32, the default)"));
+    }
+  }
+  if (options.precision == Precision::kBfloat16 && options.device == Device::kCuda) {
+    // bf16 tensor-core math (cuDNN, cuBLAS) starts with Ampere; older devices would emulate it
+    // slower than fp32 or refuse it call by call.
+    const int cc = gpu::ComputeCapability(options.device_id);
+    if (cc < 80) {
+      throw ConfigError(StrCat("precision bf16: GPU ", options.device_id,
+                               " has compute capability ", cc / 10, ".", cc % 10,
+                               "; bf16 needs 8.0 or later (Ampere, Hopper)",
+                               "; run in fp32 (--precision=fp32, the default)"));
     }
   }
   if (rng == nullptr) {

@@ -504,12 +504,9 @@ ConvolutionEngine& BaseConvolutionLayer::EngineFor(const ExecContext& ctx) {
     if (dnnl_) return *dnnl_;
     return *im2col_;
   }
-  // bf16 on a GPU runs the im2col path, whose GEMMs cuBLAS computes from bf16-rounded operands
-  // (math::LayerGemm); the cuDNN engine has no bf16 path yet (docs/precision.md).
-  if (engine_ == ConvEngine::kCaffe || !have_geometry_ ||
-      options().precision == Precision::kBfloat16) {
-    return *im2col_;
-  }
+  // bf16 runs on cuDNN as fp32 does (CudnnConv rounds the operands); the CAFFE engine's GEMMs
+  // round them in cuBLAS (math::LayerGemm).
+  if (engine_ == ConvEngine::kCaffe || !have_geometry_) return *im2col_;
   if (cudnn_ && cudnn_->geometry() == geometry_) return *cudnn_;
   cudnn_.reset();
   if (!CudnnConv::Supported(geometry_, nullptr)) return *im2col_;  // the GPU im2col path

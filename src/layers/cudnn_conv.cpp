@@ -15,6 +15,8 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/handles.h"
+#include "backend/for_each_index.h"
+#include "math/bf16_kernels.h"
 #endif
 
 namespace fcn {
@@ -117,12 +119,14 @@ struct Choice {
 };
 
 // Takes the first of cuDNN's heuristic results (best first) that runs, fits the workspace limit,
-// is deterministic when asked and uses no tensor-op (TF32) math. `workspace_size(algo, &bytes)`
-// is cuDNN's exact workspace query for the algorithm; the larger of it and the heuristic's
+// is deterministic when asked and, in fp32, uses no tensor-op math (which would round the
+// operands to TF32; in bf16 the tensor ops are the point). `workspace_size(algo, &bytes)` is
+// cuDNN's exact workspace query for the algorithm; the larger of it and the heuristic's
 // estimate is what the algorithm is charged. Throws RuntimeError when nothing qualifies.
 template <typename Algo, typename Perf, typename WorkspaceSize>
 Choice<Algo> Pick(const std::vector<Perf>& perfs, const Options& options,
                   WorkspaceSize workspace_size, const std::string& direction) {
+  const bool bf16 = options.precision == Precision::kBfloat16;
   std::vector<std::string> rejected;
   for (const Perf& perf : perfs) {
     const char* name = AlgoName(perf.algo);
@@ -134,8 +138,8 @@ Choice<Algo> Pick(const std::vector<Perf>& perfs, const Options& options,
       rejected.push_back(StrCat(name, " (non-deterministic)"));
       continue;
     }
-    if (perf.mathType == CUDNN_TENSOR_OP_MATH ||
-        perf.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) {
+    if (!bf16 && (perf.mathType == CUDNN_TENSOR_OP_MATH ||
+                  perf.mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)) {
       rejected.push_back(StrCat(name, " (tensor-op math)"));
       continue;
     }
@@ -160,6 +164,7 @@ Choice<Algo> Pick(const std::vector<Perf>& perfs, const Options& options,
       "engine CUDNN: no cuDNN algorithm for the ", direction, " within the workspace limit of ",
       BytesString(options.cudnn_workspace_limit_bytes), " (FCN_CUDNN_WORKSPACE_MB)",
       options.cudnn_deterministic ? ", deterministic only (FCN_CUDNN_DETERMINISTIC=1)" : "",
+      bf16 ? ", in bf16" : "",
       "; cuDNN offered: ", rejected.empty() ? std::string("nothing") : Join(rejected, ", ")));
 }
 
@@ -169,6 +174,40 @@ void* Scratch(const ExecContext& ctx, std::size_t bytes) {
   return ctx.workspace().Get(static_cast<std::int64_t>((bytes + 3) / 4));
 }
 
+// One bf16 call's device scratch, carved from one workspace buffer: the algorithm's workspace,
+// then the bf16 copies of the two operands and the bf16 result (each at a 256-byte boundary).
+struct Bf16Scratch {
+  void* algo = nullptr;
+  std::uint16_t* a = nullptr;
+  std::uint16_t* b = nullptr;
+  std::uint16_t* out = nullptr;
+};
+
+Bf16Scratch CarveBf16(const ExecContext& ctx, std::size_t algo_bytes, std::int64_t a_count,
+                      std::int64_t b_count, std::int64_t out_count) {
+  auto round_up = [](std::size_t bytes) { return (bytes + 255) / 256 * 256; };
+  const std::size_t algo = round_up(algo_bytes);
+  const std::size_t a = round_up(static_cast<std::size_t>(a_count) * 2);
+  const std::size_t b = round_up(static_cast<std::size_t>(b_count) * 2);
+  const std::size_t out = round_up(static_cast<std::size_t>(out_count) * 2);
+  auto* base = static_cast<char*>(Scratch(ctx, algo + a + b + out));
+  Bf16Scratch s;
+  s.algo = algo_bytes == 0 ? nullptr : base;
+  s.a = reinterpret_cast<std::uint16_t*>(base + algo);
+  s.b = reinterpret_cast<std::uint16_t*>(base + algo + a);
+  s.out = reinterpret_cast<std::uint16_t*>(base + algo + a + b);
+  return s;
+}
+
+void ToBf16(const ExecContext& ctx, const float* in, std::uint16_t* out, std::int64_t count) {
+  ForEachIndex(ctx, count, kernels::RoundToBf16{in, out});
+}
+
+void FromBf16(const ExecContext& ctx, const std::uint16_t* in, float* out, std::int64_t count,
+              bool accumulate) {
+  ForEachIndex(ctx, count, kernels::WidenBf16{in, out, accumulate});
+}
+
 const float kOne = 1.0f;
 const float kZero = 0.0f;
 
@@ -176,10 +215,17 @@ const float kZero = 0.0f;
 
 // The descriptors of the underlying convolution x (*) w = y: x is the bottom and y the top of
 // a Convolution, the other way round for a Deconvolution.
+//
+// In bf16 (PSEUDO_BFLOAT16 in cuDNN's terms) `bottom`, `top` and `filter` describe bf16 copies
+// of the blobs, the convolution computes in fp32 with tensor-op math, and `top_f32` describes
+// the fp32 top for the bias, which stays fp32.
 struct CudnnConv::Impl {
   bool transposed = false;
+  bool bf16 = false;
+  std::int64_t bottom_count = 0, top_count = 0, weight_count = 0;
   cudnnTensorDescriptor_t bottom = nullptr;
   cudnnTensorDescriptor_t top = nullptr;
+  cudnnTensorDescriptor_t top_f32 = nullptr;
   cudnnTensorDescriptor_t bias = nullptr;  // 1 x out_channels x 1 x 1 (top channels)
   cudnnFilterDescriptor_t filter = nullptr;
   cudnnConvolutionDescriptor_t conv = nullptr;
@@ -195,6 +241,7 @@ struct CudnnConv::Impl {
     if (conv != nullptr) cudnnDestroyConvolutionDescriptor(conv);
     if (filter != nullptr) cudnnDestroyFilterDescriptor(filter);
     if (bias != nullptr) cudnnDestroyTensorDescriptor(bias);
+    if (top_f32 != nullptr) cudnnDestroyTensorDescriptor(top_f32);
     if (top != nullptr) cudnnDestroyTensorDescriptor(top);
     if (bottom != nullptr) cudnnDestroyTensorDescriptor(bottom);
   }
@@ -307,12 +354,21 @@ CudnnConv::CudnnConv(const math::ConvGeometry& g, const Options& options, Im2col
   if (!Supported(g, &why)) throw ConfigError(StrCat("engine CUDNN: ", why));
   Impl& m = *impl_;  // on a throw below, ~Impl destroys what was created
   m.transposed = g.transposed;
+  m.bf16 = options.precision == Precision::kBfloat16;
+  m.bottom_count = g.num * g.in_channels * static_cast<std::int64_t>(g.in_h) * g.in_w;
+  m.top_count = g.num * g.out_channels * static_cast<std::int64_t>(g.out_h) * g.out_w;
+  m.weight_count =
+      static_cast<std::int64_t>(g.in_channels / g.group) * g.out_channels * g.kernel_h * g.kernel_w;
+  const cudnnDataType_t type = m.bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
   const int num = static_cast<int>(g.num);
   FCN_CUDNN_CHECK(cudnnCreateTensorDescriptor(&m.bottom));
-  FCN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(m.bottom, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, num,
-                                             g.in_channels, g.in_h, g.in_w));
+  FCN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(m.bottom, CUDNN_TENSOR_NCHW, type, num, g.in_channels,
+                                             g.in_h, g.in_w));
   FCN_CUDNN_CHECK(cudnnCreateTensorDescriptor(&m.top));
-  FCN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(m.top, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, num,
+  FCN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(m.top, CUDNN_TENSOR_NCHW, type, num, g.out_channels,
+                                             g.out_h, g.out_w));
+  FCN_CUDNN_CHECK(cudnnCreateTensorDescriptor(&m.top_f32));
+  FCN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(m.top_f32, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, num,
                                              g.out_channels, g.out_h, g.out_w));
   FCN_CUDNN_CHECK(cudnnCreateTensorDescriptor(&m.bias));
   FCN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(m.bias, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1,
@@ -322,15 +378,17 @@ CudnnConv::CudnnConv(const math::ConvGeometry& g, const Options& options, Im2col
   const int filter_k = g.transposed ? g.in_channels : g.out_channels;
   const int filter_c = (g.transposed ? g.out_channels : g.in_channels) / g.group;
   FCN_CUDNN_CHECK(cudnnCreateFilterDescriptor(&m.filter));
-  FCN_CUDNN_CHECK(cudnnSetFilter4dDescriptor(m.filter, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW,
-                                             filter_k, filter_c, g.kernel_h, g.kernel_w));
+  FCN_CUDNN_CHECK(cudnnSetFilter4dDescriptor(m.filter, type, CUDNN_TENSOR_NCHW, filter_k, filter_c,
+                                             g.kernel_h, g.kernel_w));
   FCN_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&m.conv));
   FCN_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(m.conv, g.pad_h, g.pad_w, g.stride_h, g.stride_w,
                                                   g.dilation_h, g.dilation_w,
                                                   CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   FCN_CUDNN_CHECK(cudnnSetConvolutionGroupCount(m.conv, g.group));
-  // Plain FP32 FMA: CUDNN_DEFAULT_MATH would allow TF32 tensor ops on Ampere and later.
-  FCN_CUDNN_CHECK(cudnnSetConvolutionMathType(m.conv, CUDNN_FMA_MATH));
+  // fp32: plain FMA (CUDNN_DEFAULT_MATH would allow TF32 tensor ops on Ampere and later). bf16:
+  // bf16 operands on the tensor cores, accumulated in fp32 (the descriptor's compute type).
+  FCN_CUDNN_CHECK(
+      cudnnSetConvolutionMathType(m.conv, m.bf16 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
 }
 
 CudnnConv::~CudnnConv() = default;
@@ -365,6 +423,51 @@ std::string Direction(const math::ConvGeometry& g, const char* layer_direction,
 
 }  // namespace
 
+// The operands and result of one cuDNN call: the blobs themselves in fp32, their bf16 copies
+// (rounded here, in the call's scratch) in bf16. `Finish` widens a bf16 result into its blob.
+struct CudnnConv::Operands {
+  const void* a = nullptr;
+  const void* b = nullptr;
+  void* out = nullptr;
+  void* scratch = nullptr;
+  std::size_t scratch_bytes = 0;
+  // bf16 only: the fp32 result, its count, and whether it is added to (beta 1).
+  float* out_f32 = nullptr;
+  std::int64_t out_count = 0;
+  bool accumulate = false;
+};
+
+CudnnConv::Operands CudnnConv::Prepare(const ExecContext& ctx, std::size_t algo_bytes,
+                                       const float* a, std::int64_t a_count, const float* b,
+                                       std::int64_t b_count, float* out, std::int64_t out_count,
+                                       bool accumulate) {
+  Operands o;
+  o.scratch_bytes = algo_bytes;
+  if (!impl_->bf16) {
+    o.a = a;
+    o.b = b;
+    o.out = out;
+    o.scratch = Scratch(ctx, algo_bytes);
+    return o;
+  }
+  const Bf16Scratch s = CarveBf16(ctx, algo_bytes, a_count, b_count, out_count);
+  ToBf16(ctx, a, s.a, a_count);
+  ToBf16(ctx, b, s.b, b_count);
+  o.a = s.a;
+  o.b = s.b;
+  o.out = s.out;
+  o.scratch = s.algo;
+  o.out_f32 = out;
+  o.out_count = out_count;
+  o.accumulate = accumulate;
+  return o;
+}
+
+void CudnnConv::Finish(const ExecContext& ctx, const Operands& o) {
+  if (o.out_f32 == nullptr) return;
+  FromBf16(ctx, static_cast<const std::uint16_t*>(o.out), o.out_f32, o.out_count, o.accumulate);
+}
+
 void CudnnConv::ForwardPair(const ExecContext& ctx, const float* bottom, const float* weights,
                             const float* bias, float* top) {
   FCN_CHECK(!g_.bias || bias != nullptr, "CudnnConv::Forward: the geometry has a bias, none given");
@@ -374,21 +477,25 @@ void CudnnConv::ForwardPair(const ExecContext& ctx, const float* bottom, const f
     if (!m.fwd.chosen) {
       m.ChooseForward(handle, options_, Direction(g_, "forward pass", "cudnnConvolutionForward"));
     }
-    void* scratch = Scratch(ctx, m.fwd.bytes);
-    FCN_CUDNN_CHECK(cudnnConvolutionForward(handle, &kOne, m.bottom, bottom, m.filter, weights,
-                                            m.conv, m.fwd.algo, scratch, m.fwd.bytes, &kZero, m.top,
-                                            top));
+    const Operands o = Prepare(ctx, m.fwd.bytes, bottom, m.bottom_count, weights, m.weight_count,
+                               top, m.top_count, false);
+    FCN_CUDNN_CHECK(cudnnConvolutionForward(handle, &kOne, m.bottom, o.a, m.filter, o.b, m.conv,
+                                            m.fwd.algo, o.scratch, o.scratch_bytes, &kZero, m.top,
+                                            o.out));
+    Finish(ctx, o);
   } else {
     if (!m.bwd_data.chosen) {
       m.ChooseBackwardData(handle, options_,
                            Direction(g_, "forward pass", "cudnnConvolutionBackwardData"));
     }
-    void* scratch = Scratch(ctx, m.bwd_data.bytes);
-    FCN_CUDNN_CHECK(cudnnConvolutionBackwardData(handle, &kOne, m.filter, weights, m.bottom, bottom,
-                                                 m.conv, m.bwd_data.algo, scratch, m.bwd_data.bytes,
-                                                 &kZero, m.top, top));
+    const Operands o = Prepare(ctx, m.bwd_data.bytes, weights, m.weight_count, bottom,
+                               m.bottom_count, top, m.top_count, false);
+    FCN_CUDNN_CHECK(cudnnConvolutionBackwardData(handle, &kOne, m.filter, o.a, m.bottom, o.b,
+                                                 m.conv, m.bwd_data.algo, o.scratch,
+                                                 o.scratch_bytes, &kZero, m.top, o.out));
+    Finish(ctx, o);
   }
-  if (g_.bias) FCN_CUDNN_CHECK(cudnnAddTensor(handle, &kOne, m.bias, bias, &kOne, m.top, top));
+  if (g_.bias) FCN_CUDNN_CHECK(cudnnAddTensor(handle, &kOne, m.bias, bias, &kOne, m.top_f32, top));
 }
 
 void CudnnConv::BackwardDataPair(const ExecContext& ctx, const float* top_diff,
@@ -400,19 +507,23 @@ void CudnnConv::BackwardDataPair(const ExecContext& ctx, const float* top_diff,
       m.ChooseBackwardData(handle, options_,
                            Direction(g_, "backward data pass", "cudnnConvolutionBackwardData"));
     }
-    void* scratch = Scratch(ctx, m.bwd_data.bytes);
-    FCN_CUDNN_CHECK(cudnnConvolutionBackwardData(handle, &kOne, m.filter, weights, m.top, top_diff,
-                                                 m.conv, m.bwd_data.algo, scratch, m.bwd_data.bytes,
-                                                 &kZero, m.bottom, bottom_diff));
+    const Operands o = Prepare(ctx, m.bwd_data.bytes, weights, m.weight_count, top_diff,
+                               m.top_count, bottom_diff, m.bottom_count, false);
+    FCN_CUDNN_CHECK(cudnnConvolutionBackwardData(handle, &kOne, m.filter, o.a, m.top, o.b, m.conv,
+                                                 m.bwd_data.algo, o.scratch, o.scratch_bytes,
+                                                 &kZero, m.bottom, o.out));
+    Finish(ctx, o);
   } else {
     if (!m.fwd.chosen) {
       m.ChooseForward(handle, options_,
                       Direction(g_, "backward data pass", "cudnnConvolutionForward"));
     }
-    void* scratch = Scratch(ctx, m.fwd.bytes);
-    FCN_CUDNN_CHECK(cudnnConvolutionForward(handle, &kOne, m.top, top_diff, m.filter, weights,
-                                            m.conv, m.fwd.algo, scratch, m.fwd.bytes, &kZero,
-                                            m.bottom, bottom_diff));
+    const Operands o = Prepare(ctx, m.fwd.bytes, top_diff, m.top_count, weights, m.weight_count,
+                               bottom_diff, m.bottom_count, false);
+    FCN_CUDNN_CHECK(cudnnConvolutionForward(handle, &kOne, m.top, o.a, m.filter, o.b, m.conv,
+                                            m.fwd.algo, o.scratch, o.scratch_bytes, &kZero,
+                                            m.bottom, o.out));
+    Finish(ctx, o);
   }
 }
 
@@ -427,13 +538,18 @@ void CudnnConv::BackwardWeightsPair(const ExecContext& ctx, const float* bottom,
   // x is the bottom of a Convolution and the top (here its diff) of a Deconvolution.
   const float* x = g_.transposed ? top_diff : bottom;
   const float* dy = g_.transposed ? bottom : top_diff;
-  void* scratch = Scratch(ctx, m.bwd_filter.bytes);
-  FCN_CUDNN_CHECK(cudnnConvolutionBackwardFilter(handle, &kOne, m.x(), x, m.y(), dy, m.conv,
-                                                 m.bwd_filter.algo, scratch, m.bwd_filter.bytes,
-                                                 &kOne, m.filter, weight_diff));
+  const std::int64_t x_count = g_.transposed ? m.top_count : m.bottom_count;
+  const std::int64_t y_count = g_.transposed ? m.bottom_count : m.top_count;
+  // fp32 adds into the gradient (beta 1); bf16 writes a bf16 gradient that is then added.
+  const Operands o =
+      Prepare(ctx, m.bwd_filter.bytes, x, x_count, dy, y_count, weight_diff, m.weight_count, true);
+  FCN_CUDNN_CHECK(cudnnConvolutionBackwardFilter(handle, &kOne, m.x(), o.a, m.y(), o.b, m.conv,
+                                                 m.bwd_filter.algo, o.scratch, o.scratch_bytes,
+                                                 m.bf16 ? &kZero : &kOne, m.filter, o.out));
+  Finish(ctx, o);
   if (bias_diff != nullptr) {
     FCN_CUDNN_CHECK(
-        cudnnConvolutionBackwardBias(handle, &kOne, m.top, top_diff, &kOne, m.bias, bias_diff));
+        cudnnConvolutionBackwardBias(handle, &kOne, m.top_f32, top_diff, &kOne, m.bias, bias_diff));
   }
 }
 
@@ -475,7 +591,10 @@ void CudnnConv::BackwardWeightsPair(const ExecContext& /*ctx*/, const float* /*b
 
 #endif  // FCN_HAVE_CUDNN
 
-std::string CudnnConv::name() const { return StrCat("CUDNN (", AlgorithmNames(), ")"); }
+std::string CudnnConv::name() const {
+  return StrCat("CUDNN (", options_.precision == Precision::kBfloat16 ? "bf16: " : "",
+                AlgorithmNames(), ")");
+}
 
 void CudnnConv::Forward(const ExecContext& ctx, const BlobVec& bottom, const ConvParams& p,
                         const BlobVec& top) {

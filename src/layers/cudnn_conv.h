@@ -13,9 +13,16 @@
 // one that runs, fits the workspace limit and (when asked) is deterministic. Its workspace is
 // carved from the net's shared Workspace for the duration of one call. An object serves one
 // geometry; the layer makes a new one when a blob of another shape arrives.
+//
+// With Options::precision bf16 each call rounds its operands (activations, weights, incoming
+// gradients) to bf16 in that scratch, cuDNN multiplies them on the tensor cores with fp32
+// accumulation (PSEUDO_BFLOAT16: bf16 tensors, fp32 compute type) and writes a bf16 result,
+// which is widened back into the fp32 blob (a weight gradient is added to it). The bias, its
+// gradient and every blob stay fp32 (docs/precision.md).
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,7 +57,7 @@ class CudnnConv final : public ConvolutionEngine {
   /// ALGO_1" (for logs).
   std::string AlgorithmNames() const;
 
-  /// "CUDNN (<AlgorithmNames()>)".
+  /// "CUDNN (<AlgorithmNames()>)", or "CUDNN (bf16: <AlgorithmNames()>)".
   std::string name() const override;
   /// top = conv(bottom, weights) + bias, for every pair.
   void Forward(const ExecContext& ctx, const BlobVec& bottom, const ConvParams& p,
@@ -70,6 +77,14 @@ class CudnnConv final : public ConvolutionEngine {
   /// weight_diff += dL/dW and (when bias_diff is not null) bias_diff += dL/db.
   void BackwardWeightsPair(const ExecContext& ctx, const float* bottom, const float* top_diff,
                            float* weight_diff, float* bias_diff);
+
+  // One cuDNN call's operands: the fp32 blobs, or (bf16) their bf16 copies in the call's
+  // scratch, with the algorithm's workspace; Finish widens a bf16 result into `out`.
+  struct Operands;
+  Operands Prepare(const ExecContext& ctx, std::size_t algo_bytes, const float* a,
+                   std::int64_t a_count, const float* b, std::int64_t b_count, float* out,
+                   std::int64_t out_count, bool accumulate);
+  void Finish(const ExecContext& ctx, const Operands& o);
 
   math::ConvGeometry g_;
   Options options_;  // the cuDNN workspace limit and determinism

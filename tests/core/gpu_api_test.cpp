@@ -39,6 +39,7 @@ TEST_F(NoDeviceTest, ACudaContextIsARuntimeError) {
   EXPECT_THROW(ExecContext(Device::kCuda, 0), RuntimeError);
   EXPECT_THROW(gpu::SetDevice(0), RuntimeError);
   EXPECT_THROW(gpu::DeviceQuery(0), RuntimeError);
+  EXPECT_THROW(gpu::ComputeCapability(0), RuntimeError);
 }
 
 TEST_F(NoDeviceTest, ANetOnACudaDeviceIsARuntimeErrorAndNetsStayOnTheCpu) {

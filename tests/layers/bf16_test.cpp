@@ -15,39 +15,24 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "backend/for_each_index.h"
 #include "fcn/io.h"
 #include "fcn/layer.h"
 #include "fcn/net.h"
 #include "fcn/options.h"
 #include "fcn/solver.h"
 #include "layers/base_conv.h"
+#include "math/bf16_kernels.h"
+#include "support/bf16_reference.h"
 #include "support/test_util.h"
 
 namespace fcn::test {
 namespace {
-
-// fp32 accumulation of up to a few thousand products, relative to the sum of their magnitudes.
-constexpr double kAccumulation = 1e-5;
-
-float RoundBf16(float x) {
-  std::uint32_t u;
-  std::memcpy(&u, &x, sizeof u);
-  if ((u & 0x7f800000u) == 0x7f800000u) return x;  // inf, nan
-  u += 0x7fffu + ((u >> 16) & 1u);
-  u &= 0xffff0000u;
-  float r;
-  std::memcpy(&r, &u, sizeof r);
-  return r;
-}
-
-std::vector<float> Rounded(std::vector<float> v) {
-  for (float& x : v) x = RoundBf16(x);
-  return v;
-}
 
 Options Bf16Options() {
   Options options;
@@ -62,202 +47,6 @@ bool HaveBf16(std::string* why) { return PrecisionAvailableOnCpu(Precision::kBfl
     std::string why_;                                               \
     if (!HaveBf16(&why_)) GTEST_SKIP() << "no bf16 here: " << why_; \
   } while (0)
-
-// A direction's values and the sum of its products' magnitudes, per output element.
-struct Result {
-  std::vector<double> value, magnitude;
-};
-
-// A convolution in Caffe's frame: input N x C x H x W, output N x M x OH x OW, weights
-// M x C/G x K x K, square stride and pad, no dilation.
-struct ConvFrame {
-  int n, c, h, w, m, k, stride, pad, group;
-  int oh() const { return (h + 2 * pad - k) / stride + 1; }
-  int ow() const { return (w + 2 * pad - k) / stride + 1; }
-  std::size_t in_count() const { return static_cast<std::size_t>(n) * c * h * w; }
-  std::size_t out_count() const { return static_cast<std::size_t>(n) * m * oh() * ow(); }
-  std::size_t weight_count() const { return static_cast<std::size_t>(m) * (c / group) * k * k; }
-
-  // Calls fn(input index, output index, weight index) for every product of the convolution.
-  template <class Fn>
-  void ForEachProduct(Fn&& fn) const {
-    const int cg = c / group, mg = m / group;
-    for (int b = 0; b < n; ++b) {
-      for (int mi = 0; mi < m; ++mi) {
-        const int g = mi / mg;
-        for (int oy = 0; oy < oh(); ++oy) {
-          for (int ox = 0; ox < ow(); ++ox) {
-            const std::size_t o = ((static_cast<std::size_t>(b) * m + mi) * oh() + oy) * ow() + ox;
-            for (int cj = 0; cj < cg; ++cj) {
-              const int ci = g * cg + cj;
-              for (int i = 0; i < k; ++i) {
-                const int iy = oy * stride - pad + i;
-                if (iy < 0 || iy >= h) continue;
-                for (int j = 0; j < k; ++j) {
-                  const int ix = ox * stride - pad + j;
-                  if (ix < 0 || ix >= w) continue;
-                  const std::size_t in = ((static_cast<std::size_t>(b) * c + ci) * h + iy) * w + ix;
-                  const std::size_t wt = ((static_cast<std::size_t>(mi) * cg + cj) * k + i) * k + j;
-                  fn(in, o, wt);
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-  // output = conv(input, weights)
-  Result Forward(const std::vector<float>& in, const std::vector<float>& wt) const {
-    Result r{std::vector<double>(out_count()), std::vector<double>(out_count())};
-    ForEachProduct([&](std::size_t i, std::size_t o, std::size_t q) {
-      const double p = static_cast<double>(in[i]) * wt[q];
-      r.value[o] += p;
-      r.magnitude[o] += std::fabs(p);
-    });
-    return r;
-  }
-  // d input = conv^T(d output, weights)
-  Result BackwardData(const std::vector<float>& dout, const std::vector<float>& wt) const {
-    Result r{std::vector<double>(in_count()), std::vector<double>(in_count())};
-    ForEachProduct([&](std::size_t i, std::size_t o, std::size_t q) {
-      const double p = static_cast<double>(dout[o]) * wt[q];
-      r.value[i] += p;
-      r.magnitude[i] += std::fabs(p);
-    });
-    return r;
-  }
-  // d weights = correlation of d output with the input
-  Result BackwardWeights(const std::vector<float>& in, const std::vector<float>& dout) const {
-    Result r{std::vector<double>(weight_count()), std::vector<double>(weight_count())};
-    ForEachProduct([&](std::size_t i, std::size_t o, std::size_t q) {
-      const double p = static_cast<double>(in[i]) * dout[o];
-      r.value[q] += p;
-      r.magnitude[q] += std::fabs(p);
-    });
-    return r;
-  }
-};
-
-// got equals the bf16 reference within fp32 accumulation, and at least a quarter of its
-// elements miss the fp32 reference by more than that.
-void ExpectBf16(const std::string& what, const std::vector<float>& got, const Result& bf16_ref,
-                const Result& fp32_ref) {
-  ASSERT_EQ(got.size(), bf16_ref.value.size()) << what;
-  int bad = 0;
-  std::size_t off_fp32 = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const double tol = kAccumulation * bf16_ref.magnitude[i] + 1e-7;
-    if (std::fabs(got[i] - bf16_ref.value[i]) > tol && ++bad <= 5) {
-      ADD_FAILURE() << what << "[" << i << "] = " << got[i] << ", bf16 reference "
-                    << bf16_ref.value[i] << " (tolerance " << tol << ")";
-    }
-    if (std::fabs(got[i] - fp32_ref.value[i]) > kAccumulation * fp32_ref.magnitude[i] + 1e-7) {
-      ++off_fp32;
-    }
-  }
-  EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << got.size() << " elements off";
-  EXPECT_GT(off_fp32, got.size() / 4)
-      << what << ": the result is the fp32 one; were the products bf16?";
-}
-
-struct LayerCase {
-  ConvFrame f;
-  bool deconv;
-  const char* engine;  // "DEFAULT" (oneDNN) or "CAFFE" (im2col + bf16 GEMM)
-};
-
-std::string LayerText(const LayerCase& lc) {
-  const ConvFrame& f = lc.f;
-  // A deconvolution's bottom is the convolution frame's output, its top the frame's input.
-  const int num_output = lc.deconv ? f.c : f.m;
-  return StrCat("name: 'l' type: '", lc.deconv ? "Deconvolution" : "Convolution",
-                "' bottom: 'x' top: 'y' convolution_param { num_output: ", num_output,
-                " kernel_size: ", f.k, " stride: ", f.stride, " pad: ", f.pad, " group: ", f.group,
-                " engine: ", lc.engine, " weight_filler { type: 'gaussian' std: 0.5 }",
-                " bias_filler { type: 'gaussian' std: 0.5 } }");
-}
-
-void CheckLayer(const LayerCase& lc) {
-  const ConvFrame& f = lc.f;
-  SCOPED_TRACE(LayerText(lc));
-  std::unique_ptr<Layer> layer = MakeLayer(LayerText(lc));
-  layer->set_options(Bf16Options());
-  ExecContext ctx(Bf16Options());
-  const std::vector<std::int64_t> in_shape = {f.n, f.c, f.h, f.w};
-  const std::vector<std::int64_t> out_shape = {f.n, f.m, f.oh(), f.ow()};
-  std::unique_ptr<Blob> x = GaussianBlob(lc.deconv ? out_shape : in_shape, 7);
-  Blob y;
-  layer->SetUp({x.get()}, {&y});
-  ASSERT_EQ(y.shape(), lc.deconv ? in_shape : out_shape);
-  if (std::string(lc.engine) == "DEFAULT") {
-    EXPECT_NE(layer->engine_name().find("bf16"), std::string::npos) << layer->engine_name();
-  }
-  const std::vector<float> weights = Data(*layer->blobs()[0]);
-  const std::vector<float> bias = Data(*layer->blobs()[1]);
-  layer->Forward(ctx, {x.get()}, {&y});
-  FillGaussian(&y, 11, 0.0f, 1.0f);  // the top diff: set through the data, then moved
-  SetDiff(&y, Data(y));
-  layer->blobs()[0]->scale_diff(0.0f);
-  layer->blobs()[1]->scale_diff(0.0f);
-  layer->Backward(ctx, {&y}, {true}, {x.get()});
-
-  const std::vector<float> xv = Data(*x), dy = Diff(y);
-  const std::vector<float> xr = Rounded(xv), dyr = Rounded(dy), wr = Rounded(weights);
-  // Forward (without the bias, which is added in fp32 and compared the same way).
-  Result fwd16 = lc.deconv ? f.BackwardData(xr, wr) : f.Forward(xr, wr);
-  Result fwd32 = lc.deconv ? f.BackwardData(xv, weights) : f.Forward(xv, weights);
-  const int channels = lc.deconv ? f.c : f.m;
-  const std::size_t spatial = fwd16.value.size() / (static_cast<std::size_t>(f.n) * channels);
-  for (std::size_t i = 0; i < fwd16.value.size(); ++i) {
-    const double b = bias[(i / spatial) % static_cast<std::size_t>(channels)];
-    fwd16.value[i] += b;
-    fwd32.value[i] += b;
-    fwd16.magnitude[i] += std::fabs(b);
-    fwd32.magnitude[i] += std::fabs(b);
-  }
-  // The forward top was overwritten by the diff fill: run it again for the comparison.
-  Blob y2;
-  layer->Forward(ctx, {x.get()}, {&y2});
-  ExpectBf16("forward", Data(y2), fwd16, fwd32);
-  ExpectBf16("backward data", Diff(*x), lc.deconv ? f.Forward(dyr, wr) : f.BackwardData(dyr, wr),
-             lc.deconv ? f.Forward(dy, weights) : f.BackwardData(dy, weights));
-  ExpectBf16("backward weights", Diff(*layer->blobs()[0]),
-             lc.deconv ? f.BackwardWeights(dyr, xr) : f.BackwardWeights(xr, dyr),
-             lc.deconv ? f.BackwardWeights(dy, xv) : f.BackwardWeights(xv, dy));
-  // The bias gradient sums the top diff: fp32 or bf16-rounded, within accumulation error.
-  const std::vector<float> db = Diff(*layer->blobs()[1]);
-  const std::size_t top_spatial = dy.size() / (static_cast<std::size_t>(f.n) * channels);
-  for (int ch = 0; ch < channels; ++ch) {
-    double sum = 0, sum_r = 0, mag = 0;
-    for (int b = 0; b < f.n; ++b) {
-      for (std::size_t s = 0; s < top_spatial; ++s) {
-        const std::size_t i = (static_cast<std::size_t>(b) * channels + ch) * top_spatial + s;
-        sum += dy[i];
-        sum_r += dyr[i];
-        mag += std::fabs(dy[i]);
-      }
-    }
-    const double tol = 4e-3 * mag + 1e-6;  // the rounding of dy to bf16, at most 2^-9 each
-    EXPECT_NEAR(db[ch], sum, tol) << "bias diff " << ch;
-    EXPECT_NEAR(sum_r, sum, tol);
-  }
-}
-
-const LayerCase kCases[] = {
-    // FCN's 3x3 stride-1 shape: Winograd in fp32, the direct bf16 kernels here.
-    {{2, 32, 13, 11, 48, 3, 1, 1, 1}, false, "DEFAULT"},
-    // conv1_1's three input channels and large pad, a 1x1 score layer, a strided grouped one.
-    {{1, 3, 9, 10, 16, 3, 1, 5, 1}, false, "DEFAULT"},
-    {{2, 64, 6, 7, 21, 1, 1, 0, 1}, false, "DEFAULT"},
-    {{1, 32, 12, 12, 32, 4, 2, 1, 2}, false, "DEFAULT"},
-    // FCN's upsampling: 4x4 stride 2 per class (group = channels), and a dense one.
-    {{1, 21, 14, 14, 21, 4, 2, 0, 21}, true, "DEFAULT"},
-    {{2, 16, 10, 10, 24, 4, 2, 1, 1}, true, "DEFAULT"},
-    // The im2col path: its GEMMs multiply in bf16 too.
-    {{2, 32, 13, 11, 48, 3, 1, 1, 1}, false, "CAFFE"},
-    {{1, 16, 10, 10, 24, 4, 2, 1, 1}, true, "CAFFE"},
-};
 
 // One parser of the names, for fcntool's --precision, FCN_PRECISION and fcn.set_precision.
 TEST(Bf16Layers, PrecisionNamesParseBothWaysAndOthersAreRefused) {
@@ -278,9 +67,61 @@ TEST(Bf16Layers, PrecisionNamesParseBothWaysAndOthersAreRefused) {
   }
 }
 
+// The conversions the cuDNN engine's bf16 path runs (math/bf16_kernels.h; the same functors on
+// the CPU and in the GPU kernels) round to nearest even, as the reference does, and keep NaN.
+TEST(Bf16Layers, ConversionFunctorsRoundToNearestEven) {
+  std::vector<float> values = {0.0f,
+                               -0.0f,
+                               1.0f,
+                               -1.0f,
+                               1.0f + 1.0f / 256,
+                               1.0f + 3.0f / 256,
+                               1.0f + 1.0f / 512,
+                               1.0f + 3.0f / 512,
+                               3.0e38f,
+                               -3.0e38f,
+                               std::numeric_limits<float>::max(),
+                               1e-40f,
+                               -1e-45f,
+                               std::numeric_limits<float>::infinity(),
+                               -std::numeric_limits<float>::infinity()};
+  std::unique_ptr<Blob> random = GaussianBlob({4096}, 5, 0.0f, 100.0f);
+  for (float v : Data(*random)) values.push_back(v);
+  // Exact ties: the half-way points between neighbouring bf16 values, both parities.
+  for (std::uint32_t top : {0x3f80u, 0x3f81u, 0xc2f7u, 0x0001u}) {
+    const std::uint32_t u = (top << 16) | 0x8000u;
+    float x;
+    std::memcpy(&x, &u, sizeof x);
+    values.push_back(x);
+  }
+  const std::int64_t n = static_cast<std::int64_t>(values.size());
+  std::vector<std::uint16_t> bits(values.size());
+  ExecContext ctx;
+  ForEachIndex(ctx, n, kernels::RoundToBf16{values.data(), bits.data()});
+  std::vector<float> widened(values.size(), 100.0f);
+  ForEachIndex(ctx, n, kernels::WidenBf16{bits.data(), widened.data(), false});
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    EXPECT_EQ(widened[i], RoundBf16(values[i])) << "x = " << values[i];
+  }
+  EXPECT_EQ(kernels::Bf16Bits(1.0f + 1.0f / 256), 0x3f80u) << "a tie rounds to the even 1.0";
+  EXPECT_EQ(kernels::Bf16Bits(1.0f + 3.0f / 256), 0x3f82u) << "a tie rounds to the even 0x3f82";
+  EXPECT_EQ(kernels::Bf16Bits(std::numeric_limits<float>::max()), 0x7f80u) << "to infinity";
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::uint32_t signalling_bits = 0xff800001u;  // the payload only in the low half
+  float signalling;
+  std::memcpy(&signalling, &signalling_bits, sizeof signalling);
+  EXPECT_TRUE(std::isnan(kernels::Bf16Value(kernels::Bf16Bits(nan))));
+  EXPECT_EQ(kernels::Bf16Bits(signalling), 0xffc0u) << "a NaN stays a (quiet) NaN, sign kept";
+  // Accumulating adds the widened value to what is there.
+  std::vector<float> sums(values.size(), 2.0f);
+  ForEachIndex(ctx, n, kernels::WidenBf16{bits.data(), sums.data(), true});
+  EXPECT_EQ(sums[2], 3.0f);
+  EXPECT_EQ(sums[3], 1.0f);
+}
+
 TEST(Bf16Layers, ConvolutionAndDeconvolutionEqualTheBf16RoundedReference) {
   SKIP_WITHOUT_BF16();
-  for (const LayerCase& lc : kCases) CheckLayer(lc);
+  for (const LayerCase& lc : kBf16LayerCases) CheckBf16Layer(lc, Options());
 }
 
 TEST(Bf16Layers, InnerProductEqualsTheBf16RoundedReference) {

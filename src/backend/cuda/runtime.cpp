@@ -112,6 +112,20 @@ int DeviceCount(std::string* why) {
   return count;
 }
 
+int ComputeCapability(int id) {
+  std::string why;
+  const int count = DeviceCount(&why);
+  if (id < 0 || id >= count) {
+    throw RuntimeError(count == 0 ? StrCat("no CUDA device: ", why)
+                                  : StrCat("no CUDA device ", id, " (", count, " found)"));
+  }
+  int major = 0;
+  int minor = 0;
+  FCN_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, id));
+  FCN_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, id));
+  return major * 10 + minor;
+}
+
 std::string DeviceQuery(int id) {
   std::string why;
   const int count = DeviceCount(&why);
