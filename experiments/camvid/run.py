@@ -19,8 +19,14 @@ from its newest snapshot and skips what is done. `report` writes docs/results/ca
 table of docs/results.md (between its markers) and the loss curves
 (docs/results/camvid-curves.png; needs python3-matplotlib).
 
+With --precision bf16 the same protocol trains and scores with bf16 products (fp32
+accumulation; docs/precision.md), and --skip-control leaves out the control arm. `report` on such
+a run writes docs/results/camvid-bf16.json and the bf16 table of docs/results.md, which sets
+each arm's mean IU, seed by seed, against the fp32 run's (docs/results/camvid.json).
+
 Usage:
   experiments/camvid/run.py train [--budget 1500] [--seeds 1 2] [--out out/camvid]
+                                  [--precision fp32|bf16] [--skip-control]
   experiments/camvid/run.py report [--out out/camvid]
   experiments/camvid/run.py pictures [--out out/camvid] [--seed 1] [--count 6]
 """
@@ -39,9 +45,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 ARMS = ("fcn32s", "fcn32s_control", "fcn16s", "fcn8s")
+CHAIN = ("fcn32s", "fcn16s", "fcn8s")
 METRICS = ("pixel_acc", "mean_acc", "mean_iu", "fwavacc")
 MARK_BEGIN = "<!-- camvid-table: begin (experiments/camvid/run.py report) -->"
 MARK_END = "<!-- camvid-table: end -->"
+MARK_BF16_BEGIN = "<!-- camvid-bf16-table: begin (experiments/camvid/run.py report) -->"
+MARK_BF16_END = "<!-- camvid-bf16-table: end -->"
 
 
 def fcntool() -> Path:
@@ -123,7 +132,7 @@ def train_stage(work: Path, seed: int, stride: int, prefix: str, max_iter: int,
         return final
     solver = write_solver(stride, seed, work, prefix, max_iter, args.budget, args.test_iter)
     it, state = latest_state(work, prefix)
-    cmd = [str(fcntool()), "train", f"--solver={solver}"]
+    cmd = [str(fcntool()), "train", f"--solver={solver}", f"--precision={args.precision}"]
     if state is not None:
         log(f"seed {seed}: {prefix} resumes at iteration {it}")
         cmd.append(f"--snapshot={state}")
@@ -141,13 +150,13 @@ def train_stage(work: Path, seed: int, stride: int, prefix: str, max_iter: int,
     return final
 
 
-def score(work: Path, seed: int, arm: str, stride: int, weights: Path) -> None:
+def score(work: Path, seed: int, arm: str, stride: int, weights: Path, precision: str) -> None:
     out = work / f"score-{arm}"
     if (out / "metrics.json").exists():
         return
     val = write_net(stride, "val", seed, work)
     run([str(fcntool()), "score", f"--model={val}", f"--weights={weights}",
-         f"--output_dir={out}"], work / f"score-{arm}.log")
+         f"--output_dir={out}", f"--precision={precision}"], work / f"score-{arm}.log")
 
 
 def run_seed(args: argparse.Namespace, seed: int) -> None:
@@ -165,20 +174,32 @@ def run_seed(args: argparse.Namespace, seed: int) -> None:
     w8 = train_stage(work, seed, 8, "fcn8s", b, args, [
         tool, "surgery", f"--model={models / 'camvid-fcn8s-narrow' / 'val.prototxt'}",
         f"--weights={w16}"])
-    wc = train_stage(work, seed, 32, "control", 3 * b, args, [],
-                     resume_from=work / f"fcn32s_iter_{b}.solverstate")
-    for arm, stride, weights in (("fcn32s", 32, w32), ("fcn16s", 16, w16), ("fcn8s", 8, w8),
-                                 ("fcn32s_control", 32, wc)):
-        score(work, seed, arm, stride, weights)
+    arms = [("fcn32s", 32, w32), ("fcn16s", 16, w16), ("fcn8s", 8, w8)]
+    if not args.skip_control:
+        wc = train_stage(work, seed, 32, "control", 3 * b, args, [],
+                         resume_from=work / f"fcn32s_iter_{b}.solverstate")
+        arms.append(("fcn32s_control", 32, wc))
+    for arm, stride, weights in arms:
+        score(work, seed, arm, stride, weights, args.precision)
     log(f"seed {seed}: scored")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
     fcntool()
-    ensure_databases(args.camvid)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "config.json").write_text(json.dumps(
-        {"budget": args.budget, "seeds": args.seeds}, indent=1) + "\n")
+    config_path = args.out / "config.json"
+    config = {"budget": args.budget, "seeds": args.seeds, "precision": args.precision,
+              "arms": list(CHAIN if args.skip_control else ARMS)}
+    if config_path.exists():
+        # A second `train` resumes: it must be the same experiment (seeds may be added).
+        old = json.loads(config_path.read_text())
+        for key in ("budget", "precision"):
+            before = old.get(key, "fp32" if key == "precision" else None)
+            if before != config[key]:
+                sys.exit(f"error: {config_path} holds a run with {key} {before}, not "
+                         f"{config[key]}: use another --out")
+    ensure_databases(args.camvid)
+    config_path.write_text(json.dumps(config, indent=1) + "\n")
     start = time.time()
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         for future in [pool.submit(run_seed, args, s) for s in args.seeds]:
@@ -232,19 +253,86 @@ def curves(work: Path, budget: int) -> dict[str, list[tuple[int, float]]]:
             "fcn8s": [(i + 2 * budget, v) for i, v in read_losses(work / "fcn8s-train.log")]}
 
 
-def cmd_report(args: argparse.Namespace) -> None:
-    config = json.loads((args.out / "config.json").read_text())
-    budget, seeds = config["budget"], config["seeds"]
-    results: dict[str, dict[str, list[float]]] = {a: {m: [] for m in METRICS} for a in ARMS}
+def read_scores(out: Path, seeds: list[int], arms: tuple[str, ...]) \
+        -> dict[str, dict[str, list[float]]]:
+    """The four metrics per arm, one value per seed in `seeds` order."""
+    results: dict[str, dict[str, list[float]]] = {a: {m: [] for m in METRICS} for a in arms}
     for seed in seeds:
-        for arm in ARMS:
-            metrics = json.loads((args.out / f"seed{seed}" / f"score-{arm}" / "metrics.json")
+        for arm in arms:
+            metrics = json.loads((out / f"seed{seed}" / f"score-{arm}" / "metrics.json")
                                  .read_text())["heads"][0]
             for m in METRICS:
                 results[arm][m].append(metrics[m])
+    return results
+
+
+def replace_between(md: Path, begin: str, end: str, table: str) -> None:
+    """Puts `table` between the markers of docs/results.md (appended when they are missing)."""
+    text = md.read_text() if md.exists() else ""
+    if begin not in text or end not in text:
+        text = text.rstrip("\n") + f"\n\n{begin}\n{end}\n"
+    a, b = text.index(begin) + len(begin), text.index(end)
+    md.write_text(text[:a] + "\n" + table + "\n" + text[b:])
+
+
+def precision_table(fp32: dict, bf16: dict, seeds: list[int]) -> tuple[str, dict]:
+    """The bf16 run against the fp32 run, arm by arm and seed by seed (mean IU, points), and
+    whether each arm's bf16 mean lies within the fp32 seeds' range. Both runs must hold the same
+    seeds (the arms of one seed start from the same draws and see the same data order in both
+    precisions, so the per-seed differences are paired)."""
+    if fp32["seeds"] != seeds:
+        raise ValueError(f"the fp32 run has seeds {fp32['seeds']}, the bf16 run {seeds}")
+    names = {"fcn32s": "FCN-32s", "fcn16s": "FCN-16s", "fcn8s": "FCN-8s",
+             "fcn32s_control": "FCN-32s control"}
+    rows = ["| net | fp32 mean IU | bf16 mean IU | bf16 per seed | bf16 - fp32 per seed | "
+            "bf16 mean within the fp32 seeds' range |", "|---|---|---|---|---|---|"]
+    verdict = {}
+    for arm in ARMS:
+        if arm not in bf16:
+            continue
+        f, h = [100 * v for v in fp32[arm]["mean_iu"]], [100 * v for v in bf16[arm]["mean_iu"]]
+        within = min(f) <= statistics.mean(h) <= max(f)
+        verdict[arm] = {"fp32_range": [min(f), max(f)], "bf16_mean": statistics.mean(h),
+                        "within": within}
+        diffs = [x - y for x, y in zip(h, f)]
+        rows.append(
+            f"| {names[arm]} | {statistics.mean(f):.1f} ({min(f):.1f}-{max(f):.1f}) | "
+            f"{statistics.mean(h):.1f} ± {(max(h) - min(h)) / 2:.1f} | "
+            + " / ".join(f"{v:.1f}" for v in h) + " | "
+            + " / ".join(f"{d:+.1f}" for d in diffs)
+            + f" (mean {statistics.mean(diffs):+.1f}) | {'yes' if within else 'no'} |")
+    return "\n".join(rows), verdict
+
+
+def report_precision(args: argparse.Namespace, config: dict) -> None:
+    seeds, precision = config["seeds"], config["precision"]
+    arms = tuple(config.get("arms", ARMS))
+    results = read_scores(args.out, seeds, arms)
+    fp32 = json.loads((args.docs / "results" / "camvid.json").read_text())
+    table, verdict = precision_table(fp32, results, seeds)
+    doc = {"dataset": "CamVid 240x180 (367 train, 101 val, 11 classes, 11 ignored)",
+           "precision": precision, "budget_per_stage": config["budget"], "seeds": seeds,
+           **results, "against_fp32": verdict}
+    json_path = args.docs / "results" / f"camvid-{precision}.json"
+    json_path.write_text(json.dumps(doc, indent=1) + "\n")
+    replace_between(args.docs / "results.md", MARK_BF16_BEGIN, MARK_BF16_END, table)
+    print(table)
+    print(f"wrote {json_path} and {args.docs / 'results.md'}")
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    config = json.loads((args.out / "config.json").read_text())
+    if config.get("precision", "fp32") != "fp32":
+        report_precision(args, config)
+        return
+    if tuple(config.get("arms", ARMS)) != ARMS:
+        sys.exit(f"error: {args.out} was trained with --skip-control; the fp32 report needs "
+                 "every arm")
+    budget, seeds = config["budget"], config["seeds"]
+    results = read_scores(args.out, seeds, ARMS)
     doc = {"dataset": "CamVid 240x180 (367 train, 101 val, 11 classes, 11 ignored)",
            "budget_per_stage": budget, "seeds": seeds, **results}
-    json_path = ROOT / "docs" / "results" / "camvid.json"
+    json_path = args.docs / "results" / "camvid.json"
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(doc, indent=1) + "\n")
 
@@ -270,10 +358,8 @@ def cmd_report(args: argparse.Namespace) -> None:
         rows.append(f"| {names[better]} over {names[worse]} | {per_seed} | "
                     f"{statistics.mean(diffs):+.1f} ± {spread:.1f} |")
     table = "\n".join(rows)
-    md = ROOT / "docs" / "results.md"
-    text = md.read_text() if md.exists() else f"{MARK_BEGIN}\n{MARK_END}\n"
-    a, b = text.index(MARK_BEGIN) + len(MARK_BEGIN), text.index(MARK_END)
-    md.write_text(text[:a] + "\n" + table + "\n" + text[b:])
+    md = args.docs / "results.md"
+    replace_between(md, MARK_BEGIN, MARK_END, table)
     print(table)
 
     try:
@@ -305,7 +391,7 @@ def cmd_report(args: argparse.Namespace) -> None:
         ax.set_ylabel("mean IU")
         ax.legend()
     fig.tight_layout()
-    png = ROOT / "docs" / "results" / "camvid-curves.png"
+    png = args.docs / "results" / "camvid-curves.png"
     fig.savefig(png, dpi=80)
     print(f"wrote {json_path}, {md} and {png}")
 
@@ -337,7 +423,7 @@ def cmd_pictures(args: argparse.Namespace) -> None:
     print(f"wrote {png}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("train", "report", "pictures"))
@@ -351,7 +437,13 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="seeds trained at once")
     parser.add_argument("--seed", type=int, default=1, help="pictures: the seed's nets")
     parser.add_argument("--count", type=int, default=6, help="pictures: val images")
-    args = parser.parse_args()
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="train: what convolutions multiply in (fcntool --precision)")
+    parser.add_argument("--skip-control", action="store_true",
+                        help="train: only the FCN-32s -> 16s -> 8s chain, no control arm")
+    parser.add_argument("--docs", type=Path, default=ROOT / "docs",
+                        help="report: where results.md and results/ are")
+    args = parser.parse_args(argv)
     args.out = args.out.resolve()
     if args.budget < 2 or args.budget % 2:
         parser.error("--budget must be even (snapshots every budget/2)")
