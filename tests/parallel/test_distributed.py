@@ -338,6 +338,21 @@ def rank_pids(mpirun_pid: int) -> dict[int, int]:
     return pids
 
 
+def process_ends_within(pid: int, seconds: float) -> bool:
+    """Whether process `pid` is gone or a zombie within `seconds` (polled every 10 ms)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1]
+        except (OSError, IndexError):
+            return True
+        if state == "Z":
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+
+
 def start_long_run(mpirun, fcntool, cwd: Path, args: str = "") -> subprocess.Popen:
     return subprocess.Popen(mpi_command(mpirun, fcntool, 2,
                                         f"--comm_timeout={COMM_TIMEOUT_S} {args}"),
@@ -413,9 +428,9 @@ def test_killed_rank_ends_the_others_within_the_bound(fcntool, mpirun, database,
     print(f"mpirun exited with {proc.returncode} {elapsed:.1f} s after the SIGKILL")
     assert proc.returncode != 0, out
     assert elapsed < FAULT_BOUND_S, f"{elapsed:.1f} s"
-    # rank 0 is gone too
-    assert not Path(f"/proc/{pids[0]}").exists() or \
-        Path(f"/proc/{pids[0]}/stat").read_text().split(") ")[1].startswith("Z")
+    # rank 0 is gone too: mpirun sends it SIGKILL and may exit before the kernel has ended it
+    # (seen once in CI: still running, 11 ms from a zombie), so allow it a moment
+    assert process_ends_within(pids[0], 5.0), f"rank 0 (pid {pids[0]}) still runs"
     # the last snapshot loads and training resumes from it in one process
     last = max(cwd.glob("run_iter_*.solverstate"), key=lambda p: int(p.stem.split("_")[-1]))
     it = int(last.stem.split("_")[-1])
