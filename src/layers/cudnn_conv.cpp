@@ -168,35 +168,22 @@ Choice<Algo> Pick(const std::vector<Perf>& perfs, const Options& options,
       "; cuDNN offered: ", rejected.empty() ? std::string("nothing") : Join(rejected, ", ")));
 }
 
+// The element counts of the geometry's bottom, top and weights (Caffe's layouts).
+struct BlobCounts {
+  std::int64_t bottom, top, weight;
+};
+
+BlobCounts CountsOf(const math::ConvGeometry& g) {
+  return {g.num * g.in_channels * static_cast<std::int64_t>(g.in_h) * g.in_w,
+          g.num * g.out_channels * static_cast<std::int64_t>(g.out_h) * g.out_w,
+          static_cast<std::int64_t>(g.in_channels / g.group) * g.out_channels * g.kernel_h *
+              g.kernel_w};
+}
+
 // Device scratch of at least `bytes` from the net's shared workspace (null for none).
 void* Scratch(const ExecContext& ctx, std::size_t bytes) {
   if (bytes == 0) return nullptr;
   return ctx.workspace().Get(static_cast<std::int64_t>((bytes + 3) / 4));
-}
-
-// One bf16 call's device scratch, carved from one workspace buffer: the algorithm's workspace,
-// then the bf16 copies of the two operands and the bf16 result (each at a 256-byte boundary).
-struct Bf16Scratch {
-  void* algo = nullptr;
-  std::uint16_t* a = nullptr;
-  std::uint16_t* b = nullptr;
-  std::uint16_t* out = nullptr;
-};
-
-Bf16Scratch CarveBf16(const ExecContext& ctx, std::size_t algo_bytes, std::int64_t a_count,
-                      std::int64_t b_count, std::int64_t out_count) {
-  auto round_up = [](std::size_t bytes) { return (bytes + 255) / 256 * 256; };
-  const std::size_t algo = round_up(algo_bytes);
-  const std::size_t a = round_up(static_cast<std::size_t>(a_count) * 2);
-  const std::size_t b = round_up(static_cast<std::size_t>(b_count) * 2);
-  const std::size_t out = round_up(static_cast<std::size_t>(out_count) * 2);
-  auto* base = static_cast<char*>(Scratch(ctx, algo + a + b + out));
-  Bf16Scratch s;
-  s.algo = algo_bytes == 0 ? nullptr : base;
-  s.a = reinterpret_cast<std::uint16_t*>(base + algo);
-  s.b = reinterpret_cast<std::uint16_t*>(base + algo + a);
-  s.out = reinterpret_cast<std::uint16_t*>(base + algo + a + b);
-  return s;
 }
 
 void ToBf16(const ExecContext& ctx, const float* in, std::uint16_t* out, std::int64_t count) {
@@ -222,7 +209,7 @@ const float kZero = 0.0f;
 struct CudnnConv::Impl {
   bool transposed = false;
   bool bf16 = false;
-  std::int64_t bottom_count = 0, top_count = 0, weight_count = 0;
+  BlobCounts counts{0, 0, 0};  // of the bottom, top and weights
   cudnnTensorDescriptor_t bottom = nullptr;
   cudnnTensorDescriptor_t top = nullptr;
   cudnnTensorDescriptor_t top_f32 = nullptr;
@@ -326,13 +313,9 @@ bool CudnnConv::Supported(const math::ConvGeometry& g, std::string* why) {
                          " in, ", g.out_channels, " out)"));
   }
   // The legacy API's descriptors take int sizes and strides.
-  const long long bottom_count =
-      static_cast<long long>(g.num) * g.in_channels * static_cast<long long>(g.in_h) * g.in_w;
-  const long long top_count =
-      static_cast<long long>(g.num) * g.out_channels * static_cast<long long>(g.out_h) * g.out_w;
-  const long long weight_count = static_cast<long long>(g.in_channels / g.group) * g.out_channels *
-                                 static_cast<long long>(g.kernel_h) * g.kernel_w;
-  if (g.num > kIntMax || bottom_count > kIntMax || top_count > kIntMax || weight_count > kIntMax) {
+  const BlobCounts counts = CountsOf(g);
+  if (g.num > kIntMax || counts.bottom > kIntMax || counts.top > kIntMax ||
+      counts.weight > kIntMax) {
     return refuse("a blob has 2^31 or more elements (cuDNN's legacy API counts in int)");
   }
   // cuDNN derives the convolution's output size from its input (x) and checks y against it.
@@ -355,10 +338,7 @@ CudnnConv::CudnnConv(const math::ConvGeometry& g, const Options& options, Im2col
   Impl& m = *impl_;  // on a throw below, ~Impl destroys what was created
   m.transposed = g.transposed;
   m.bf16 = options.precision == Precision::kBfloat16;
-  m.bottom_count = g.num * g.in_channels * static_cast<std::int64_t>(g.in_h) * g.in_w;
-  m.top_count = g.num * g.out_channels * static_cast<std::int64_t>(g.out_h) * g.out_w;
-  m.weight_count =
-      static_cast<std::int64_t>(g.in_channels / g.group) * g.out_channels * g.kernel_h * g.kernel_w;
+  m.counts = CountsOf(g);
   const cudnnDataType_t type = m.bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
   const int num = static_cast<int>(g.num);
   FCN_CUDNN_CHECK(cudnnCreateTensorDescriptor(&m.bottom));
@@ -450,13 +430,22 @@ CudnnConv::Operands CudnnConv::Prepare(const ExecContext& ctx, std::size_t algo_
     o.scratch = Scratch(ctx, algo_bytes);
     return o;
   }
-  const Bf16Scratch s = CarveBf16(ctx, algo_bytes, a_count, b_count, out_count);
-  ToBf16(ctx, a, s.a, a_count);
-  ToBf16(ctx, b, s.b, b_count);
-  o.a = s.a;
-  o.b = s.b;
-  o.out = s.out;
-  o.scratch = s.algo;
+  // One workspace buffer: the algorithm's workspace, then the bf16 copies of the two operands
+  // and the bf16 result, each at a 256-byte boundary.
+  auto round_up = [](std::size_t bytes) { return (bytes + 255) / 256 * 256; };
+  const std::size_t algo = round_up(algo_bytes);
+  const std::size_t a_bytes = round_up(static_cast<std::size_t>(a_count) * 2);
+  const std::size_t b_bytes = round_up(static_cast<std::size_t>(b_count) * 2);
+  const std::size_t out_bytes = round_up(static_cast<std::size_t>(out_count) * 2);
+  auto* base = static_cast<char*>(Scratch(ctx, algo + a_bytes + b_bytes + out_bytes));
+  auto* a16 = reinterpret_cast<std::uint16_t*>(base + algo);
+  auto* b16 = reinterpret_cast<std::uint16_t*>(base + algo + a_bytes);
+  ToBf16(ctx, a, a16, a_count);
+  ToBf16(ctx, b, b16, b_count);
+  o.a = a16;
+  o.b = b16;
+  o.out = base + algo + a_bytes + b_bytes;
+  o.scratch = algo_bytes == 0 ? nullptr : base;
   o.out_f32 = out;
   o.out_count = out_count;
   o.accumulate = accumulate;
@@ -477,8 +466,8 @@ void CudnnConv::ForwardPair(const ExecContext& ctx, const float* bottom, const f
     if (!m.fwd.chosen) {
       m.ChooseForward(handle, options_, Direction(g_, "forward pass", "cudnnConvolutionForward"));
     }
-    const Operands o = Prepare(ctx, m.fwd.bytes, bottom, m.bottom_count, weights, m.weight_count,
-                               top, m.top_count, false);
+    const Operands o = Prepare(ctx, m.fwd.bytes, bottom, m.counts.bottom, weights, m.counts.weight,
+                               top, m.counts.top, false);
     FCN_CUDNN_CHECK(cudnnConvolutionForward(handle, &kOne, m.bottom, o.a, m.filter, o.b, m.conv,
                                             m.fwd.algo, o.scratch, o.scratch_bytes, &kZero, m.top,
                                             o.out));
@@ -488,8 +477,8 @@ void CudnnConv::ForwardPair(const ExecContext& ctx, const float* bottom, const f
       m.ChooseBackwardData(handle, options_,
                            Direction(g_, "forward pass", "cudnnConvolutionBackwardData"));
     }
-    const Operands o = Prepare(ctx, m.bwd_data.bytes, weights, m.weight_count, bottom,
-                               m.bottom_count, top, m.top_count, false);
+    const Operands o = Prepare(ctx, m.bwd_data.bytes, weights, m.counts.weight, bottom,
+                               m.counts.bottom, top, m.counts.top, false);
     FCN_CUDNN_CHECK(cudnnConvolutionBackwardData(handle, &kOne, m.filter, o.a, m.bottom, o.b,
                                                  m.conv, m.bwd_data.algo, o.scratch,
                                                  o.scratch_bytes, &kZero, m.top, o.out));
@@ -507,8 +496,8 @@ void CudnnConv::BackwardDataPair(const ExecContext& ctx, const float* top_diff,
       m.ChooseBackwardData(handle, options_,
                            Direction(g_, "backward data pass", "cudnnConvolutionBackwardData"));
     }
-    const Operands o = Prepare(ctx, m.bwd_data.bytes, weights, m.weight_count, top_diff,
-                               m.top_count, bottom_diff, m.bottom_count, false);
+    const Operands o = Prepare(ctx, m.bwd_data.bytes, weights, m.counts.weight, top_diff,
+                               m.counts.top, bottom_diff, m.counts.bottom, false);
     FCN_CUDNN_CHECK(cudnnConvolutionBackwardData(handle, &kOne, m.filter, o.a, m.top, o.b, m.conv,
                                                  m.bwd_data.algo, o.scratch, o.scratch_bytes,
                                                  &kZero, m.bottom, o.out));
@@ -518,8 +507,8 @@ void CudnnConv::BackwardDataPair(const ExecContext& ctx, const float* top_diff,
       m.ChooseForward(handle, options_,
                       Direction(g_, "backward data pass", "cudnnConvolutionForward"));
     }
-    const Operands o = Prepare(ctx, m.fwd.bytes, top_diff, m.top_count, weights, m.weight_count,
-                               bottom_diff, m.bottom_count, false);
+    const Operands o = Prepare(ctx, m.fwd.bytes, top_diff, m.counts.top, weights, m.counts.weight,
+                               bottom_diff, m.counts.bottom, false);
     FCN_CUDNN_CHECK(cudnnConvolutionForward(handle, &kOne, m.top, o.a, m.filter, o.b, m.conv,
                                             m.fwd.algo, o.scratch, o.scratch_bytes, &kZero,
                                             m.bottom, o.out));
@@ -538,11 +527,11 @@ void CudnnConv::BackwardWeightsPair(const ExecContext& ctx, const float* bottom,
   // x is the bottom of a Convolution and the top (here its diff) of a Deconvolution.
   const float* x = g_.transposed ? top_diff : bottom;
   const float* dy = g_.transposed ? bottom : top_diff;
-  const std::int64_t x_count = g_.transposed ? m.top_count : m.bottom_count;
-  const std::int64_t y_count = g_.transposed ? m.bottom_count : m.top_count;
+  const std::int64_t x_count = g_.transposed ? m.counts.top : m.counts.bottom;
+  const std::int64_t y_count = g_.transposed ? m.counts.bottom : m.counts.top;
   // fp32 adds into the gradient (beta 1); bf16 writes a bf16 gradient that is then added.
   const Operands o =
-      Prepare(ctx, m.bwd_filter.bytes, x, x_count, dy, y_count, weight_diff, m.weight_count, true);
+      Prepare(ctx, m.bwd_filter.bytes, x, x_count, dy, y_count, weight_diff, m.counts.weight, true);
   FCN_CUDNN_CHECK(cudnnConvolutionBackwardFilter(handle, &kOne, m.x(), o.a, m.y(), o.b, m.conv,
                                                  m.bwd_filter.algo, o.scratch, o.scratch_bytes,
                                                  m.bf16 ? &kZero : &kOne, m.filter, o.out));
