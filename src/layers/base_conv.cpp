@@ -468,8 +468,13 @@ void BaseConvolutionLayer::ReshapeDnnl(const Blob& bottom) {
   }
   dnnl_.reset();
   const bool inference = phase_ == TEST;
+  // A net that trains runs a layer with very large weights (fc6) in output-channel slices, so
+  // no pass needs a second weight-sized buffer for oneDNN's weight layout; a net that does not
+  // train converts its weights to that layout in place once (set_keep_weight_layout).
+  const std::size_t slice_bytes = inference ? 0 : DnnlConv::kTrainingWeightSliceBytes;
   auto make = [&](bool with_winograd) {
-    return std::make_unique<DnnlConv>(geometry_, with_winograd, options().dnnl_keep_layouts, bf16);
+    return std::make_unique<DnnlConv>(geometry_, with_winograd, options().dnnl_keep_layouts, bf16,
+                                      slice_bytes);
   };
   try {
     dnnl_ = make(winograd);

@@ -40,6 +40,24 @@ int PadRight(const math::ConvGeometry& g) {
 
 bool DnnlConv::Available() { return FCN_HAVE_DNNL != 0; }
 
+int DnnlConv::SlicesFor(const math::ConvGeometry& g, std::size_t weight_slice_bytes) {
+  if (weight_slice_bytes == 0 || g.transposed || g.group != 1) return 1;
+  const std::size_t per_channel = sizeof(float) * static_cast<std::size_t>(g.in_channels) *
+                                  static_cast<std::size_t>(g.kernel_h) *
+                                  static_cast<std::size_t>(g.kernel_w);
+  const int channels = g.out_channels;
+  if (per_channel * static_cast<std::size_t>(channels) <= weight_slice_bytes) return 1;
+  // Slices of a multiple of 16 channels: the blocked layouts' channel block, so each slice
+  // runs the same kernels as the whole layer would.
+  for (int slices = 2; slices <= channels / 16; ++slices) {
+    if (channels % slices != 0 || (channels / slices) % 16 != 0) continue;
+    if (per_channel * static_cast<std::size_t>(channels / slices) <= weight_slice_bytes) {
+      return slices;
+    }
+  }
+  return 1;
+}
+
 bool DnnlConv::Supported(const math::ConvGeometry& g, bool winograd, std::string* why) {
   if (!Available()) {
     if (why) *why = "this build has no oneDNN (FCN_USE_DNNL=OFF or libdnnl-dev missing)";
@@ -410,21 +428,24 @@ struct Shapes {
   memory::dims strides, dilates, pad_l, pad_r;
 };
 
-Shapes ShapesOf(const math::ConvGeometry& g) {
+// The primitives' shapes: of the whole layer, or of one of `slices` slices of its output
+// channels (SlicesFor: convolutions without groups only).
+Shapes ShapesOf(const math::ConvGeometry& g, int slices) {
   Shapes d;
+  const int out_channels = g.out_channels / slices;
   d.src = {g.num, g.in_channels, g.in_h, g.in_w};
-  d.dst = {g.num, g.out_channels, g.out_h, g.out_w};
+  d.dst = {g.num, out_channels, g.out_h, g.out_w};
   // Logical weight dims are (g,) o, i, h, w with o = dst channels; Caffe's Deconvolution
   // stores i before o.
   if (g.group == 1) {
-    d.weights = {g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
+    d.weights = {out_channels, g.in_channels, g.kernel_h, g.kernel_w};
     d.weight_tag = g.transposed ? tag::iohw : tag::oihw;
   } else {
     d.weights = {g.group, g.out_channels / g.group, g.in_channels / g.group, g.kernel_h,
                  g.kernel_w};
     d.weight_tag = g.transposed ? tag::giohw : tag::goihw;
   }
-  d.bias = {g.out_channels};
+  d.bias = {out_channels};
   d.strides = {g.stride_h, g.stride_w};
   d.dilates = {g.dilation_h - 1, g.dilation_w - 1};
   d.pad_l = {g.pad_h, g.pad_w};
@@ -450,6 +471,14 @@ struct DeconvolutionPrimitives {
 struct DnnlConv::Impl {
   dnnl::stream stream{CpuEngine()};
   bool keep_layouts = true;  // ports may adopt oneDNN's layouts
+  // Output-channel slices (1: the whole layer). A sliced layer's primitives, descriptors and
+  // weight and bias counts are one slice's; its top and bottom diff stay in plain order, so
+  // the output-side ports never adopt a layout, and a slice's part of the top starts
+  // dst_slice_floats after the previous one's.
+  int slices = 1;
+  std::size_t dst_slice_floats = 0;
+  std::size_t bias_slice = 0;  // output channels per slice
+  bool keep_outputs() const { return keep_layouts && slices == 1; }
   // What the primitives multiply: f32, or bf16 (sources, weights and gradients flowing in;
   // every output, and the bias, stays f32).
   dt compute = dt::f32;
@@ -470,7 +499,10 @@ struct DnnlConv::Impl {
   Scratchpad bw_scratch;
   ActivationPort bw_src, bw_diff_dst;
   Port bw_diff_weights;
-  std::size_t weight_count = 0;  // floats of the weights (the accumulation temporary)
+  std::size_t weight_count = 0;  // floats of the weights, of one slice when sliced
+  // Sliced backward data: each slice's bottom diff is written in the primitive's layout to a
+  // temporary and reordered into the plain bottom diff, the first one copied, later ones added.
+  dnnl::reorder diff_src_to_user, diff_src_add_to_user;
   // When oneDNN's diff-weights layout is not Caffe's: a reorder that adds into the layer's
   // weight diff (post-op sum), so no second weight-sized temporary is needed.
   dnnl::reorder accumulate_weights;
@@ -498,7 +530,12 @@ struct DnnlConv::Impl {
 
 void DnnlConv::Impl::DescribeUserLayouts(const Shapes& d) {
   src_md = memory::desc(d.src, dt::f32, tag::nchw);
-  dst_md = memory::desc(d.dst, dt::f32, tag::nchw);
+  // One slice of a sliced layer's top: its channels within the whole plain NCHW tensor.
+  const memory::dim plane = d.dst[2] * d.dst[3];
+  dst_md =
+      memory::desc(d.dst, dt::f32, memory::dims{d.dst[1] * slices * plane, plane, d.dst[3], 1});
+  dst_slice_floats = static_cast<std::size_t>(d.dst[1] * plane);
+  bias_slice = static_cast<std::size_t>(d.dst[1]);
   weights_md = memory::desc(d.weights, dt::f32, d.weight_tag);
   bias_md = memory::desc(d.bias, dt::f32, tag::x);
   weight_count = weights_md.get_size() / sizeof(float);
@@ -516,8 +553,8 @@ typename P::Forward::primitive_desc DnnlConv::Impl::BuildForward(const Shapes& d
   fwd_scratch = Scratchpad(pd.scratchpad_desc());
   fwd_impl = pd.impl_info_str();
   fwd_src = ActivationPort(src_md, pd.src_desc(), keep_layouts);
-  fwd_weights = WeightPort(weights_md, pd.weights_desc(), keep_layouts);
-  fwd_dst = ActivationPort(dst_md, pd.dst_desc(), keep_layouts);
+  fwd_weights = WeightPort(weights_md, pd.weights_desc(), keep_outputs());
+  fwd_dst = ActivationPort(dst_md, pd.dst_desc(), keep_outputs());
   return pd;
 }
 
@@ -529,10 +566,20 @@ void DnnlConv::Impl::BuildBackwardData(const Shapes& d, algorithm alg,
   typename P::BackwardData::primitive_desc pd(desc, UserScratchpad(), CpuEngine(), hint);
   bwd_data = typename P::BackwardData(pd);
   bd_scratch = Scratchpad(pd.scratchpad_desc());
-  bd_diff_dst = ActivationPort(dst_md, pd.diff_dst_desc(), keep_layouts);
-  bd_weights = WeightPort(weights_md, pd.weights_desc(), keep_layouts);
+  bd_diff_dst = ActivationPort(dst_md, pd.diff_dst_desc(), keep_outputs());
+  bd_weights = WeightPort(weights_md, pd.weights_desc(), keep_outputs());
   bd_weights.AcceptFrom(fwd_weights);
-  bd_diff_src = ActivationPort(src_md, pd.diff_src_desc(), keep_layouts);
+  bd_diff_src = ActivationPort(src_md, pd.diff_src_desc(), keep_outputs());
+  if (slices > 1) {
+    diff_src_to_user = dnnl::reorder(memory(pd.diff_src_desc(), CpuEngine(), DNNL_MEMORY_NONE),
+                                     memory(src_md, CpuEngine(), DNNL_MEMORY_NONE));
+    dnnl::post_ops sum;
+    sum.append_sum(1.0f);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(sum);
+    diff_src_add_to_user = dnnl::reorder(
+        dnnl::reorder::primitive_desc(CpuEngine(), pd.diff_src_desc(), CpuEngine(), src_md, attr));
+  }
 }
 
 template <class P>
@@ -547,7 +594,7 @@ void DnnlConv::Impl::BuildBackwardWeights(const Shapes& d, algorithm alg, bool b
   bwd_weights = typename P::BackwardWeights(pd);
   bw_scratch = Scratchpad(pd.scratchpad_desc());
   bw_src = ActivationPort(src_md, pd.src_desc(), keep_layouts);
-  bw_diff_dst = ActivationPort(dst_md, pd.diff_dst_desc(), keep_layouts);
+  bw_diff_dst = ActivationPort(dst_md, pd.diff_dst_desc(), keep_outputs());
   bw_diff_weights = Port(weights_md, pd.diff_weights_desc());
 }
 
@@ -561,7 +608,8 @@ void DnnlConv::Impl::BuildWeightAccumulation() {
       CpuEngine(), bw_diff_weights.prim_desc(), CpuEngine(), weights_md, attr));
 }
 
-DnnlConv::DnnlConv(const math::ConvGeometry& g, bool winograd, bool keep_layouts, bool bf16)
+DnnlConv::DnnlConv(const math::ConvGeometry& g, bool winograd, bool keep_layouts, bool bf16,
+                   std::size_t weight_slice_bytes)
     : g_(g), winograd_(winograd), bf16_(bf16), impl_(std::make_unique<Impl>()) {
   std::string why;
   if (!Supported(g, winograd, &why)) throw ConfigError(StrCat("engine DNNL: ", why));
@@ -573,8 +621,9 @@ DnnlConv::DnnlConv(const math::ConvGeometry& g, bool winograd, bool keep_layouts
   Impl& m = *impl_;
   m.keep_layouts = keep_layouts;
   m.compute = bf16 ? dt::bf16 : dt::f32;
+  m.slices = SlicesFor(g, weight_slice_bytes);
   try {
-    const Shapes d = ShapesOf(g);
+    const Shapes d = ShapesOf(g, m.slices);
     m.DescribeUserLayouts(d);
     if (!g.transposed) {
       m.BuildPrimitives<ConvolutionPrimitives>(
@@ -596,42 +645,84 @@ std::string DnnlConv::ForwardImplementation() const { return impl_->fwd_impl; }
 
 std::size_t DnnlConv::ForwardScratchpadBytes() const { return impl_->fwd_scratch.md.get_size(); }
 
+int DnnlConv::slices() const { return impl_->slices; }
+
 void DnnlConv::ForwardPair(Workspace& workspace, SyncedMemory& bottom, SyncedMemory& weights,
                            const float* bias, SyncedMemory& top) {
   Impl& m = *impl_;
+  const bool keep_weights = keep_weight_layout_ && m.slices == 1;
   float* cursor = workspace.Get(static_cast<std::int64_t>(
-      m.fwd_src.scratch_floats() + m.fwd_weights.scratch_floats(keep_weight_layout_) +
+      m.fwd_src.scratch_floats() + m.fwd_weights.scratch_floats(keep_weights) +
       m.fwd_dst.scratch_floats() + m.fwd_scratch.floats));
   m.fwd_src.Bind(&cursor);
-  m.fwd_weights.Bind(&cursor, keep_weight_layout_);
+  m.fwd_weights.Bind(&cursor, keep_weights);
   m.fwd_dst.Bind(&cursor);
-  std::unordered_map<int, memory> args = {
-      {DNNL_ARG_SRC, m.fwd_src.In(m.stream, bottom)},
-      {DNNL_ARG_WEIGHTS, m.fwd_weights.In(m.stream, weights, keep_weight_layout_)},
-      {DNNL_ARG_DST, m.fwd_dst.Out(top)},
-      {DNNL_ARG_SCRATCHPAD, m.fwd_scratch.Bind(&cursor)}};
-  if (g_.bias) {
-    args[DNNL_ARG_BIAS] = memory(m.bias_md, CpuEngine(), const_cast<float*>(bias));
+  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, m.fwd_src.In(m.stream, bottom)},
+                                          {DNNL_ARG_SCRATCHPAD, m.fwd_scratch.Bind(&cursor)}};
+  if (m.slices == 1) {
+    args[DNNL_ARG_WEIGHTS] = m.fwd_weights.In(m.stream, weights, keep_weights);
+    args[DNNL_ARG_DST] = m.fwd_dst.Out(top);
+    if (g_.bias) args[DNNL_ARG_BIAS] = memory(m.bias_md, CpuEngine(), const_cast<float*>(bias));
+    m.fwd.execute(m.stream, args);
+    m.fwd_dst.Finish(m.stream, top);
+  } else {
+    // Each slice: its weights reordered into the one slice-sized scratch, its channels of the
+    // (plain) top.
+    const auto* w = static_cast<const float*>(weights.host_data());
+    auto* out = static_cast<float*>(top.mutable_host_data_in(nullptr, /*discard=*/true));
+    for (std::size_t s = 0; s < static_cast<std::size_t>(m.slices); ++s) {
+      float* out_s = out + s * m.dst_slice_floats;
+      args[DNNL_ARG_WEIGHTS] = m.fwd_weights.Port::In(m.stream, w + s * m.weight_count);
+      args[DNNL_ARG_DST] = m.fwd_dst.Port::Out(out_s);
+      if (g_.bias) {
+        args[DNNL_ARG_BIAS] =
+            memory(m.bias_md, CpuEngine(), const_cast<float*>(bias) + s * m.bias_slice);
+      }
+      m.fwd.execute(m.stream, args);
+      m.fwd_dst.Port::Finish(m.stream, out_s);
+    }
   }
-  m.fwd.execute(m.stream, args);
-  m.fwd_dst.Finish(m.stream, top);
   m.stream.wait();
 }
 
 void DnnlConv::BackwardDataPair(Workspace& workspace, SyncedMemory& top_diff, SyncedMemory& weights,
                                 SyncedMemory& bottom_diff) {
   Impl& m = *impl_;
-  float* cursor = workspace.Get(
-      static_cast<std::int64_t>(m.bd_diff_dst.scratch_floats() + m.bd_weights.scratch_floats() +
-                                m.bd_diff_src.scratch_floats() + m.bd_scratch.floats));
+  // A sliced layer's slices write to a temporary in the primitive's layout (see Impl), in
+  // place of the port's scratch.
+  const std::size_t result_floats = m.slices == 1
+                                        ? m.bd_diff_src.scratch_floats()
+                                        : (m.bd_diff_src.prim_desc().get_size() + 63) / 64 * 16;
+  float* cursor = workspace.Get(static_cast<std::int64_t>(m.bd_diff_dst.scratch_floats() +
+                                                          m.bd_weights.scratch_floats() +
+                                                          result_floats + m.bd_scratch.floats));
   m.bd_diff_dst.Bind(&cursor);
   m.bd_weights.Bind(&cursor);
-  m.bd_diff_src.Bind(&cursor);
-  m.bwd_data.execute(m.stream, {{DNNL_ARG_DIFF_DST, m.bd_diff_dst.In(m.stream, top_diff)},
-                                {DNNL_ARG_WEIGHTS, m.bd_weights.In(m.stream, weights, false)},
-                                {DNNL_ARG_DIFF_SRC, m.bd_diff_src.Out(bottom_diff)},
-                                {DNNL_ARG_SCRATCHPAD, m.bd_scratch.Bind(&cursor)}});
-  m.bd_diff_src.Finish(m.stream, bottom_diff);
+  float* result = cursor;
+  m.bd_diff_src.Bind(&cursor);  // the same floats: the port's scratch when not sliced
+  cursor = result + result_floats;
+  memory scratchpad = m.bd_scratch.Bind(&cursor);
+  if (m.slices == 1) {
+    m.bwd_data.execute(m.stream, {{DNNL_ARG_DIFF_DST, m.bd_diff_dst.In(m.stream, top_diff)},
+                                  {DNNL_ARG_WEIGHTS, m.bd_weights.In(m.stream, weights, false)},
+                                  {DNNL_ARG_DIFF_SRC, m.bd_diff_src.Out(bottom_diff)},
+                                  {DNNL_ARG_SCRATCHPAD, scratchpad}});
+    m.bd_diff_src.Finish(m.stream, bottom_diff);
+  } else {
+    const auto* dd = static_cast<const float*>(top_diff.host_data());
+    const auto* w = static_cast<const float*>(weights.host_data());
+    memory user(m.src_md, CpuEngine(), bottom_diff.mutable_host_data_in(nullptr, /*discard=*/true));
+    memory slice(m.bd_diff_src.prim_desc(), CpuEngine(), result);
+    for (std::size_t s = 0; s < static_cast<std::size_t>(m.slices); ++s) {
+      m.bwd_data.execute(
+          m.stream,
+          {{DNNL_ARG_DIFF_DST, m.bd_diff_dst.Port::In(m.stream, dd + s * m.dst_slice_floats)},
+           {DNNL_ARG_WEIGHTS, m.bd_weights.Port::In(m.stream, w + s * m.weight_count)},
+           {DNNL_ARG_DIFF_SRC, slice},
+           {DNNL_ARG_SCRATCHPAD, scratchpad}});
+      (s == 0 ? m.diff_src_to_user : m.diff_src_add_to_user).execute(m.stream, slice, user);
+    }
+  }
   m.stream.wait();
 }
 
@@ -640,7 +731,8 @@ void DnnlConv::BackwardWeightsPair(Workspace& workspace, SyncedMemory& bottom,
   Impl& m = *impl_;
   // oneDNN overwrites its outputs; the layer accumulates (iter_size, several bottoms). In
   // oneDNN's own layout the reorder back adds into weight_diff; in Caffe's layout the result
-  // goes to a temporary that is added.
+  // goes to a temporary that is added. A sliced layer does this slice by slice, its scratch
+  // and temporary one slice's.
   const bool direct = m.bw_diff_weights.same();
   const std::size_t bias_count = g_.bias ? static_cast<std::size_t>(g_.out_channels) : 0;
   const std::size_t weight_temp = direct ? (m.weight_count + 15) / 16 * 16 : 0;
@@ -656,18 +748,24 @@ void DnnlConv::BackwardWeightsPair(Workspace& workspace, SyncedMemory& bottom,
   cursor += weight_temp + (bias_count + 15) / 16 * 16;
   memory diff_weights = m.bw_diff_weights.Out(dw);
   std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, m.bw_src.In(m.stream, bottom)},
-                                          {DNNL_ARG_DIFF_DST, m.bw_diff_dst.In(m.stream, top_diff)},
                                           {DNNL_ARG_DIFF_WEIGHTS, diff_weights},
                                           {DNNL_ARG_SCRATCHPAD, m.bw_scratch.Bind(&cursor)}};
-  if (g_.bias) args[DNNL_ARG_DIFF_BIAS] = memory(m.bias_md, CpuEngine(), db);
-  m.bwd_weights.execute(m.stream, args);
-  if (!direct) {
-    memory user(m.weights_md, CpuEngine(), weight_diff);
-    m.accumulate_weights.execute(m.stream, diff_weights, user);
-  }
-  m.stream.wait();
-  if (direct) {
-    for (std::size_t i = 0; i < m.weight_count; ++i) weight_diff[i] += dw[i];
+  const float* dd = m.slices > 1 ? static_cast<const float*>(top_diff.host_data()) : nullptr;
+  for (std::size_t s = 0; s < static_cast<std::size_t>(m.slices); ++s) {
+    args[DNNL_ARG_DIFF_DST] = m.slices == 1
+                                  ? m.bw_diff_dst.In(m.stream, top_diff)
+                                  : m.bw_diff_dst.Port::In(m.stream, dd + s * m.dst_slice_floats);
+    if (g_.bias) args[DNNL_ARG_DIFF_BIAS] = memory(m.bias_md, CpuEngine(), db + s * m.bias_slice);
+    m.bwd_weights.execute(m.stream, args);
+    float* weight_diff_s = weight_diff + s * m.weight_count;
+    if (!direct) {
+      memory user(m.weights_md, CpuEngine(), weight_diff_s);
+      m.accumulate_weights.execute(m.stream, diff_weights, user);
+    }
+    m.stream.wait();
+    if (direct) {
+      for (std::size_t i = 0; i < m.weight_count; ++i) weight_diff_s[i] += dw[i];
+    }
   }
   if (bias_diff) {
     for (std::size_t i = 0; i < bias_count; ++i) bias_diff[i] += db[i];
@@ -678,13 +776,15 @@ void DnnlConv::BackwardWeightsPair(Workspace& workspace, SyncedMemory& bottom,
 
 struct DnnlConv::Impl {};
 
-DnnlConv::DnnlConv(const math::ConvGeometry& g, bool winograd, bool /*keep_layouts*/, bool bf16)
+DnnlConv::DnnlConv(const math::ConvGeometry& g, bool winograd, bool /*keep_layouts*/, bool bf16,
+                   std::size_t /*weight_slice_bytes*/)
     : g_(g), winograd_(winograd), bf16_(bf16) {
   throw ConfigError("engine DNNL: this build has no oneDNN");
 }
 DnnlConv::~DnnlConv() = default;
 std::string DnnlConv::ForwardImplementation() const { return ""; }
 std::size_t DnnlConv::ForwardScratchpadBytes() const { return 0; }
+int DnnlConv::slices() const { return 1; }
 void DnnlConv::ForwardPair(Workspace&, SyncedMemory&, SyncedMemory&, const float*, SyncedMemory&) {}
 void DnnlConv::BackwardDataPair(Workspace&, SyncedMemory&, SyncedMemory&, SyncedMemory&) {}
 void DnnlConv::BackwardWeightsPair(Workspace&, SyncedMemory&, SyncedMemory&, float*, float*) {}
@@ -692,8 +792,10 @@ void DnnlConv::BackwardWeightsPair(Workspace&, SyncedMemory&, SyncedMemory&, flo
 #endif  // FCN_HAVE_DNNL
 
 std::string DnnlConv::name() const {
-  return StrCat("DNNL (", winograd_ ? "winograd" : "direct", bf16_ ? ", bf16" : "", ": ",
-                ForwardImplementation(), ")");
+  const int n = slices();
+  return StrCat("DNNL (", winograd_ ? "winograd" : "direct", bf16_ ? ", bf16" : "",
+                n > 1 ? StrCat(", ", n, " slices") : std::string(), ": ", ForwardImplementation(),
+                ")");
 }
 
 void DnnlConv::Forward(const ExecContext& ctx, const BlobVec& bottom, const ConvParams& p,

@@ -13,6 +13,16 @@
 // geometry and rebuilt by the layer when a blob of another shape arrives (a whole image of a
 // new size).
 //
+// A layer whose weights are large (FCN's fc6: 4096 x 512 x 7 x 7, 411 MB) would need a second
+// weight-sized buffer for oneDNN's weight layout on every pass of a training net (forward and
+// backward data read the weights reordered, backward weights writes its gradient in that layout
+// before it is added into Caffe's). Such a layer runs in slices of its output channels, each
+// a set of primitives over the whole bottom and a contiguous run of the weights (Caffe's layout
+// keeps an output channel's weights together), so the scratch holds one slice's weights. A
+// sliced layer reads and writes its top and its bottom diff in plain order (they are small
+// beside such weights: fc6's top is 4 MB at 500x500). The backward-data results of the slices
+// are added up.
+//
 // Differences from the im2col path are rounding only (another summation order): the tests hold
 // both engines to a relative tolerance of about 1e-5 of the magnitudes summed.
 #pragma once
@@ -46,12 +56,26 @@ class DnnlConv final : public ConvolutionEngine {
   /// into scratch); the outputs (top, bottom diff, weight and bias gradients) stay fp32, so the
   /// blobs, the solver and the snapshots never see bf16. Direct algorithm only (oneDNN has no
   /// bf16 Winograd).
-  DnnlConv(const math::ConvGeometry& g, bool winograd, bool keep_layouts, bool bf16 = false);
+  /// weight_slice_bytes: the most bytes of fp32 weights one slice may hold; a layer whose weights
+  /// exceed it runs in the fewest slices of output channels (a multiple of 16 channels each)
+  /// that fit, when its output channels divide so (SlicesFor). 0: never sliced.
+  DnnlConv(const math::ConvGeometry& g, bool winograd, bool keep_layouts, bool bf16 = false,
+           std::size_t weight_slice_bytes = 0);
   ~DnnlConv() override;
   DnnlConv(const DnnlConv&) = delete;
   DnnlConv& operator=(const DnnlConv&) = delete;
 
+  /// The weight bytes above which a training net's layers run in slices: 64 MiB. FCN-8s's fc6
+  /// (411 MB) runs in 8 slices; fc7 (exactly 64 MiB) and every other layer in one.
+  static constexpr std::size_t kTrainingWeightSliceBytes = std::size_t{64} << 20;
+  /// How many output-channel slices a layer of geometry g runs in under the limit (1: whole).
+  /// Convolutions without groups only: a deconvolution's or a grouped layer's slices of output
+  /// channels are not contiguous in Caffe's weight layout.
+  static int SlicesFor(const math::ConvGeometry& g, std::size_t weight_slice_bytes);
+
   const math::ConvGeometry& geometry() const { return g_; }
+  /// The output-channel slices this layer runs in (1: the whole layer at once).
+  int slices() const;
   /// oneDNN's implementation name for the forward primitive (e.g. "jit:avx512_core").
   std::string ForwardImplementation() const;
   /// Bytes of scratch the forward primitive takes beyond the layer's buffers (the algorithm's
@@ -68,8 +92,8 @@ class DnnlConv final : public ConvolutionEngine {
   bool winograd() const { return winograd_; }
   /// Whether the primitives multiply in bf16.
   bool bf16() const { return bf16_; }
-  /// "DNNL (winograd: <ForwardImplementation()>)", "DNNL (direct: ...)" or
-  /// "DNNL (direct, bf16: ...)".
+  /// "DNNL (winograd: <ForwardImplementation()>)", "DNNL (direct: ...)",
+  /// "DNNL (direct, bf16: ...)"; a sliced layer adds ", N slices" ("DNNL (direct, 8 slices: ...)").
   std::string name() const override;
   /// top = conv(bottom, weights) + bias, for every pair.
   void Forward(const ExecContext& ctx, const BlobVec& bottom, const ConvParams& p,

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "fcn/io.h"
 #include "fcn/layer_registry.h"
 #include "fcn/net.h"
+#include "fcn/options.h"
 #include "fcn/rng.h"
 #include "fcn/solver.h"
 #include "layers/base_conv.h"
@@ -706,5 +708,138 @@ TEST(DnnlConvEngineChoice, InferenceTakesWinogradWithinTheScratchLimit) {
     ExpectClose(Data(*net->blob_by_name("conv")), first, 1e-4, algorithm(*net));
   }
 }
+// How many output-channel slices a layer runs in: the fewest whose weights fit the limit, each
+// a multiple of 16 channels; plain convolutions only.
+TEST(DnnlConvSlices, SlicesForPicksTheFewestThatFit) {
+  auto conv = [](int out, int in, int kernel) {
+    math::ConvGeometry g =
+        math::ConvGeometry::Convolution(in, 22, 22, kernel, kernel, 0, 0, 1, 1, 1, 1);
+    g.out_channels = out;
+    return g;
+  };
+  const std::size_t limit = DnnlConv::kTrainingWeightSliceBytes;
+  EXPECT_EQ(DnnlConv::SlicesFor(conv(4096, 512, 7), limit), 8);   // fc6: 411 MB in 51 MB slices
+  EXPECT_EQ(DnnlConv::SlicesFor(conv(4096, 512, 7), 0), 1);       // never sliced
+  EXPECT_EQ(DnnlConv::SlicesFor(conv(4096, 4096, 1), limit), 1);  // fc7: exactly 64 MiB
+  EXPECT_EQ(DnnlConv::SlicesFor(conv(4096, 4097, 1), limit), 2);
+  EXPECT_EQ(DnnlConv::SlicesFor(conv(4096, 512, 7), 100352 * 48), 128);  // 32 channels each
+  EXPECT_EQ(DnnlConv::SlicesFor(conv(4096, 512, 7), 100352 * 15), 1);    // under 16 channels
+  EXPECT_EQ(DnnlConv::SlicesFor(conv(48, 1, 1), 4 * 16), 3);
+  EXPECT_EQ(DnnlConv::SlicesFor(conv(40, 1, 1), 4 * 39), 1);  // 40 = 2 x 20: not whole blocks
+  math::ConvGeometry grouped = conv(4096, 512, 7);
+  grouped.group = 2;
+  EXPECT_EQ(DnnlConv::SlicesFor(grouped, 1), 1);
+  math::ConvGeometry transposed = conv(4096, 512, 7);
+  transposed.transposed = true;
+  EXPECT_EQ(DnnlConv::SlicesFor(transposed, 1), 1);
+}
+
+// A layer run in output-channel slices computes what the whole layer computes: the top (with
+// each slice's bias), the bottom diff (the slices' parts added up) and the weight and bias
+// gradients (added into existing ones), over a batch of two, in fp32 and in bf16. Its
+// workspace holds one slice's weights, not the whole layer's.
+TEST(DnnlConvSlices, SlicedEqualsWholeForwardAndBackward) {
+  if (!DnnlConv::Available()) GTEST_SKIP() << "this build has no oneDNN";
+  for (const bool bf16 : {false, true}) {
+    std::string why;
+    if (bf16 && !PrecisionAvailableOnCpu(Precision::kBfloat16, &why)) {
+      std::cout << "bf16 not checked: " << why << "\n";
+      continue;
+    }
+    for (const bool bias : {true, false}) {
+      SCOPED_TRACE(std::string(bf16 ? "bf16" : "fp32") + (bias ? ", bias" : ", no bias"));
+      math::ConvGeometry g = math::ConvGeometry::Convolution(24, 11, 10, 7, 7, 1, 1, 1, 1, 1, 1);
+      g.num = 2;
+      g.out_channels = 64;
+      g.bias = bias;
+      const std::size_t per_channel = sizeof(float) * 24 * 7 * 7;
+      DnnlConv whole(g, /*winograd=*/false, /*keep_layouts=*/true, bf16, 0);
+      DnnlConv sliced(g, false, true, bf16, per_channel * 16);
+      ASSERT_EQ(whole.slices(), 1);
+      ASSERT_EQ(sliced.slices(), 4);
+      EXPECT_THAT(sliced.name(), HasSubstr(", 4 slices: "));
+
+      struct Run {
+        std::unique_ptr<Blob> bottom = GaussianBlob({2, 24, 11, 10}, 21);
+        std::unique_ptr<Blob> top = std::make_unique<Blob>(Shape{2, 64, 7, 6});
+        std::unique_ptr<Blob> weights = GaussianBlob({64, 24, 7, 7}, 22);
+        std::unique_ptr<Blob> bias = GaussianBlob({64}, 23);
+        ExecContext ctx;
+      };
+      Run a, b;
+      for (Run* r : {&a, &b}) {
+        ConvParams p;
+        p.weights = r->weights.get();
+        p.bias = bias ? r->bias->cpu_data() : nullptr;
+        (r == &a ? static_cast<ConvolutionEngine&>(whole) : sliced)
+            .Forward(r->ctx, {r->bottom.get()}, p, {r->top.get()});
+      }
+      ExpectClose(Data(*b.top), Data(*a.top), 1e-5, "top");
+      for (Run* r : {&a, &b}) {
+        FillGaussian(r->top.get(), 24);
+        std::copy(r->top->cpu_data(), r->top->cpu_data() + r->top->count(),
+                  r->top->mutable_cpu_diff());
+        std::fill(r->weights->mutable_cpu_diff(),
+                  r->weights->mutable_cpu_diff() + r->weights->count(), 0.5f);
+        std::fill(r->bias->mutable_cpu_diff(), r->bias->mutable_cpu_diff() + 64, -0.5f);
+        ConvParams p;
+        p.weights = r->weights.get();
+        p.weight_diff = r->weights->mutable_cpu_diff();
+        p.bias_diff = bias ? r->bias->mutable_cpu_diff() : nullptr;
+        (r == &a ? static_cast<ConvolutionEngine&>(whole) : sliced)
+            .Backward(r->ctx, {r->top.get()}, {true}, p, {r->bottom.get()});
+      }
+      ExpectClose(Diff(*b.bottom), Diff(*a.bottom), 1e-5, "bottom diff");
+      ExpectClose(Diff(*b.weights), Diff(*a.weights), 1e-5, "weight diff");
+      ExpectClose(Diff(*b.bias), Diff(*a.bias), 1e-5, "bias diff");
+      EXPECT_NE(Diff(*b.weights)[0], 0.5f) << "the gradient was added";
+      // Whole: the weights in oneDNN's layout (a weight-sized scratch) at least; sliced: the
+      // scratch of one slice's weights plus the activations.
+      const std::size_t weight_bytes = sizeof(float) * 64 * 24 * 49;
+      const auto capacity = [](const Run& r) {
+        return static_cast<std::size_t>(r.ctx.workspace().capacity()) * sizeof(float);
+      };
+      if (capacity(a) >= weight_bytes) {
+        EXPECT_LT(capacity(b), weight_bytes / 2) << "sliced workspace " << capacity(b);
+      }
+    }
+  }
+}
+
+// A net that trains runs a layer whose weights exceed DnnlConv::kTrainingWeightSliceBytes in
+// slices; a net that does not train keeps the whole layer (its weights are converted in place
+// once, so no scratch is taken for them). Both compute the im2col engine's values.
+TEST(DnnlConvSlices, OnlyATrainingNetSlicesALayerAboveTheLimit) {
+  if (!DnnlConv::Available()) GTEST_SKIP() << "this build has no oneDNN";
+  auto text = [](const char* phase, const char* engine) {
+    // 1024 x 512 x 7 x 7 fp32 weights: 103 MB, over the 64 MiB limit; two slices of 51 MB.
+    return std::string("state { phase: ") + phase +
+           " }\n"
+           "layer { name: 'data' type: 'Input' top: 'data' input_param { shape { dim: 1 dim: "
+           "512 dim: 7 dim: 7 } } }\n"
+           "layer { name: 'fc' type: 'Convolution' bottom: 'data' top: 'fc' "
+           "convolution_param { engine: " +
+           engine + " num_output: 1024 kernel_size: 7 } }\n";
+  };
+  auto make = [&](const char* phase, const char* engine) {
+    auto net = std::make_unique<Net>(
+        ReadNetParamFromTextString(text(phase, engine), "test.prototxt", nullptr), Options());
+    FillGaussian(net->params()[0].get(), 31, 0.0f, 0.01f);
+    FillGaussian(net->params()[1].get(), 32);
+    FillGaussian(net->blob_by_name("data"), 33);
+    net->Forward();
+    return net;
+  };
+  const auto training = make("TRAIN", "DEFAULT");
+  const auto testing = make("TEST", "DEFAULT");
+  const auto reference = make("TEST", "CAFFE");
+  EXPECT_THAT(training->layer_by_name("fc")->engine_name(), StartsWith("DNNL (direct, 2 slices: "));
+  EXPECT_THAT(testing->layer_by_name("fc")->engine_name(), StartsWith("DNNL (direct: "));
+  ExpectClose(Data(*training->blob_by_name("fc")), Data(*reference->blob_by_name("fc")), 1e-4,
+              "training fc");
+  ExpectClose(Data(*testing->blob_by_name("fc")), Data(*reference->blob_by_name("fc")), 1e-4,
+              "test fc");
+}
+
 }  // namespace
 }  // namespace fcn::test
