@@ -38,6 +38,7 @@ FCN_REGISTER_LAYER(PoolingLayer)
 PoolingLayer::PoolingLayer(const LayerParameter& param) : Layer(param) {
   const PoolingParameter& p = param.pooling_param();
   pool_ = p.pool();
+  engine_ = p.engine();
   round_mode_ = p.round_mode();
   global_pooling_ = p.global_pooling();
 
@@ -150,7 +151,38 @@ kernels::PoolGeometry PoolingLayer::Geometry() const {
                                kernel_w_, stride_h_, stride_w_,      pad_h_,        pad_w_};
 }
 
+std::size_t PoolingLayer::internal_bytes() const {
+  if (dnnl_ran_) return dnnl_->workspace_bytes();
+  return argmax_ ? argmax_->size() : 0;
+}
+
+std::string PoolingLayer::engine_name() const { return dnnl_ran_ ? dnnl_->name() : ""; }
+
+DnnlPool* PoolingLayer::DnnlFor(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) {
+  if (ctx.device() != Device::kCpu || pool_ != PoolingParameter::MAX || top.size() > 1 ||
+      engine_ == PoolingParameter::CAFFE) {
+    return nullptr;
+  }
+  const HostLayoutPtr& layout = bottom[0]->data_memory().host_layout();
+  if (!DnnlPool::Reads(layout) || !DnnlPool::Supported(Geometry(), nullptr)) return nullptr;
+  const std::int64_t num = bottom[0]->shape(0), channels = bottom[0]->shape(1);
+  const bool training = !forward_only();
+  if (dnnl_ && dnnl_->Matches(num, channels, Geometry(), layout, training)) return dnnl_.get();
+  try {
+    dnnl_ = std::make_unique<DnnlPool>(num, channels, Geometry(), layout, training);
+  } catch (const ConfigError&) {
+    dnnl_.reset();  // no oneDNN kernel for it here: the functors
+  }
+  return dnnl_.get();
+}
+
 void PoolingLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) {
+  if (DnnlPool* dnnl = DnnlFor(ctx, bottom, top)) {
+    dnnl->Forward(bottom[0]->data_memory(), top[0]->data_memory());
+    dnnl_ran_ = true;
+    return;
+  }
+  dnnl_ran_ = false;
   const float* in = bottom[0]->data(ctx);
   float* out = top[0]->mutable_data(ctx);
   const std::int64_t n = top[0]->count();
@@ -186,6 +218,10 @@ void PoolingLayer::MaxBackward(const ExecContext& ctx, const float* top_diff, co
 void PoolingLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
                                 const std::vector<bool>& propagate_down, const BlobVec& bottom) {
   if (!propagate_down[0]) return;
+  if (dnnl_ran_) {
+    dnnl_->Backward(top[0]->diff_memory(), bottom[0]->diff_memory());
+    return;
+  }
   const float* top_diff = top[0]->diff(ctx);
   float* bottom_diff = bottom[0]->mutable_diff(ctx);
   const std::int64_t n = bottom[0]->count();

@@ -8,6 +8,7 @@
 #include "fcn/layer.h"
 #include "fcn/memory.h"
 #include "fcn/proto/fcn.pb.h"
+#include "layers/dnnl_pool.h"
 #include "layers/pooling_kernels.h"
 
 namespace fcn {
@@ -31,6 +32,9 @@ namespace fcn {
 //   top[0]:    N x C x H_out x W_out
 //   top[1]:    N x C x H_out x W_out, MAX only: the recorded indices as floats ("mask")
 // STOCHASTIC pooling is not supported. Not in place.
+// Engine (pooling_param.engine): on the CPU, DEFAULT runs MAX pooling without a mask top in
+// oneDNN (DnnlPool) when the bottom arrives in a oneDNN layer's blocked layout and DnnlPool
+// supports the geometry, with the same values; otherwise, and under CAFFE, the plain functors.
 class PoolingLayer final : public Layer {
  public:
   static const LayerSchema& Schema();
@@ -40,8 +44,10 @@ class PoolingLayer final : public Layer {
   void Reshape(const BlobVec& bottom, const BlobVec& top) override;
   /// Runs on a GPU as well: the math is ForEachIndex functors and math:: calls.
   bool RunsOn(Device) const override { return true; }
-  /// The argmax buffer of MAX pooling without a mask top.
-  std::size_t internal_bytes() const override { return argmax_ ? argmax_->size() : 0; }
+  /// The argmax buffer of MAX pooling without a mask top (oneDNN's where it ran).
+  std::size_t internal_bytes() const override;
+  /// "DNNL (pooling_max: ...)" after a pass that oneDNN ran, else empty.
+  std::string engine_name() const override;
   /// Backward routes the top gradient through the argmax (or the mask top) or averages it:
   /// the data it reads is the mask top's alone.
   bool BackwardReadsTopData(int index) const override { return index == 1; }
@@ -54,6 +60,9 @@ class PoolingLayer final : public Layer {
 
  private:
   kernels::PoolGeometry Geometry() const;
+  /// The oneDNN pooling for this pass, made or remade for its bottom; null when the functors
+  /// run it (see the class comment).
+  DnnlPool* DnnlFor(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top);
   template <typename IndexT>
   void MaxBackward(const ExecContext& ctx, const float* top_diff, const IndexT* argmax,
                    float* bottom_diff, std::int64_t n, std::int64_t planes) const;
@@ -76,6 +85,9 @@ class PoolingLayer final : public Layer {
   // MAX without a mask top: the argmax of every top element, as int.
   std::unique_ptr<SyncedMemory> argmax_;
   bool compact_argmax_ = false;  // argmax_ holds std::uint8_t window positions, else int
+  PoolingParameter::Engine engine_ = PoolingParameter::DEFAULT;
+  std::unique_ptr<DnnlPool> dnnl_;
+  bool dnnl_ran_ = false;  // the last forward pass ran in dnnl_ (so backward does)
 };
 
 }  // namespace fcn

@@ -494,7 +494,8 @@ TEST(ConvEngineOptions, KeepLayoutsOffReordersEveryCall) {
 }
 
 // Activations stay in oneDNN's blocked layout from one convolution to the next (through the
-// ReLUs, in place or not), and every value read in plain order equals the im2col net's.
+// ReLUs, in place or not, and MAX pooling), and every value read in plain order equals the
+// im2col net's.
 TEST(DnnlKeptLayouts, ChainStaysBlockedAndEqualsIm2col) {
   if (!DnnlConv::Available()) GTEST_SKIP() << "this build has no oneDNN";
   NetPair p = MakeChainPair("TRAIN");
@@ -505,8 +506,11 @@ TEST(DnnlKeptLayouts, ChainStaysBlockedAndEqualsIm2col) {
     EXPECT_NE(p.dnnl->blob_by_name("conv1")->data_memory().host_layout(), nullptr);
     EXPECT_NE(p.dnnl->blob_by_name("conv2")->data_memory().host_layout(), nullptr);
     EXPECT_EQ(p.dnnl->blob_by_name("conv2")->data_memory().host_layout()->name(), "aBcd16b");
-    // Pooling reads plain order: ReLU's top (blocked, like its input) was converted back for it.
-    EXPECT_EQ(p.dnnl->blob_by_name("relu2")->data_memory().host_layout(), nullptr);
+    // MAX pooling runs in oneDNN on ReLU's top as it is (blocked, like ReLU's input), and its
+    // top stays blocked for the next convolution.
+    EXPECT_NE(p.dnnl->blob_by_name("relu2")->data_memory().host_layout(), nullptr);
+    EXPECT_THAT(p.dnnl->layer_by_name("pool")->engine_name(), StartsWith("DNNL (pooling_max: "));
+    EXPECT_NE(p.dnnl->blob_by_name("pool")->data_memory().host_layout(), nullptr);
   } else {
     ADD_FAILURE() << "oneDNN chose " << p.dnnl->layer_by_name("conv2") << " without blocking";
   }
