@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "fcn/image_codec.h"
 #include "fcn/proto/fcn.pb.h"
 #include "fcn/rng.h"
-#include "fcn/image_codec.h"
 
 namespace fcn {
 
