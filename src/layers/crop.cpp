@@ -63,9 +63,21 @@ void CropLayer::Reshape(const BlobVec& bottom, const BlobVec& top) {
   top[0]->Reshape(top_shape);
 }
 
+std::int64_t CropLayer::RowWidth() const {
+  return map_.num_axes > 0 ? map_.top_shape[map_.num_axes - 1] : 0;
+}
+
+// A GPU copies element by element (neighbouring threads, neighbouring elements); the CPU row by
+// row (kernels::CropRowsForward). Both move the same floats.
 void CropLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) {
-  ForEachIndex(ctx, top[0]->count(),
-               kernels::CropForward{map_, bottom[0]->data(ctx), top[0]->mutable_data(ctx)});
+  const float* in = bottom[0]->data(ctx);
+  float* out = top[0]->mutable_data(ctx);
+  const std::int64_t width = RowWidth();
+  if (ctx.device() == Device::kCpu && width > 0) {
+    ForEachIndex(ctx, top[0]->count() / width, kernels::CropRowsForward{map_, in, out}, width);
+  } else {
+    ForEachIndex(ctx, top[0]->count(), kernels::CropForward{map_, in, out});
+  }
 }
 
 void CropLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
@@ -73,7 +85,14 @@ void CropLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
   if (!propagate_down[0]) return;
   float* bottom_diff = bottom[0]->mutable_diff(ctx);
   math::Set(ctx, bottom[0]->count(), 0.0f, bottom_diff);
-  ForEachIndex(ctx, top[0]->count(), kernels::CropBackward{map_, top[0]->diff(ctx), bottom_diff});
+  const float* top_diff = top[0]->diff(ctx);
+  const std::int64_t width = RowWidth();
+  if (ctx.device() == Device::kCpu && width > 0) {
+    ForEachIndex(ctx, top[0]->count() / width,
+                 kernels::CropRowsBackward{map_, top_diff, bottom_diff}, width);
+  } else {
+    ForEachIndex(ctx, top[0]->count(), kernels::CropBackward{map_, top_diff, bottom_diff});
+  }
 }
 
 }  // namespace fcn

@@ -44,6 +44,9 @@ class CropLayer final : public Layer {
                     const std::vector<bool>& propagate_down, const BlobVec& bottom) override;
 
  private:
+  /// The top's last extent: the length of the rows the CPU copies (0 without axes).
+  std::int64_t RowWidth() const;
+
   int axis_param_ = 2;                 // as written; made canonical in Reshape
   std::vector<std::int64_t> offsets_;  // as written: empty, one, or one per cropped axis
   kernels::CropIndexMap map_{};        // top index -> bottom[0] index, set in Reshape
