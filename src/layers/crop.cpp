@@ -68,13 +68,14 @@ std::int64_t CropLayer::RowWidth() const {
 }
 
 // A GPU copies element by element (neighbouring threads, neighbouring elements); the CPU row by
-// row (kernels::CropRowsForward). Both move the same floats.
+// row (kernels::CropRows). Both move the same floats.
 void CropLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) {
   const float* in = bottom[0]->data(ctx);
   float* out = top[0]->mutable_data(ctx);
   const std::int64_t width = RowWidth();
   if (ctx.device() == Device::kCpu && width > 0) {
-    ForEachIndex(ctx, top[0]->count() / width, kernels::CropRowsForward{map_, in, out}, width);
+    ForEachIndex(ctx, top[0]->count() / width,
+                 kernels::CropRows{map_, in, out, /*to_bottom=*/false}, width);
   } else {
     ForEachIndex(ctx, top[0]->count(), kernels::CropForward{map_, in, out});
   }
@@ -89,7 +90,7 @@ void CropLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
   const std::int64_t width = RowWidth();
   if (ctx.device() == Device::kCpu && width > 0) {
     ForEachIndex(ctx, top[0]->count() / width,
-                 kernels::CropRowsBackward{map_, top_diff, bottom_diff}, width);
+                 kernels::CropRows{map_, top_diff, bottom_diff, /*to_bottom=*/true}, width);
   } else {
     ForEachIndex(ctx, top[0]->count(), kernels::CropBackward{map_, top_diff, bottom_diff});
   }

@@ -5,5 +5,4 @@
 
 FCN_CUDA_FOR_EACH_INDEX(fcn::kernels::CropForward)
 FCN_CUDA_FOR_EACH_INDEX(fcn::kernels::CropBackward)
-FCN_CUDA_FOR_EACH_INDEX(fcn::kernels::CropRowsForward)
-FCN_CUDA_FOR_EACH_INDEX(fcn::kernels::CropRowsBackward)
+FCN_CUDA_FOR_EACH_INDEX(fcn::kernels::CropRows)
