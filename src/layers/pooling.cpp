@@ -164,14 +164,17 @@ DnnlPool* PoolingLayer::DnnlFor(const ExecContext& ctx, const BlobVec& bottom, c
     return nullptr;
   }
   const HostLayoutPtr& layout = bottom[0]->data_memory().host_layout();
-  if (!DnnlPool::Reads(layout) || !DnnlPool::Supported(Geometry(), nullptr)) return nullptr;
+  if (dnnl_unavailable_ || !DnnlPool::Reads(layout) || !DnnlPool::Supported(Geometry(), nullptr)) {
+    return nullptr;
+  }
   const std::int64_t num = bottom[0]->shape(0), channels = bottom[0]->shape(1);
   const bool training = !forward_only();
   if (dnnl_ && dnnl_->Matches(num, channels, Geometry(), layout, training)) return dnnl_.get();
   try {
     dnnl_ = std::make_unique<DnnlPool>(num, channels, Geometry(), layout, training);
   } catch (const ConfigError&) {
-    dnnl_.reset();  // no oneDNN kernel for it here: the functors
+    dnnl_.reset();  // no oneDNN kernel for it on this CPU: the functors, from now on
+    dnnl_unavailable_ = true;
   }
   return dnnl_.get();
 }

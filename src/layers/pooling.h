@@ -87,7 +87,8 @@ class PoolingLayer final : public Layer {
   bool compact_argmax_ = false;  // argmax_ holds std::uint8_t window positions, else int
   PoolingParameter::Engine engine_ = PoolingParameter::DEFAULT;
   std::unique_ptr<DnnlPool> dnnl_;
-  bool dnnl_ran_ = false;  // the last forward pass ran in dnnl_ (so backward does)
+  bool dnnl_ran_ = false;          // the last forward pass ran in dnnl_ (so backward does)
+  bool dnnl_unavailable_ = false;  // oneDNN had no primitive for it: not tried again
 };
 
 }  // namespace fcn
