@@ -69,16 +69,21 @@ std::int64_t CropLayer::RowWidth() const {
 
 // A GPU copies element by element (neighbouring threads, neighbouring elements); the CPU row by
 // row (kernels::CropRows). Both move the same floats.
-void CropLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) {
-  const float* in = bottom[0]->data(ctx);
-  float* out = top[0]->mutable_data(ctx);
+void CropLayer::Copy(const ExecContext& ctx, std::int64_t top_count, const float* from, float* to,
+                     bool to_bottom) const {
   const std::int64_t width = RowWidth();
   if (ctx.device() == Device::kCpu && width > 0) {
-    ForEachIndex(ctx, top[0]->count() / width,
-                 kernels::CropRows{map_, in, out, /*to_bottom=*/false}, width);
+    ForEachIndex(ctx, top_count / width, kernels::CropRows{map_, from, to, to_bottom}, width);
+  } else if (to_bottom) {
+    ForEachIndex(ctx, top_count, kernels::CropBackward{map_, from, to});
   } else {
-    ForEachIndex(ctx, top[0]->count(), kernels::CropForward{map_, in, out});
+    ForEachIndex(ctx, top_count, kernels::CropForward{map_, from, to});
   }
+}
+
+void CropLayer::ForwardImpl(const ExecContext& ctx, const BlobVec& bottom, const BlobVec& top) {
+  Copy(ctx, top[0]->count(), bottom[0]->data(ctx), top[0]->mutable_data(ctx),
+       /*to_bottom=*/false);
 }
 
 void CropLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
@@ -86,14 +91,7 @@ void CropLayer::BackwardImpl(const ExecContext& ctx, const BlobVec& top,
   if (!propagate_down[0]) return;
   float* bottom_diff = bottom[0]->mutable_diff(ctx);
   math::Set(ctx, bottom[0]->count(), 0.0f, bottom_diff);
-  const float* top_diff = top[0]->diff(ctx);
-  const std::int64_t width = RowWidth();
-  if (ctx.device() == Device::kCpu && width > 0) {
-    ForEachIndex(ctx, top[0]->count() / width,
-                 kernels::CropRows{map_, top_diff, bottom_diff, /*to_bottom=*/true}, width);
-  } else {
-    ForEachIndex(ctx, top[0]->count(), kernels::CropBackward{map_, top_diff, bottom_diff});
-  }
+  Copy(ctx, top[0]->count(), top[0]->diff(ctx), bottom_diff, /*to_bottom=*/true);
 }
 
 }  // namespace fcn

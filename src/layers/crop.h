@@ -46,6 +46,10 @@ class CropLayer final : public Layer {
  private:
   /// The top's last extent: the length of the rows the CPU copies (0 without axes).
   std::int64_t RowWidth() const;
+  /// Forward (from the bottom to the top) or, to_bottom, backward (the top diff into the bottom
+  /// diff): the window's elements, in the device's form.
+  void Copy(const ExecContext& ctx, std::int64_t top_count, const float* from, float* to,
+            bool to_bottom) const;
 
   int axis_param_ = 2;                 // as written; made canonical in Reshape
   std::vector<std::int64_t> offsets_;  // as written: empty, one, or one per cropped axis
