@@ -215,6 +215,15 @@ dnnl::primitive_attr UserScratchpad() {
   return attr;
 }
 
+// A reorder that adds into its destination (post-op sum): to += from, converting the layout.
+dnnl::reorder AddingReorder(const memory::desc& from, const memory::desc& to) {
+  dnnl::post_ops sum;
+  sum.append_sum(1.0f);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(sum);
+  return dnnl::reorder(dnnl::reorder::primitive_desc(CpuEngine(), from, CpuEngine(), to, attr));
+}
+
 // A primitive's scratchpad: its layout and its size in floats (rounded up to 64 bytes).
 struct Scratchpad {
   memory::desc md;
@@ -434,12 +443,7 @@ void DnnlConv::Impl::BuildBackwardData(const Shapes& d, algorithm alg,
   if (slices > 1) {
     diff_src_to_user = dnnl::reorder(memory(pd.diff_src_desc(), CpuEngine(), DNNL_MEMORY_NONE),
                                      memory(src_md, CpuEngine(), DNNL_MEMORY_NONE));
-    dnnl::post_ops sum;
-    sum.append_sum(1.0f);
-    dnnl::primitive_attr attr;
-    attr.set_post_ops(sum);
-    diff_src_add_to_user = dnnl::reorder(
-        dnnl::reorder::primitive_desc(CpuEngine(), pd.diff_src_desc(), CpuEngine(), src_md, attr));
+    diff_src_add_to_user = AddingReorder(pd.diff_src_desc(), src_md);
   }
 }
 
@@ -461,12 +465,7 @@ void DnnlConv::Impl::BuildBackwardWeights(const Shapes& d, algorithm alg, bool b
 
 void DnnlConv::Impl::BuildWeightAccumulation() {
   if (bw_diff_weights.same()) return;
-  dnnl::post_ops sum;
-  sum.append_sum(1.0f);
-  dnnl::primitive_attr attr;
-  attr.set_post_ops(sum);
-  accumulate_weights = dnnl::reorder(dnnl::reorder::primitive_desc(
-      CpuEngine(), bw_diff_weights.prim_desc(), CpuEngine(), weights_md, attr));
+  accumulate_weights = AddingReorder(bw_diff_weights.prim_desc(), weights_md);
 }
 
 DnnlConv::DnnlConv(const math::ConvGeometry& g, bool winograd, bool keep_layouts, bool bf16,
